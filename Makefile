@@ -1,0 +1,47 @@
+# upbench — the two commands of the README: `make quick` and `make test`.
+#
+# Both work on a fresh machine with nothing but Python 3.11: they create .venv if missing, install
+# the CPU build of torch only when torch is absent (a GPU user's torch is kept), install upbench,
+# build the native library, then run.
+#   make test TORCH="torch==2.13.0"     # choose the torch to install when none is present
+#   make test PYTHON=python3.12         # choose the interpreter for a new .venv
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
+PY := $(VENV)/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: quick test install build venv torch clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+venv: $(PY)
+
+# Install torch only where it is absent, so a user's existing (e.g. CUDA) build is kept.
+torch: venv
+	@if $(PY) -c "import torch" >/dev/null 2>&1; then \
+		echo "torch $$($(PY) -c 'import torch; print(torch.__version__)') already installed; keeping it"; \
+	else \
+		echo "installing $(TORCH) (CPU build)"; \
+		$(PY) -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
+	fi
+
+install: torch
+	$(PY) -m pip install --quiet -e ".[dev]"
+
+build: install
+	$(VENV)/bin/upbench ops build
+
+quick: build
+	$(VENV)/bin/upbench ops check
+	$(VENV)/bin/upbench ops bench
+
+test: build
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

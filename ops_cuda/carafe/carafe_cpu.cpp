@@ -1,0 +1,261 @@
+// CPU kernels for upbench::carafe.
+//
+// Two loop nests compute the same sums (see carafe.h):
+//  * the default, row-vectorised path: each low-res row of x is nearest-expanded once
+//    (expand_row) so that every tap becomes a contiguous multiply-add over an output row;
+//  * the elementwise path (cpu_kernel_mode 1, used by the tests): every element comes from the
+//    forward_elem / grad_x_elem / grad_mask_term functions that the CUDA kernels call.
+// Both parallelise over output rows with at::parallel_for and gather in the backward: no atomics,
+// deterministic results.
+#include <algorithm>
+#include <vector>
+
+#include "../common/upb_cpu.h"
+#include "carafe.h"
+
+namespace upb {
+namespace carafe {
+namespace {
+
+Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
+  return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
+              static_cast<int>(s)};
+}
+
+void check_inputs(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t G, int64_t s) {
+  TORCH_CHECK(x.dim() == 4 && masks.dim() == 4, "carafe: features and masks must be 4-D");
+  TORCH_CHECK(K % 2 == 1 && K >= 1, "carafe: kernel_size must be odd and positive, got ", K);
+  TORCH_CHECK(G >= 1 && x.size(1) % G == 0, "carafe: channels must be divisible by group_size");
+  TORCH_CHECK(s >= 1, "carafe: scale_factor must be >= 1");
+  TORCH_CHECK(masks.size(0) == x.size(0) && masks.size(1) == G * K * K &&
+                  masks.size(2) == x.size(2) * s && masks.size(3) == x.size(3) * s,
+              "carafe: masks must have shape (N, G*K*K, s*h, s*w)");
+  TORCH_CHECK(x.scalar_type() == masks.scalar_type(), "carafe: dtype mismatch");
+}
+
+// ---- forward ---------------------------------------------------------------------------------
+
+template <typename scalar_t>
+void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d, int64_t N,
+                  int64_t C, int64_t G) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
+  // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows.
+  at::parallel_for(0, N * G * d.h, 1, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xs(K * L), acc(d.W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
+      const scalar_t* mblock = mp + ng * KK * HW;
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
+        const scalar_t* xplane = xp + (n * C + c) * d.h * d.w;
+        for (int64_t i = 0; i < K; ++i) {
+          const int64_t y = yc + i - r;
+          if (y >= 0 && y < d.h) expand_row<scalar_t, acc_t>(xplane + y * d.w, d, xs.data() + i * L);
+        }
+        for (int64_t a = 0; a < d.s; ++a) {
+          const int64_t p = yc * d.s + a;
+          std::fill(acc.begin(), acc.end(), acc_t(0));
+          for (int64_t i = 0; i < K; ++i) {
+            const int64_t y = yc + i - r;
+            if (y < 0 || y >= d.h) continue;
+            for (int64_t j = 0; j < K; ++j) {
+              const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W;
+              const acc_t* xrow = xs.data() + i * L + j * d.s;
+              for (int64_t q = 0; q < d.W; ++q) acc[q] += static_cast<acc_t>(mrow[q]) * xrow[q];
+            }
+          }
+          scalar_t* orow = op + ((n * C + c) * d.H + p) * d.W;
+          for (int64_t q = 0; q < d.W; ++q) orow[q] = static_cast<scalar_t>(acc[q]);
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void forward_elementwise(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d,
+                         int64_t N, int64_t C, int64_t G) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t Cg = C / G, KK = static_cast<int64_t>(d.K) * d.K;
+  at::parallel_for(0, N * C * d.H, grain_for(d.W * KK), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, nc = t / d.H, n = nc / C, c = nc % C;
+      const scalar_t* mblock = mp + (n * G + c / Cg) * KK * d.H * d.W;
+      for (int64_t q = 0; q < d.W; ++q) {
+        op[t * d.W + q] =
+            static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(xp + nc * d.h * d.w, mblock, d, p, q));
+      }
+    }
+  });
+}
+
+// ---- backward: feature gradient --------------------------------------------------------------
+
+template <typename scalar_t>
+void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d, int64_t N,
+                 int64_t C, int64_t G) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
+  // One task = one low-res row y of one (n, c). Tap (i, j) of centre (yc, xc) = (y-i+r, x-j+r)
+  // reads x[y, x]; its s*s output pixels are summed (mask * grad) and gathered into gx[y, x].
+  at::parallel_for(0, N * C * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> prod(d.W), acc(d.w);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % d.h, nc = t / d.h, n = nc / C, c = nc % C;
+      const scalar_t* mblock = mp + (n * G + c / Cg) * KK * HW;
+      const scalar_t* gplane = gp + nc * HW;
+      std::fill(acc.begin(), acc.end(), acc_t(0));
+      for (int64_t i = 0; i < K; ++i) {
+        const int64_t yc = y - i + r;
+        if (yc < 0 || yc >= d.h) continue;
+        for (int64_t j = 0; j < K; ++j) {
+          std::fill(prod.begin(), prod.end(), acc_t(0));
+          for (int64_t a = 0; a < d.s; ++a) {
+            const int64_t p = yc * d.s + a;
+            const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W;
+            const scalar_t* grow = gplane + p * d.W;
+            for (int64_t q = 0; q < d.W; ++q)
+              prod[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
+          }
+          // centre column xc feeds x = xc + j - r
+          const int64_t lo = std::max<int64_t>(0, r - j), hi = std::min<int64_t>(d.w, d.w + r - j);
+          for (int64_t xc = lo; xc < hi; ++xc) {
+            acc_t sum = acc_t(0);
+            for (int64_t b = 0; b < d.s; ++b) sum += prod[xc * d.s + b];
+            acc[xc + j - r] += sum;
+          }
+        }
+      }
+      scalar_t* row = gxp + t * d.w;
+      for (int64_t xx = 0; xx < d.w; ++xx) row[xx] = static_cast<scalar_t>(acc[xx]);
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_x_elementwise(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d,
+                        int64_t N, int64_t C, int64_t G) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t Cg = C / G, KK = static_cast<int64_t>(d.K) * d.K;
+  at::parallel_for(0, N * C * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % d.h, nc = t / d.h, n = nc / C, c = nc % C;
+      const scalar_t* mblock = mp + (n * G + c / Cg) * KK * d.H * d.W;
+      for (int64_t xx = 0; xx < d.w; ++xx) {
+        gxp[t * d.w + xx] = static_cast<scalar_t>(
+            grad_x_elem<scalar_t, acc_t>(gp + nc * d.H * d.W, mblock, d, y, xx));
+      }
+    }
+  });
+}
+
+// ---- backward: mask gradient -----------------------------------------------------------------
+
+template <typename scalar_t>
+void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
+                    int64_t N, int64_t C, int64_t G) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
+  // One task = one low-res row yc of one (n, g); accumulates all K*K taps of its s output rows
+  // over the group's channels.
+  at::parallel_for(0, N * G * d.h, 1, [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xs(K * L), acc(d.s * KK * d.W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
+      std::fill(acc.begin(), acc.end(), acc_t(0));
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
+        const scalar_t* xplane = xp + (n * C + c) * d.h * d.w;
+        for (int64_t i = 0; i < K; ++i) {
+          const int64_t y = yc + i - r;
+          if (y >= 0 && y < d.h) expand_row<scalar_t, acc_t>(xplane + y * d.w, d, xs.data() + i * L);
+        }
+        for (int64_t a = 0; a < d.s; ++a) {
+          const scalar_t* grow = gp + ((n * C + c) * d.H + yc * d.s + a) * d.W;
+          for (int64_t i = 0; i < K; ++i) {
+            const int64_t y = yc + i - r;
+            if (y < 0 || y >= d.h) continue;
+            for (int64_t j = 0; j < K; ++j) {
+              acc_t* arow = acc.data() + (a * KK + i * K + j) * d.W;
+              const acc_t* xrow = xs.data() + i * L + j * d.s;
+              for (int64_t q = 0; q < d.W; ++q) arow[q] += static_cast<acc_t>(grow[q]) * xrow[q];
+            }
+          }
+        }
+      }
+      for (int64_t a = 0; a < d.s; ++a) {
+        for (int64_t tap = 0; tap < KK; ++tap) {
+          scalar_t* out = gmp + ((ng * KK + tap) * d.H + yc * d.s + a) * d.W;
+          const acc_t* arow = acc.data() + (a * KK + tap) * d.W;
+          for (int64_t q = 0; q < d.W; ++q) out[q] = static_cast<scalar_t>(arow[q]);
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_mask_elementwise(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
+                           int64_t N, int64_t C, int64_t G) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t Cg = C / G, K = d.K, KK = K * K;
+  at::parallel_for(0, N * G * KK * d.H, grain_for(Cg * d.W), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, tap = (t / d.H) % KK, ng = t / (d.H * KK), n = ng / G, g = ng % G;
+      for (int64_t q = 0; q < d.W; ++q) {
+        acc_t acc = acc_t(0);
+        for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
+          acc += grad_mask_term<scalar_t, acc_t>(gp + (n * C + c) * d.H * d.W,
+                                                 xp + (n * C + c) * d.h * d.w, d,
+                                                 static_cast<int>(tap / K), static_cast<int>(tap % K), p, q);
+        }
+        gmp[t * d.W + q] = static_cast<scalar_t>(acc);
+      }
+    }
+  });
+}
+
+}  // namespace
+
+at::Tensor carafe_cpu(const at::Tensor& features, const at::Tensor& masks, int64_t K, int64_t G,
+                      int64_t s) {
+  check_inputs(features, masks, K, G, s);
+  const at::Tensor x = features.contiguous(), m = masks.contiguous();
+  const Dims d = make_dims(x, m, K, s);
+  at::Tensor out = at::empty({x.size(0), x.size(1), d.H, d.W}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_cpu", [&] {
+    auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
+    fn(x.const_data_ptr<scalar_t>(), m.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
+       d, x.size(0), x.size(1), G);
+  });
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_out,
+                                                       const at::Tensor& features,
+                                                       const at::Tensor& masks, int64_t K,
+                                                       int64_t G, int64_t s) {
+  check_inputs(features, masks, K, G, s);
+  const at::Tensor x = features.contiguous(), m = masks.contiguous(), go = grad_out.contiguous();
+  const Dims d = make_dims(x, m, K, s);
+  TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), x.size(1), d.H, d.W}),
+              "carafe_backward: grad_out must be (N, C, s*h, s*w)");
+  at::Tensor gx = at::empty_like(x), gm = at::empty_like(m);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_backward_cpu", [&] {
+    const bool ew = cpu_elementwise();
+    auto fx = ew ? grad_x_elementwise<scalar_t> : grad_x_rows<scalar_t>;
+    auto fm = ew ? grad_mask_elementwise<scalar_t> : grad_mask_rows<scalar_t>;
+    fx(go.const_data_ptr<scalar_t>(), m.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(),
+       d, x.size(0), x.size(1), G);
+    fm(go.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), gm.mutable_data_ptr<scalar_t>(),
+       d, x.size(0), x.size(1), G);
+  });
+  return std::make_tuple(gx, gm);
+}
+
+}  // namespace carafe
+}  // namespace upb
+
+TORCH_LIBRARY_IMPL(upbench, CPU, m) {
+  m.impl("carafe", &upb::carafe::carafe_cpu);
+  m.impl("_carafe_backward", &upb::carafe::carafe_backward_cpu);
+}

@@ -1,0 +1,31 @@
+// Helpers for the CPU kernels (*_cpu.cpp). Kept light: the heavy ATen/ATen.h costs ~18 s per TU.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros.h>
+#include <c10/util/Exception.h>
+#include <torch/library.h>
+
+#include "upb_common.h"
+
+namespace upb {
+
+// Grain sizes for at::parallel_for: roughly this many scalar multiply-adds per task.
+constexpr int64_t kGrainWork = 32768;
+
+// Kernel mode of the CPU backend. 0 (default): the fast row-vectorised loops. 1: every output
+// element is computed by the per-element header functions that the CUDA kernels call, so the CPU
+// tests check exactly the math the GPU runs. Set with torch.ops.upbench._set_cpu_kernel_mode.
+int64_t cpu_kernel_mode();
+inline bool cpu_elementwise() { return cpu_kernel_mode() == 1; }
+
+inline int64_t grain_for(int64_t work_per_item) {
+  int64_t g = kGrainWork / (work_per_item > 0 ? work_per_item : 1);
+  return g < 1 ? 1 : g;
+}
+
+}  // namespace upb

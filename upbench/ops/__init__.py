@@ -1,0 +1,24 @@
+"""Native upsampling operators with pure-PyTorch references.
+
+Every op here has a C++ CPU kernel and a CUDA kernel (``ops_cuda/<op>/``), compiled just in time
+into one library (:mod:`upbench.ops._build`), and a differentiable reference. Each public function
+takes ``impl="auto" | "native" | "reference"``.
+"""
+
+from upbench.ops._build import NativeBuildError, build, native_available
+from upbench.ops._registry import get_op, list_ops, record_impls
+from upbench.ops.bilinear import bilinear_upsample
+from upbench.ops.carafe import carafe
+from upbench.ops.pixel_shuffle import pixel_shuffle
+
+__all__ = [
+    "NativeBuildError",
+    "bilinear_upsample",
+    "build",
+    "carafe",
+    "get_op",
+    "list_ops",
+    "native_available",
+    "pixel_shuffle",
+    "record_impls",
+]

@@ -1,0 +1,124 @@
+"""Bilinear upsampling by an integer factor, half-pixel centres (``align_corners=False``).
+
+The same sampling as ``torch.nn.functional.interpolate(x, scale_factor=s, mode="bilinear")``,
+which is this op's ATen peer in benchmarks.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
+from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+
+OP = "bilinear_upsample"
+
+
+def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto") -> torch.Tensor:
+    """Upsample ``x`` (N, C, h, w) bilinearly to (N, C, s·h, s·w).
+
+    Args:
+        x: input features.
+        scale_factor: integer s ≥ 1.
+        impl: ``"auto"``, ``"native"`` or ``"reference"``.
+    """
+    check_tensor(x, "x", OP)
+    check_cpu_dtype(x, "x", OP)
+    s = check_int(scale_factor, "scale_factor", OP)
+    if resolve_impl(impl, OP, x.device) == "native":
+        return torch.ops.upbench.bilinear_upsample(x, s)
+    return bilinear_reference(x, s)
+
+
+def bilinear_reference(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
+    """Pure-PyTorch bilinear upsampling by explicit gathers and lerps (no ATen interpolate)."""
+    n, c, h, w = x.shape
+    s = scale_factor
+
+    def axis(size: int):
+        dst = torch.arange(size * s, dtype=x.dtype, device=x.device)
+        src = ((dst + 0.5) / s - 0.5).clamp_min(0)
+        i0 = src.floor().long().clamp_max(size - 1)
+        i1 = (i0 + 1).clamp_max(size - 1)
+        lam = (src - i0.to(x.dtype)).clamp(0, 1)
+        return i0, i1, lam
+
+    y0, y1, ly = axis(h)
+    x0, x1, lx = axis(w)
+    rows0, rows1 = x[:, :, y0, :], x[:, :, y1, :]
+    ly = ly.view(-1, 1)
+    top = rows0[..., x0] * (1 - lx) + rows0[..., x1] * lx
+    bot = rows1[..., x0] * (1 - lx) + rows1[..., x1] * lx
+    return top * (1 - ly) + bot * ly
+
+
+def bilinear_aten(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
+    """ATen's interpolate with the same convention (the speed peer)."""
+    return F.interpolate(x, scale_factor=scale_factor, mode="bilinear", align_corners=False)
+
+
+def bilinear_macs(x: torch.Tensor, scale_factor: int) -> int:
+    """Multiply-accumulates: 4 taps per output element (fvcore counts interpolate likewise)."""
+    return 4 * x.numel() * scale_factor**2
+
+
+def _bytes(x, scale_factor) -> int:
+    return x.numel() * (1 + scale_factor**2) * x.element_size()
+
+
+def _case(n, c, h, w, s, dtype, device, gen) -> OpCase:
+    x = torch.randn(n, c, h, w, generator=gen, dtype=dtype).to(device)
+    return OpCase(f"x({n},{c},{h},{w}) s{s}", (x, s))
+
+
+def _check_cases(dtype, device, gen) -> list[OpCase]:
+    return [
+        _case(2, 3, 7, 5, 2, dtype, device, gen),
+        _case(1, 4, 5, 7, 3, dtype, device, gen),
+        _case(1, 2, 1, 1, 4, dtype, device, gen),
+        _case(2, 2, 4, 3, 1, dtype, device, gen),
+    ]
+
+
+def _bench_case(shape=(2, 256, 64, 64), scale=2, dtype=torch.float32, device="cpu", gen=None,
+                **_) -> OpCase:
+    n, c, h, w = shape
+    return _case(n, c, h, w, scale, dtype, torch.device(device), gen)
+
+
+def _register() -> None:
+    @torch.library.register_fake("upbench::bilinear_upsample")
+    def _fake(x, scale_factor):
+        n, c, h, w = x.shape
+        return x.new_empty((n, c, h * scale_factor, w * scale_factor))
+
+    @torch.library.register_fake("upbench::_bilinear_upsample_backward")
+    def _fake_bwd(grad_out, h, w, scale_factor):
+        return grad_out.new_empty((grad_out.shape[0], grad_out.shape[1], h, w))
+
+    def _setup(ctx, inputs, output):
+        x, s = inputs
+        ctx.args = (x.shape[2], x.shape[3], s)
+
+    def _backward(ctx, grad):
+        return torch.ops.upbench._bilinear_upsample_backward(grad.contiguous(), *ctx.args), None
+
+    torch.library.register_autograd("upbench::bilinear_upsample", _backward, setup_context=_setup)
+
+
+SPEC = register_op(
+    OpSpec(
+        name=OP,
+        native=lambda *a: torch.ops.upbench.bilinear_upsample(*a),
+        reference=bilinear_reference,
+        macs=bilinear_macs,
+        check_cases=_check_cases,
+        bench_case=_bench_case,
+        register=_register,
+        grad_inputs=(0,),
+        bytes_moved=_bytes,
+        aten=bilinear_aten,
+        aten_name="aten::upsample_bilinear2d",
+    )
+)

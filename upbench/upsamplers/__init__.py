@@ -1,0 +1,23 @@
+"""Upsamplers behind one interface (see :class:`Upsampler` and :func:`create_upsampler`).
+
+Importing this package registers every built-in upsampler.
+"""
+
+from upbench.upsamplers import carafe, simple  # noqa: F401  (registration side effects)
+from upbench.upsamplers._registry import (
+    create_upsampler,
+    get_upsampler_class,
+    list_upsamplers,
+    register_upsampler,
+    upsampler_hparams,
+)
+from upbench.upsamplers.base import Upsampler
+
+__all__ = [
+    "Upsampler",
+    "create_upsampler",
+    "get_upsampler_class",
+    "list_upsamplers",
+    "register_upsampler",
+    "upsampler_hparams",
+]

@@ -1,0 +1,75 @@
+"""The one interface every upsampler implements."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+import torch
+from torch import nn
+
+
+class Upsampler(nn.Module):
+    """Base class of all upsamplers.
+
+    Class attributes:
+        name: the registry name (set by :func:`register_upsampler`).
+        guided: True when ``forward`` needs the high-resolution encoder feature ``guide``
+            (N, Cg, s·h, s·w); its channel count may differ from x's.
+        space: ``"feature"`` for feature upsamplers used inside decoders (output
+            (N, out_channels, s·h, s·w)); ``"label"`` for decoders that produce the final
+            prediction (output (N, num_classes, s·h, s·w)) and may bring losses and fitting.
+        ops: the ``upbench.ops`` operators this upsampler calls (for reports).
+
+    Instance attributes:
+        in_channels, scale, out_channels.
+    """
+
+    name: ClassVar[str] = ""
+    guided: ClassVar[bool] = False
+    space: ClassVar[Literal["feature", "label"]] = "feature"
+    ops: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, in_channels: int, scale: int, impl: str = "auto") -> None:
+        super().__init__()
+        if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+            raise ValueError(f"{type(self).__name__}: scale must be an integer >= 1, got {scale!r}")
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(
+                f"{type(self).__name__}: in_channels must be a positive integer, got {in_channels!r}"
+            )
+        self.in_channels = in_channels
+        self.scale = scale
+        self.out_channels = in_channels
+        self.impl = impl
+
+    def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+        """Upsample x (N, C, h, w) to (N, out_channels, s·h, s·w)."""
+        raise NotImplementedError
+
+    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Auxiliary training losses of this upsampler (none by default)."""
+        return {}
+
+    def fit(self, dataloader) -> None:  # noqa: ANN001 - any iterable of (image, label) batches
+        """Fitting step before training (e.g. DUpsampling's PCA); nothing by default."""
+
+    def check_input(self, x: torch.Tensor, guide: torch.Tensor | None) -> None:
+        """Shared argument checks: rank, channels, and the guide's size for guided upsamplers."""
+        cls = type(self).__name__
+        if x.dim() != 4:
+            raise ValueError(f"{cls}: x must be 4-D (N, C, h, w), got shape {tuple(x.shape)}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{cls}: x has {x.shape[1]} channels but the upsampler was built for "
+                f"in_channels={self.in_channels}"
+            )
+        if self.guided:
+            if guide is None:
+                raise ValueError(f"{cls} is guided: pass the high-resolution encoder feature as guide=")
+            want = (x.shape[0], x.shape[2] * self.scale, x.shape[3] * self.scale)
+            got = (guide.shape[0], guide.shape[2], guide.shape[3]) if guide.dim() == 4 else None
+            if got != want:
+                raise ValueError(
+                    f"{cls}: guide must be (N, C_guide, s·h, s·w) with N, s·h, s·w = {want} for x "
+                    f"{tuple(x.shape)} and scale {self.scale}; got {tuple(guide.shape)}"
+                )
