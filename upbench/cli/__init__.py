@@ -1,0 +1,1 @@
+"""The ``upbench`` command line (click + rich)."""

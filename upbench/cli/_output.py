@@ -1,0 +1,53 @@
+"""Shared output helpers: rich tables on a terminal, JSON with ``--json``."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [_jsonable(v) for v in obj]
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj
+
+
+def print_json(data: Any) -> None:
+    """Write ``data`` as JSON to stdout (NaN/inf become null)."""
+    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a rich table; floats are shown with 4 significant digits."""
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[fmt(v) for v in row])
+    console.print(table)
+
+
+def fmt(v: Any) -> str:
+    """Human formatting of one table cell."""
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "—"
+        return f"{v:.4g}"
+    return str(v)

@@ -1,0 +1,29 @@
+"""Entry point of the ``upbench`` console script: the top-level click group.
+
+Each subcommand lives in its own module and is added here; every command has ``--json``.
+"""
+
+from __future__ import annotations
+
+import click
+
+from upbench import __version__
+from upbench.cli.ops import ops_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="upbench")
+def cli() -> None:
+    """upbench: benchmark feature-upsampling operators in dense prediction."""
+
+
+cli.add_command(ops_group)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()
