@@ -44,7 +44,7 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
   // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows.
-  at::parallel_for(0, N * G * d.h, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> xs(K * L);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
@@ -170,7 +170,7 @@ void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
   // One task = one low-res row yc of one (n, g); accumulates all K*K taps of its s output rows
   // over the group's channels.
-  at::parallel_for(0, N * G * d.h, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> xs(K * L), acc(d.s * KK * d.W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
