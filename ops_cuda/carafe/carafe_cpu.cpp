@@ -18,7 +18,7 @@ namespace carafe {
 namespace {
 
 // Output columns per register block of the vectorised forward.
-constexpr int64_t kQ = 16;
+constexpr int64_t kQ = 64;
 
 Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
   return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
@@ -73,6 +73,7 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
 #pragma omp simd
                   for (int64_t l = 0; l < kQ; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
                 } else {
+#pragma omp simd
                   for (int64_t l = 0; l < qn; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
                 }
               }
