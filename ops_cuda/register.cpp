@@ -29,4 +29,7 @@ TORCH_LIBRARY(upbench, m) {
   // ops_cuda/carafe
   m.def("carafe(Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> Tensor");
   m.def("_carafe_backward(Tensor grad_out, Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> (Tensor, Tensor)");
+  // ops_cuda/sapa_similarity
+  m.def("sapa_similarity(Tensor query, Tensor key, int kernel_size, int scale_factor) -> Tensor");
+  m.def("_sapa_similarity_backward(Tensor grad_out, Tensor query, Tensor key, int kernel_size, int scale_factor) -> (Tensor, Tensor)");
 }

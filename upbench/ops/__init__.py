@@ -10,6 +10,7 @@ from upbench.ops._registry import get_op, list_ops, record_impls
 from upbench.ops.bilinear import bilinear_upsample
 from upbench.ops.carafe import carafe
 from upbench.ops.pixel_shuffle import pixel_shuffle
+from upbench.ops.sapa_similarity import sapa_similarity
 
 __all__ = [
     "NativeBuildError",
@@ -21,4 +22,5 @@ __all__ = [
     "native_available",
     "pixel_shuffle",
     "record_impls",
+    "sapa_similarity",
 ]
