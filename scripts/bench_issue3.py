@@ -6,14 +6,13 @@ Median of interleaved repeats after warm-up, torch.set_num_threads(2).
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
 import time
 
 import torch
-
-import os
 
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 
@@ -99,9 +98,11 @@ def _peak_child(impl: str) -> None:
         spec.run(impl, *c.args)  # warm-up (allocator, libraries)
 
         def rss(field):
-            for line in open("/proc/self/status"):
-                if line.startswith(field):
-                    return int(line.split()[1])
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith(field):
+                        return int(line.split()[1])
+            return 0
         import gc
         gc.collect()
         with open("/proc/self/clear_refs", "w") as f:

@@ -24,7 +24,7 @@ def mode(request):
 
 def _naive(query, key, k, s):
     """Loop oracle of the official semantics (out-of-range taps = 0)."""
-    n, d, h, w = key.shape
+    n, _d, h, w = key.shape
     r = k // 2
     out = torch.zeros(n, k * k, h * s, w * s, dtype=key.dtype)
     for p in range(h * s):
