@@ -69,6 +69,20 @@ def test_matches_grid_sample(m):
         torch.testing.assert_close(a, b)
 
 
+@pytest.mark.parametrize("case", range(4))
+def test_aten_peer_on_check_cases(case):
+    spec = get_op("offset_bilinear")
+    c = spec.check_cases(torch.float64, torch.device("cpu"), _gen(30 + case))[case]
+    x, off, sh, sw = c.args
+    x.requires_grad_(True)
+    off.requires_grad_(True)
+    a, b = spec.run("native", *c.args), spec.run("aten", *c.args)
+    torch.testing.assert_close(a, b)
+    go = torch.randn_like(a)
+    for ga, gb in zip(torch.autograd.grad(a, (x, off), go), torch.autograd.grad(b, (x, off), go)):
+        torch.testing.assert_close(ga, gb)
+
+
 def test_zero_offsets_is_corner_aligned_sampling():
     """Zero offsets sample at i/s: rows ≤ (h−1)·s equal align_corners bilinear on the grid i/s."""
     g = _gen(4)

@@ -122,11 +122,13 @@ def offset_bilinear_reference(x, offsets, scale_h=2, scale_w=2) -> torch.Tensor:
 
 def offset_bilinear_grid_sample(x, offsets, scale_h=2, scale_w=2) -> torch.Tensor:
     """The ATen peer: ``grid_sample`` (bilinear, border padding, align_corners=True) at the same
-    positions. Needs h, w ≥ 2 (the normalised grid divides by h−1 and w−1)."""
+    positions."""
     n, c, h, w = x.shape
     py, px = sample_positions(offsets, scale_h, scale_w)
     m, hh, ww = py.shape[1:]
-    grid = torch.stack((px * (2 / (w - 1)) - 1, py * (2 / (h - 1)) - 1), dim=-1)
+    # a size-1 axis: every position clamps to 0, which the normalised coordinate -1 reaches
+    sx, sy = (2 / (w - 1) if w > 1 else 0.0), (2 / (h - 1) if h > 1 else 0.0)
+    grid = torch.stack((px * sx - 1, py * sy - 1), dim=-1)
     if m == 1:
         return F.grid_sample(x, grid[:, 0], mode="bilinear", padding_mode="border",
                              align_corners=True)
