@@ -73,7 +73,7 @@ def test_matches_grid_sample(m):
 def test_aten_peer_on_check_cases(case):
     spec = get_op("offset_bilinear")
     c = spec.check_cases(torch.float64, torch.device("cpu"), _gen(30 + case))[case]
-    x, off, sh, sw = c.args
+    x, off, _sh, _sw = c.args
     x.requires_grad_(True)
     off.requires_grad_(True)
     a, b = spec.run("native", *c.args), spec.run("aten", *c.args)
