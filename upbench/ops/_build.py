@@ -29,7 +29,7 @@ import torch
 from upbench.ops._sources import all_files, op_sources, source_root
 
 LIB_NAME = "upbench_ops"
-CFLAGS = ["-O3", "-fopenmp", "-DUPB_WITH_TORCH"]
+CFLAGS = ["-O3", "-march=native", "-fopenmp", "-DUPB_WITH_TORCH"]
 LDFLAGS = ["-fopenmp"]
 NVCC_FLAGS = ["-O3", "--expt-relaxed-constexpr"]
 
@@ -84,6 +84,18 @@ def _cuda_arch() -> str:
     return "default"
 
 
+def _cpu_signature() -> str:
+    """The host CPU's model and feature flags: -march=native code is only valid on such a CPU."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
+    keep = [ln for ln in info.splitlines() if ln.startswith(("model name", "flags", "Features"))]
+    return "\n".join(sorted(set(keep)))
+
+
 def build_key(with_cuda: bool | None = None) -> str:
     """Hash of every source and header, the torch version, flags and CUDA arch list."""
     with_cuda = torch_has_cuda() if with_cuda is None else with_cuda
@@ -92,7 +104,7 @@ def build_key(with_cuda: bool | None = None) -> str:
     for f in all_files(root):
         h.update(str(f.relative_to(root)).encode())
         h.update(f.read_bytes())
-    for part in (torch.__version__, str(with_cuda), _cuda_arch(), sys.version, *CFLAGS, *LDFLAGS,
+    for part in (torch.__version__, _cpu_signature(), str(with_cuda), _cuda_arch(), sys.version, *CFLAGS, *LDFLAGS,
                  *NVCC_FLAGS):
         h.update(part.encode())
     return h.hexdigest()[:16]

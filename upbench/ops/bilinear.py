@@ -120,5 +120,6 @@ SPEC = register_op(
         bytes_moved=_bytes,
         aten=bilinear_aten,
         aten_name="aten::upsample_bilinear2d",
+        source_folder="bilinear",
     )
 )
