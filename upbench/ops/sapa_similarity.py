@@ -97,9 +97,10 @@ def _case(n, d, h, w, k, s, dtype, device, gen) -> OpCase:
 
 
 def _check_cases(dtype, device, gen) -> list[OpCase]:
+    # small: the output has K² channels, so a full float64 gradcheck is K²·H·W backward calls
     return [
-        _case(2, 8, 5, 6, 5, 2, dtype, device, gen),   # SAPA's official check shape, smaller
-        _case(1, 3, 7, 5, 3, 3, dtype, device, gen),
+        _case(1, 3, 3, 4, 5, 2, dtype, device, gen),  # the window larger than the map
+        _case(1, 2, 4, 3, 3, 3, dtype, device, gen),
         _case(2, 5, 3, 4, 5, 1, dtype, device, gen),
         _case(1, 4, 1, 3, 3, 2, dtype, device, gen),
     ]
