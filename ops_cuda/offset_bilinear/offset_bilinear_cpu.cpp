@@ -10,6 +10,10 @@
 #include <algorithm>
 #include <vector>
 
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include "../common/upb_cpu.h"
 #include "offset_bilinear.h"
 
@@ -19,6 +23,8 @@ namespace {
 
 void check_inputs(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
   TORCH_CHECK(x.dim() == 4 && off.dim() == 4, "offset_bilinear: x and offsets must be 4-D");
+  TORCH_CHECK(x.size(2) * x.size(3) < (int64_t(1) << 31),
+              "offset_bilinear: an input plane must have fewer than 2^31 elements");
   TORCH_CHECK(sh >= 1 && sw >= 1, "offset_bilinear: scale factors must be >= 1");
   const int64_t C = x.size(1), twoM = off.size(1);
   TORCH_CHECK(twoM == 2 || twoM == 2 * C,
@@ -47,38 +53,108 @@ inline void group_channels(const Dims& d, int64_t m, int64_t& c_lo, int64_t& c_h
 
 // ---- forward ---------------------------------------------------------------------------------
 
+// Applies one output row's precomputed corners (int32, 4 x W) and weights (4 x W) to `nchan`
+// channel planes (x planes `xstride` apart, output rows `ostride` apart). Blocks of kQ output
+// columns keep their corners and weights in registers while the loop runs over the channels.
+constexpr int64_t kQ = 8;
+
+template <typename scalar_t, typename acc_t>
+void apply_rows_generic(const scalar_t* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                        const acc_t* wgt, int64_t W, scalar_t* obase, int64_t ostride) {
+  for (int64_t q0 = 0; q0 < W; q0 += kQ) {
+    const int64_t nq = std::min<int64_t>(kQ, W - q0);
+    for (int64_t c = 0; c < nchan; ++c) {
+      const scalar_t* plane = xbase + c * xstride;
+      scalar_t* orow = obase + c * ostride;
+      for (int64_t u = 0; u < nq; ++u) {
+        const int64_t q = q0 + u;
+        acc_t v = acc_t(0);
+        for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * static_cast<acc_t>(plane[idx[k * W + q]]);
+        orow[q] = static_cast<scalar_t>(v);
+      }
+    }
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define UPB_HAVE_AVX2_PATH 1
+__attribute__((target("avx2,fma"))) void apply_rows_avx2(const float* xbase, int64_t xstride,
+                                                         int64_t nchan, const int32_t* idx,
+                                                         const float* wgt, int64_t W,
+                                                         float* obase, int64_t ostride) {
+  int64_t q0 = 0;
+  for (; q0 + 8 <= W; q0 += 8) {
+    const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + q0));
+    const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + W + q0));
+    const __m256i i2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 2 * W + q0));
+    const __m256i i3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 3 * W + q0));
+    const __m256 w0 = _mm256_loadu_ps(wgt + q0), w1 = _mm256_loadu_ps(wgt + W + q0);
+    const __m256 w2 = _mm256_loadu_ps(wgt + 2 * W + q0), w3 = _mm256_loadu_ps(wgt + 3 * W + q0);
+    for (int64_t c = 0; c < nchan; ++c) {
+      const float* plane = xbase + c * xstride;
+      __m256 v = _mm256_mul_ps(w0, _mm256_i32gather_ps(plane, i0, 4));
+      v = _mm256_fmadd_ps(w1, _mm256_i32gather_ps(plane, i1, 4), v);
+      v = _mm256_fmadd_ps(w2, _mm256_i32gather_ps(plane, i2, 4), v);
+      v = _mm256_fmadd_ps(w3, _mm256_i32gather_ps(plane, i3, 4), v);
+      _mm256_storeu_ps(obase + c * ostride + q0, v);
+    }
+  }
+  if (q0 < W) {  // tail columns
+    for (int64_t c = 0; c < nchan; ++c) {
+      const float* plane = xbase + c * xstride;
+      for (int64_t q = q0; q < W; ++q) {
+        float v = 0.f;
+        for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * plane[idx[k * W + q]];
+        obase[c * ostride + q] = v;
+      }
+    }
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+#endif
+
+inline void apply_rows(const float* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                       const float* wgt, int64_t W, float* obase, int64_t ostride) {
+#ifdef UPB_HAVE_AVX2_PATH
+  if (cpu_has_avx2()) return apply_rows_avx2(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
+#endif
+  apply_rows_generic<float, float>(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
+}
+
+inline void apply_rows(const double* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                       const double* wgt, int64_t W, double* obase, int64_t ostride) {
+  apply_rows_generic<double, double>(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
+}
+
 template <typename scalar_t>
 void forward_rows(const scalar_t* xp, const scalar_t* op_, scalar_t* out, const Dims& d,
                   int64_t N) {
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t HW = d.H * d.W, hw = d.h * d.w, per = d.C / d.M;
   at::parallel_for(0, N * d.M * d.H, grain_for(d.W * per * 4), [&](int64_t begin, int64_t end) {
-    std::vector<int64_t> i00(d.W), i01(d.W), i10(d.W), i11(d.W);
-    std::vector<acc_t> w00(d.W), w01(d.W), w10(d.W), w11(d.W);
+    std::vector<int32_t> idx(4 * d.W);
+    std::vector<acc_t> wgt(4 * d.W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t p = t % d.H, nm = t / d.H, n = nm / d.M, m = nm % d.M;
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
       for (int64_t q = 0; q < d.W; ++q) {
         const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
-        int64_t idx[4];
-        acc_t wgt[4];
-        input_weights<acc_t>(d, s, idx, wgt);
-        i00[q] = idx[0]; i01[q] = idx[1]; i10[q] = idx[2]; i11[q] = idx[3];
-        w00[q] = wgt[0]; w01[q] = wgt[1]; w10[q] = wgt[2]; w11[q] = wgt[3];
+        int64_t i4[4];
+        acc_t w4[4];
+        input_weights<acc_t>(d, s, i4, w4);
+        for (int k = 0; k < 4; ++k) {
+          idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
+          wgt[k * d.W + q] = w4[k];
+        }
       }
       int64_t c_lo, c_hi;
       group_channels(d, m, c_lo, c_hi);
-      for (int64_t c = c_lo; c < c_hi; ++c) {
-        const scalar_t* plane = xp + (n * d.C + c) * hw;
-        scalar_t* orow = out + ((n * d.C + c) * d.H + p) * d.W;
-        for (int64_t q = 0; q < d.W; ++q) {
-          const acc_t v = w00[q] * static_cast<acc_t>(plane[i00[q]]) +
-                          w01[q] * static_cast<acc_t>(plane[i01[q]]) +
-                          w10[q] * static_cast<acc_t>(plane[i10[q]]) +
-                          w11[q] * static_cast<acc_t>(plane[i11[q]]);
-          orow[q] = static_cast<scalar_t>(v);
-        }
-      }
+      apply_rows(xp + (n * d.C + c_lo) * hw, hw, c_hi - c_lo, idx.data(), wgt.data(), d.W,
+                 out + ((n * d.C + c_lo) * d.H + p) * d.W, HW);
     }
   });
 }
