@@ -9,7 +9,9 @@ from upbench.ops._build import NativeBuildError, build, native_available
 from upbench.ops._registry import get_op, list_ops, record_impls
 from upbench.ops.bilinear import bilinear_upsample
 from upbench.ops.carafe import carafe
+from upbench.ops.offset_bilinear import offset_bilinear
 from upbench.ops.pixel_shuffle import pixel_shuffle
+from upbench.ops.sapa_similarity import sapa_similarity
 
 __all__ = [
     "NativeBuildError",
@@ -19,6 +21,8 @@ __all__ = [
     "get_op",
     "list_ops",
     "native_available",
+    "offset_bilinear",
     "pixel_shuffle",
     "record_impls",
+    "sapa_similarity",
 ]
