@@ -1,0 +1,176 @@
+"""Compare a result set with a baseline: every gated quantity becomes one row with a verdict.
+
+* FLOPs and parameters: exact.
+* Accuracy: a drop larger than the metric's stated tolerance is a regression.
+* Speed: the latency ratio against the reference upsampler (measured interleaved in the same run)
+  regresses only when it grew by more than ``factor`` **and** a one-sided Mann–Whitney U test of
+  the current per-repeat ratios against the baseline's says so at level ``alpha`` (the rule asv
+  uses), so noise on a shared machine does not fail CI.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from upbench.gate.baseline import Baseline, BaselineError, cell_entry
+
+OK, REGRESSION, NEW = "ok", "REGRESSION", "new"
+
+
+@dataclass
+class CheckRow:
+    """One checked quantity."""
+
+    cell: str
+    quantity: str
+    baseline: Any
+    value: Any
+    tolerance: str
+    verdict: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def _select(records: list[dict[str, Any]], baseline: Baseline) -> dict[str, dict[str, Any]]:
+    if not records:
+        raise BaselineError("the result set holds no upbench result files")
+    suites = sorted({r.get("suite") for r in records})
+    if suites != [baseline.suite]:
+        raise BaselineError(f"results are from suite(s) {suites} but the baseline is for suite "
+                            f"{baseline.suite!r}")
+    mine = [r for r in records if r.get("seed") == baseline.seed]
+    if not mine:
+        raise BaselineError(f"no results for the baseline's seed {baseline.seed} (seeds present: "
+                            f"{sorted({r.get('seed') for r in records})})")
+    by_label = {r["label"]: r for r in mine}
+    missing = sorted(set(baseline.cells) - set(by_label))
+    if missing:
+        raise BaselineError(f"results lack cells the baseline has: {missing} (mismatched suites, "
+                            "or an interrupted run; rerun the suite to complete it)")
+    return by_label
+
+
+def speed_test(current: list[float], base: list[float]) -> float:
+    """One-sided Mann–Whitney U p-value for 'current ratios are larger than the baseline's'."""
+    from scipy.stats import mannwhitneyu
+
+    if len(current) < 2 or len(base) < 2:
+        return math.nan
+    return float(mannwhitneyu(current, base, alternative="greater").pvalue)
+
+
+def _exact_rows(label: str, cur: dict, base: dict) -> list[CheckRow]:
+    rows = []
+    for group in ("flops", "params"):
+        for part in ("total", "upsampler"):
+            b, v = base.get(group, {}).get(part), cur[group][part]
+            rows.append(CheckRow(label, f"{group}.{part}", b, v, "exact",
+                                 OK if b == v else REGRESSION))
+    return rows
+
+
+def _metric_rows(label: str, cur: dict, base: dict, tolerances: dict) -> list[CheckRow]:
+    rows = []
+    for m, b in base.get("metrics", {}).items():
+        v = cur["metrics"].get(m)
+        tol = tolerances.get(m, {}).get("abs")
+        if tol is None:
+            raise BaselineError(f"the baseline states no tolerance for metric {m!r}")
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            rows.append(CheckRow(label, m, b, v, f"±{tol}", REGRESSION, "metric missing or NaN"))
+            continue
+        verdict = REGRESSION if v < b - tol else OK
+        detail = "better" if v > b + tol else ""
+        rows.append(CheckRow(label, m, round(b, 3), round(v, 3), f"−{tol}", verdict, detail))
+    return rows
+
+
+def _speed_row(label: str, cur: dict, base: dict, factor: float, alpha: float) -> CheckRow | None:
+    b, v = base.get("speed", {}).get("ratio"), cur["speed"].get("ratio")
+    if b is None:
+        return None
+    tol = f"×{factor}, p<{alpha}"
+    if v is None:
+        return CheckRow(label, "speed_ratio", b, None, tol, REGRESSION, "no speed measurement")
+    p = speed_test(cur["speed"]["ratio_samples"], base["speed"].get("ratio_samples", []))
+    slower = v > b * factor
+    significant = (not math.isnan(p)) and p < alpha
+    if slower and significant:
+        verdict, detail = REGRESSION, f"{v / b:.2f}× slower, p={p:.2g}"
+    elif slower:
+        verdict, detail = OK, f"{v / b:.2f}× slower but not significant (p={p:.2g})"
+    else:
+        verdict, detail = OK, f"{v / b:.2f}× (p={p:.2g})" if not math.isnan(p) else ""
+    return CheckRow(label, "speed_ratio", round(b, 3), round(v, 3), tol, verdict, detail)
+
+
+def check_results(records: list[dict[str, Any]], baseline: Baseline,
+                  factor: float | None = None, alpha: float | None = None
+                  ) -> tuple[list[CheckRow], int]:
+    """Check ``records`` against ``baseline``.
+
+    Returns:
+        (rows, exit code): 0 when every row holds, 1 on any regression.
+
+    Raises:
+        BaselineError: unusable input (mismatched suites, missing cells or seeds).
+    """
+    factor = baseline.speed.get("factor", 1.25) if factor is None else factor
+    alpha = baseline.speed.get("alpha", 0.002) if alpha is None else alpha
+    by_label = _select(records, baseline)
+    rows: list[CheckRow] = []
+    for label, base in baseline.cells.items():
+        rec = by_label[label]
+        cur = cell_entry(rec)
+        if rec.get("status") != base.get("status", "ok"):
+            rows.append(CheckRow(label, "status", base.get("status", "ok"), rec.get("status"), "",
+                                 REGRESSION, str(rec.get("error") or "")[:200]))
+            continue
+        if rec.get("status") != "ok":
+            continue
+        rows += _exact_rows(label, cur, base)
+        rows += _metric_rows(label, cur, base, baseline.tolerances)
+        srow = _speed_row(label, cur, base, factor, alpha)
+        if srow is not None:
+            rows.append(srow)
+    for label in sorted(set(by_label) - set(baseline.cells)):
+        rows.append(CheckRow(label, "cell", None, by_label[label].get("status"), "", NEW,
+                             "not in the baseline (add it with --update)"))
+    code = 1 if any(r.verdict == REGRESSION for r in rows) else 0
+    return rows, code
+
+
+def describe_update(old: Baseline | None, new: Baseline) -> list[str]:
+    """Human lines saying what an ``--update`` changed."""
+    if old is None:
+        return [f"new baseline for suite {new.suite!r} with {len(new.cells)} cells"]
+    lines = []
+    for label in sorted(set(old.cells) | set(new.cells)):
+        a, b = old.cells.get(label), new.cells.get(label)
+        if a is None:
+            lines.append(f"+ {label}: added")
+        elif b is None:
+            lines.append(f"- {label}: removed")
+        else:
+            for group in ("flops", "params"):
+                for part in ("total", "upsampler"):
+                    if a.get(group, {}).get(part) != b[group][part]:
+                        lines.append(f"~ {label}: {group}.{part} {a.get(group, {}).get(part)} → "
+                                     f"{b[group][part]}")
+            for m, v in b["metrics"].items():
+                old_v = a.get("metrics", {}).get(m)
+                if old_v is None or v is None or abs(old_v - v) > 1e-9:
+                    lines.append(f"~ {label}: {m} {old_v} → {v}")
+            ra, rb = a.get("speed", {}).get("ratio"), b["speed"].get("ratio")
+            if ra and rb and abs(ra - rb) / ra > 0.05:
+                lines.append(f"~ {label}: speed_ratio {ra:.3f} → {rb:.3f}")
+    for m, t in new.tolerances.items():
+        if old.tolerances.get(m, {}).get("abs") != t.get("abs"):
+            lines.append(f"~ tolerance {m}: {old.tolerances.get(m, {}).get('abs')} → {t['abs']}")
+    return lines or ["no changes"]
+
