@@ -9,6 +9,7 @@ import click
 
 from upbench import __version__
 from upbench.cli.ops import ops_group
+from upbench.cli.suite import suite_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +19,7 @@ def cli() -> None:
 
 
 cli.add_command(ops_group)
+cli.add_command(suite_group)
 
 
 def main() -> None:
