@@ -57,7 +57,7 @@ class DatasetConfig:
     root: str | None = None
     train_split: str | None = None
     val_split: str | None = None
-    reduce_zero_label: bool = False
+    reduce_zero_label: bool | None = None
     max_train: int | None = None
     max_val: int | None = None
     _base_dir: str = field(default="", repr=False)
