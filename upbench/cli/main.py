@@ -9,6 +9,7 @@ import click
 
 from upbench import __version__
 from upbench.cli.ops import ops_group
+from upbench.cli.run import run_cmd
 from upbench.cli.suite import suite_group
 
 
@@ -20,6 +21,7 @@ def cli() -> None:
 
 cli.add_command(ops_group)
 cli.add_command(suite_group)
+cli.add_command(run_cmd)
 
 
 def main() -> None:
