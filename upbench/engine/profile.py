@@ -68,7 +68,7 @@ def _status_kb(field: str) -> int | None:
         text = Path("/proc/self/status").read_text()
     except OSError:
         return None
-    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.M)
+    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.MULTILINE)
     return int(m.group(1)) if m else None
 
 
@@ -107,7 +107,7 @@ def measure_peak_memory(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
 
 def _run(cmd: list[str], cwd: str | None = None) -> str | None:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, cwd=cwd)
+        out = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=10, cwd=cwd)
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
@@ -152,7 +152,7 @@ def environment() -> dict[str, Any]:
         from upbench.ops import native_available
 
         env["native_ops"] = bool(native_available())
-    except Exception as e:  # the report must not fail because the build does
+    except Exception as e:  # noqa: BLE001 - the report must not fail because the build does
         env["native_ops"] = False
         env["native_error"] = str(e).splitlines()[0] if str(e) else type(e).__name__
     return env

@@ -124,7 +124,7 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
                 try:
                     rec["flops"] = count_flops(model, (torch.zeros(1, 3, *size),), model.slots
                                                ).as_dict() | {"input_size": list(size)}
-                except Exception as e:  # a FLOP-counting failure must not lose the cell
+                except Exception as e:  # noqa: BLE001 - counting must not lose the cell
                     rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
             train_split, val_split = data or (make_split(suite.dataset, "train", suite.input_size),
                                               make_split(suite.dataset, "val", suite.input_size))
@@ -154,7 +154,7 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
         raise
     except Diverged as e:
         rec.update(status="failed", error=f"diverged: {e}")
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - any error becomes a failed cell
         rec.update(status="failed", error=f"{type(e).__name__}: {e}",
                    traceback=traceback.format_exc(limit=20))
     finally:
