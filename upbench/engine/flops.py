@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import warnings
+
 import torch
 from torch import nn
 
@@ -136,35 +138,42 @@ def count_flops(model: nn.Module, inputs: tuple, part: list[str] | None = None,
         table: also render fvcore's by-module table.
         max_depth: depth of that table.
     """
+    was_training = model.training
+    model.eval()
+    try:
+        with warnings.catch_warnings():  # fvcore's jit.trace/script deprecation noise
+            warnings.simplefilter("ignore")
+            return _count(model, inputs, part, table, max_depth)
+    finally:
+        model.train(was_training)
+
+
+def _count(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
+           max_depth: int) -> FlopReport:
     from importlib.metadata import version
 
     from fvcore.nn import FlopCountAnalysis, flop_count_table
 
-    was_training = model.training
-    model.eval()
-    try:
-        an = FlopCountAnalysis(model, inputs)
-        an.set_op_handle(**extra_handles())
-        an.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        an.tracer_warnings("none")
-        with torch.no_grad():
-            total = int(an.total())
-            by_module = {k: int(v) for k, v in an.by_module().items()}
-            by_op = {k: int(v) for k, v in an.by_operator().items()}
-            unsupported = dict(an.unsupported_ops())
-            part_total, part_uns = 0, Counter()
-            for name in part or []:
-                part_total += by_module.get(name, 0)
-                part_uns.update(an.unsupported_ops(name))
-            tbl = flop_count_table(an, max_depth=max_depth) if table else ""
-    finally:
-        model.train(was_training)
+    an = FlopCountAnalysis(model, inputs)
+    an.set_op_handle(**extra_handles())
+    an.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    an.tracer_warnings("none")
+    with torch.no_grad():
+        total = int(an.total())
+        by_module = {k: int(v) for k, v in an.by_module().items()}
+        by_op = {k: int(v) for k, v in an.by_operator().items()}
+        unsupported = dict(an.unsupported_ops())
+        part_total, part_uns = 0, Counter()
+        for name in part or []:
+            part_total += by_module.get(name, 0)
+            part_uns.update(an.unsupported_ops(name))
+        tbl = flop_count_table(an, max_depth=max_depth) if table else ""
     return FlopReport(total, by_module, by_op, unsupported, part_total, dict(part_uns), tbl,
                       "fvcore", version("fvcore"))
 
 
 def count_params(model: nn.Module, part: list[str] | None = None) -> dict[str, int]:
-    """Trainable + buffer-free parameter counts: total and of the named submodules."""
+    """Parameter counts (buffers excluded): total and of the named submodules."""
     mods = dict(model.named_modules())
     total = sum(p.numel() for p in model.parameters())
     ups = sum(p.numel() for name in part or [] for p in mods[name].parameters())
