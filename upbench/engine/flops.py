@@ -14,11 +14,10 @@ Convention (fvcore's, METRICS.md): one fused multiply-add = one FLOP.
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
-
-import warnings
 
 import torch
 from torch import nn
