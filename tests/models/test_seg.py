@@ -56,8 +56,8 @@ def test_guided_slot_receives_lateral_feature(monkeypatch):
     monkeypatch.setattr(cls, "forward", spy)
     m = SegBaseline(5, "bilinear", seed=0, **SMALL)
     m(torch.randn(1, 3, 64, 64))
-    # x at stride 32/16/8 with D channels; guide = encoder C4/C3/C2 at 2× (widths 16, 8, 8)
-    assert seen[:3] == [((1, 8, 2, 2), (1, 16, 4, 4)), ((1, 8, 4, 4), (1, 8, 8, 8)),
+    # x at stride 32/16/8 with D channels; guide = the lateral L4/L3/L2 (D channels) at 2×
+    assert seen[:3] == [((1, 8, 2, 2), (1, 8, 4, 4)), ((1, 8, 4, 4), (1, 8, 8, 8)),
                         ((1, 8, 8, 8), (1, 8, 16, 16))]
 
 

@@ -70,9 +70,18 @@ def batches(split, batch_size: int, gen: torch.Generator, flip: bool = False,
             return
 
 
-def fit_batches(split, batch_size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """One ordered pass over the training split, for upsamplers' ``fit`` steps."""
-    return list(batches(split, batch_size, torch.Generator(), shuffle=False))
+class FitPasses:
+    """A re-iterable ordered pass over the training split, for upsamplers' ``fit`` steps (each
+    ``iter()`` starts a new pass, so a two-pass fit works)."""
+
+    def __init__(self, split, batch_size: int) -> None:
+        self.split, self.batch_size = split, batch_size
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        return batches(self.split, self.batch_size, torch.Generator(), shuffle=False)
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
 
 
 def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
@@ -85,7 +94,7 @@ def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
     gen = torch.Generator().manual_seed(seed)
     model.to(device).train()
     t_fit = time.perf_counter()
-    model.fit(fit_batches(split, cfg.batch_size))
+    model.fit(FitPasses(split, cfg.batch_size))
     fit_time = time.perf_counter() - t_fit
     opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: lr_factor(it, cfg))

@@ -5,17 +5,18 @@ Architecture (widths ``w = [w2, w3, w4, w5]``, decoder channels ``D``, ``K`` cla
     image ─ stem (two 3×3 stride-2 convs) ─ stage2 (s4, w2) ─ stage3 (s8) ─ stage4 (s16) ─ stage5 (s32)
                                                C2               C3            C4             C5
     P5 = lat5(C5)
-    P4 = lat4(C4) + up[0](P5, guide=C4)      ← slot ``up.0``  (×2, s32 → s16)
-    P3 = lat3(C3) + up[1](P4, guide=C3)      ← slot ``up.1``  (×2, s16 → s8)
-    P2 = lat2(C2) + up[2](P3, guide=C2)      ← slot ``up.2``  (×2, s8 → s4)
+    P4 = L4 + up[0](P5, guide=L4),  L4 = lat4(C4)   ← slot ``up.0``  (×2, s32 → s16)
+    P3 = L3 + up[1](P4, guide=L3),  L3 = lat3(C3)   ← slot ``up.1``  (×2, s16 → s8)
+    P2 = L2 + up[2](P3, guide=L2),  L2 = lat2(C2)   ← slot ``up.2``  (×2, s8 → s4)
     logits = final_up(head(P2))              ← slot ``final_up`` (bilinear ×4 by default)
 
 Residual stages use basic blocks (two 3×3 conv + BN, identity or 1×1-stride shortcut). ``lat*``
 are 1×1 convs to ``D`` channels; ``head`` is 3×3 conv-BN-ReLU then a 1×1 classifier.
 
 Slots: a *feature* upsampler goes into the three top-down slots (one instance each, scale 2;
-guided ones get the lateral encoder feature ``C_i`` at the target resolution as ``guide``); the
-final slot stays bilinear. A *label-space* decoder replaces ``head`` + ``final_up``: it gets
+guided ones get the lateral encoder feature ``L_i = lat_i(C_i)`` (D channels) at the target
+resolution as ``guide``, as SAPA's FPN does; an upsampler that accepts ``guide_channels`` gets
+``D``); the final slot stays bilinear. A *label-space* decoder replaces ``head`` + ``final_up``: it gets
 ``x = P5`` (scale 32), ``guide = P2`` (the stride-4 decoder feature) and ``pyramid = [P5, P4, P3,
 P2]``, and returns the logits; the top-down slots stay bilinear.
 
@@ -88,11 +89,13 @@ class Encoder(nn.Module):
 
 
 def _make(name: str, in_channels: int, scale: int, hparams: dict[str, Any], impl: str,
-          num_classes: int | None = None) -> Upsampler:
+          num_classes: int | None = None, guide_channels: int | None = None) -> Upsampler:
     kwargs = dict(hparams)
     accepted = upsampler_hparams(name)
     if "impl" in accepted:
         kwargs.setdefault("impl", impl)
+    if guide_channels is not None and "guide_channels" in accepted:
+        kwargs.setdefault("guide_channels", guide_channels)
     if num_classes is not None:
         if "num_classes" not in accepted:
             raise Unhostable(f"label-space upsampler {name!r} takes no num_classes argument")
@@ -141,7 +144,8 @@ class SegBaseline(nn.Module):
         if seed is not None:
             torch.manual_seed(seed + 1_000_003)
         feat_name, feat_hp = (upsampler, hparams) if self.space == "feature" else ("bilinear", {})
-        self.up = nn.ModuleList(_make(feat_name, d, 2, feat_hp, impl) for _ in range(3))
+        self.up = nn.ModuleList(_make(feat_name, d, 2, feat_hp, impl, guide_channels=d)
+                                for _ in range(3))
         self.adapt = nn.ModuleList(
             nn.Identity() if u.out_channels == d else nn.Conv2d(u.out_channels, d, 1)
             for u in self.up)
@@ -149,7 +153,7 @@ class SegBaseline(nn.Module):
             self.final_up = _make("bilinear", num_classes, 4, {}, impl)
             self.slots = ["up.0", "up.1", "up.2"]
         else:
-            self.final_up = _make(upsampler, d, 32, hparams, impl, num_classes)
+            self.final_up = _make(upsampler, d, 32, hparams, impl, num_classes, guide_channels=d)
             self.slots = ["final_up"]
         self.needs_pyramid = bool(getattr(self.final_up, "needs_pyramid", False))
 
@@ -164,8 +168,9 @@ class SegBaseline(nn.Module):
         p = self.lateral[3](feats[3])
         pyramid = [p]
         for i, level in enumerate((2, 1, 0)):
-            guide = feats[level] if self.up[i].guided else None
-            p = self.lateral[level](feats[level]) + self.adapt[i](self.up[i](p, guide))
+            lateral = self.lateral[level](feats[level])
+            guide = lateral if self.up[i].guided else None
+            p = lateral + self.adapt[i](self.up[i](p, guide))
             pyramid.append(p)
         return feats, pyramid
 
