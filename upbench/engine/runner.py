@@ -108,7 +108,7 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
     device = torch.device(suite.device)
     ups_ops = get_upsampler_class(cell.upsampler.name).ops
     try:
-        with _threads(suite.profile.threads):
+        with _threads(suite.threads):
             rec["env"] = environment()
             try:
                 model = build_model(suite.baseline, suite.dataset.num_classes, cell.upsampler.name,

@@ -143,7 +143,6 @@ class ProfileConfig:
     latency_size: list[int] | None = None
     latency_warmup: int = 3
     latency_repeats: int = 10
-    threads: int | None = None
     memory: bool = True
 
     def validate(self, file: str, prefix: str) -> None:
@@ -174,7 +173,9 @@ class UpsamplerEntry:
 
 @dataclass
 class Suite:
-    """A validated suite. ``upsamplers`` is ``"all"`` (every registered one) or a list."""
+    """A validated suite. ``upsamplers`` is ``"all"`` (every registered one) or a list;
+    ``exclude`` removes names from ``all``; ``threads`` sets torch's thread count for the whole
+    cell (training, evaluation and profiling; null = torch's default)."""
 
     name: str
     task: Literal["segmentation"] = "segmentation"
@@ -191,6 +192,7 @@ class Suite:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     device: Literal["cpu", "cuda"] = "cpu"
     impl: Literal["auto", "native", "reference"] = "auto"
+    threads: int | None = None
     source: str = field(default="", repr=False)
 
     def validate(self, file: str, prefix: str) -> None:
@@ -201,6 +203,8 @@ class Suite:
                               f"baseline's output stride), got {self.input_size!r}")
         if not self.seeds:
             raise ConfigError(file, "seeds", "needs at least one seed")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(file, "threads", "must be >= 1 (or null for torch's default)")
         self.upsamplers = parse_upsamplers(self.upsamplers, self.exclude, file)
         self.source = file
 
