@@ -19,6 +19,7 @@ train: {iterations: 2, batch_size: 4, eval_batch_size: 4}
 upsamplers: [bilinear, nearest, {carafe: {up_kernel: 4}}]
 profile: {latency_repeats: 2, latency_warmup: 1}
 metrics: {trimap_widths: [1]}
+threads: 1
 """
 
 
