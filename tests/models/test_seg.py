@@ -68,3 +68,52 @@ def test_unhostable_and_bad_input():
         build_model("detection", 5, "bilinear", {})
     with pytest.raises(ValueError, match="multiples of 32"):
         SegBaseline(5, "bilinear", **SMALL)(torch.randn(1, 3, 48, 48))
+
+
+@pytest.fixture
+def label_decoder():
+    """A throw-away label-space decoder registered for one test, recording what it receives."""
+    from torch import nn
+
+    from upbench.upsamplers import register_upsampler
+    from upbench.upsamplers._registry import _REGISTRY
+    from upbench.upsamplers.base import Upsampler
+
+    seen = []
+
+    @register_upsampler("_test-label")
+    class _Label(Upsampler):
+        space = "label"
+        guided = True
+        needs_pyramid = True
+
+        def __init__(self, in_channels, scale, num_classes=19, impl="auto"):
+            super().__init__(in_channels, scale, impl)
+            self.num_classes = num_classes
+            self.cls = nn.Conv2d(in_channels, num_classes, 1)
+
+        def forward(self, x, guide=None, pyramid=None):
+            seen.append((tuple(x.shape), tuple(guide.shape), [tuple(p.shape) for p in pyramid]))
+            up = nn.functional.interpolate(self.cls(guide), scale_factor=self.scale // 8)
+            return up
+
+        def extra_losses(self, outputs, target):
+            return {"aux": outputs.float().mean() * 0}
+
+    try:
+        yield seen
+    finally:
+        _REGISTRY.pop("_test-label", None)
+
+
+def test_label_space_slot_contract(label_decoder):
+    m = SegBaseline(5, "_test-label", seed=0, **SMALL)
+    assert m.slots == ["final_up"] and m.head is None
+    assert m.final_up.scale == 32 and m.final_up.num_classes == 5
+    y = m(torch.randn(2, 3, 64, 64))
+    assert y.shape == (2, 5, 64, 64)
+    # x = P5 (stride 32), guide = P2 (stride 4), pyramid P5..P2, all with D channels
+    assert label_decoder[0] == ((2, 8, 2, 2), (2, 8, 16, 16),
+                                [(2, 8, 2, 2), (2, 8, 4, 4), (2, 8, 8, 8), (2, 8, 16, 16)])
+    assert set(m.extra_losses(y, torch.zeros(2, 64, 64, dtype=torch.long))) == {"final_up.aux"}
+    assert all(type(u).__name__ == "Bilinear" for u in m.up)  # the top-down slots stay bilinear

@@ -18,7 +18,9 @@ guided ones get the lateral encoder feature ``L_i = lat_i(C_i)`` (D channels) at
 resolution as ``guide``, as SAPA's FPN does; an upsampler that accepts ``guide_channels`` gets
 ``D``); the final slot stays bilinear. A *label-space* decoder replaces ``head`` + ``final_up``: it gets
 ``x = P5`` (scale 32), ``guide = P2`` (the stride-4 decoder feature) and ``pyramid = [P5, P4, P3,
-P2]``, and returns the logits; the top-down slots stay bilinear.
+P2]``, and returns the logits; the top-down slots stay bilinear. A label-space decoder that is
+neither ``guided`` nor ``needs_pyramid`` gets ``guide = pyramid = None`` and the top-down path is
+not computed at all.
 
 Initialisation is seeded and independent of the upsampler: the shared layers are built from
 ``torch.manual_seed(seed)`` before any slot, and the slots from a derived seed, so every upsampler
@@ -179,6 +181,10 @@ class SegBaseline(nn.Module):
         if x.dim() != 4 or x.shape[2] % 32 or x.shape[3] % 32:
             raise ValueError(f"SegBaseline: input must be (N, 3, H, W) with H, W multiples of 32, "
                              f"got {tuple(x.shape)}")
+        if self.head is None and not (self.final_up.guided or self.needs_pyramid):
+            # a label-space decoder that needs neither guide nor pyramid: skip the top-down path
+            # (it would be computed for nothing and inflate latency)
+            return self.final_up(self.lateral[3](self.encoder(x)[3]), None, None)
         _, pyramid = self.decoder_features(x)
         if self.head is not None:
             return self.final_up(self.head(pyramid[-1]))
