@@ -39,7 +39,7 @@ def test_skip_force_and_rerun_failed(suite, tmp_path, monkeypatch):
     assert len(run_suite(suite, cells, out, force=True).results) == 1
 
     # an exception inside a cell → failed with the reason, exit code 1
-    import upbench.engine.runner as runner
+    from upbench.engine import runner
 
     def boom(*a, **k):
         raise RuntimeError("kaboom")
