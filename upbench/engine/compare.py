@@ -1,5 +1,9 @@
 """Aggregate result files: one row per (suite, task, upsampler), mean ± std over seeds, deltas
-against a reference upsampler (ΔmIoU, ΔGFLOPs, Δparams as the papers report them), FPS."""
+against a reference upsampler (ΔmIoU, ΔGFLOPs, Δparams as the papers report them), FPS.
+
+ΔmIoU / ΔbIoU are paired: the mean ± std over seeds of (upsampler − reference) at the same seed
+(every upsampler of a suite shares the seed's initialisation and data order).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,21 @@ def _mean_std(vals: list[float]) -> tuple[float | None, float | None]:
     if not vals:
         return None, None
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
+
+
+def _paired(row: dict[str, Any], ref: dict[str, Any] | None, key: str
+            ) -> tuple[float | None, float | None]:
+    """Δkey against the reference: the mean (± std) of per-seed differences over the seeds both
+    have (same init and data order, so paired deltas are far less noisy than the means), or the
+    difference of the means when they share no seed."""
+    if not ref or row[key] is None or ref[key] is None:
+        return None, None
+    common = sorted(set(row["_by_seed"]) & set(ref["_by_seed"]))
+    diffs = [row["_by_seed"][s][key] - ref["_by_seed"][s][key] for s in common
+             if row["_by_seed"][s].get(key) is not None and ref["_by_seed"][s].get(key) is not None]
+    if not diffs:
+        return row[key] - ref[key], None
+    return statistics.fmean(diffs), (statistics.stdev(diffs) if len(diffs) > 1 else None)
 
 
 def aggregate(results: list[dict[str, Any]], reference: str | None = "bilinear"
@@ -53,6 +72,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = "bilinear"
         row["FPS"], row["FPS_std"] = _mean_std([(r.get("latency") or {}).get("fps") for r in ok])
         row["latency_ms"], _ = _mean_std([(r.get("latency") or {}).get("median_ms") for r in ok])
         row["impl"] = ",".join(sorted({r.get("impl") for r in ok if r.get("impl")})) or None
+        row["_by_seed"] = {r["seed"]: r.get("metrics") or {} for r in ok}
         row["unsupported_ops"] = sorted({op for r in src
                                          for op in (r.get("flops") or {}).get("unsupported_ops")
                                          or {}})
@@ -64,10 +84,13 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = "bilinear"
             warnings.append(f"reference {reference!r} not found in the results; no deltas")
         for row in rows:
             ref = refs.get((row["suite"], row["task"]))
-            for k, d in (("mIoU", "dmIoU"), ("bIoU", "dbIoU"), ("GFLOPs", "dGFLOPs"),
-                         ("params_M", "dparams_M")):
+            for k, d in (("GFLOPs", "dGFLOPs"), ("params_M", "dparams_M")):
                 row[d] = (row[k] - ref[k] if ref and row[k] is not None and ref[k] is not None
                           else None)
+            for k, d in (("mIoU", "dmIoU"), ("bIoU", "dbIoU")):
+                row[d], row[f"{d}_std"] = _paired(row, ref, k)
+    for row in rows:
+        row.pop("_by_seed", None)
     rows.sort(key=lambda r: (r["suite"], r["task"], r["upsampler"] != reference,
                              r["upsampler"]))
     return rows, warnings
@@ -81,6 +104,12 @@ def _pm(m: float | None, s: float | None, nd: int = 2) -> str:
 
 def _signed(v: float | None, nd: int = 2) -> str:
     return "—" if v is None else f"{v:+.{nd}f}"
+
+
+def _signed_pm(v: float | None, sd: float | None, nd: int = 2) -> str:
+    if v is None:
+        return "—"
+    return f"{v:+.{nd}f} ± {sd:.{nd}f}" if sd is not None else f"{v:+.{nd}f}"
 
 
 def _num(v: float | None, nd: int = 2) -> str:
@@ -105,7 +134,8 @@ def display_rows(rows: list[dict[str, Any]], multi_suite: bool = False) -> tuple
         if r["error"] and not r["n_ok"]:
             status += f": {r['error'].splitlines()[0][:60]}"
         vals = [r["upsampler"], r["task"], str(len(r["seeds"])), _pm(r["mIoU"], r["mIoU_std"]),
-                _signed(r.get("dmIoU")), _pm(r["bIoU"], r["bIoU_std"]), _signed(r.get("dbIoU")),
+                _signed_pm(r.get("dmIoU"), r.get("dmIoU_std")), _pm(r["bIoU"], r["bIoU_std"]),
+                _signed_pm(r.get("dbIoU"), r.get("dbIoU_std")),
                 _num(r["GFLOPs"], 4), _signed(r.get("dGFLOPs"), 4), _num(r["params_M"], 4),
                 _signed(r.get("dparams_M"), 4), _num(r["FPS"], 1), r["impl"] or "—", status]
         out.append(([r["suite"]] if multi_suite else []) + vals)
@@ -122,7 +152,7 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
         buf = io.StringIO()
         w = csv.writer(buf)
         raw_cols = ["suite", "task", "upsampler", "n_ok", "n_failed", "n_na", "mIoU", "mIoU_std",
-                    "dmIoU", "bIoU", "bIoU_std", "dbIoU", "mAcc", "aAcc", "GFLOPs", "dGFLOPs",
+                    "dmIoU", "dmIoU_std", "bIoU", "bIoU_std", "dbIoU", "dbIoU_std", "mAcc", "aAcc", "GFLOPs", "dGFLOPs",
                     "upsampler_GFLOPs", "params_M", "dparams_M", "upsampler_params_M", "FPS",
                     "latency_ms", "impl", "error"]
         w.writerow(raw_cols)
