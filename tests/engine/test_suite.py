@@ -93,3 +93,13 @@ def test_overrides_and_values():
     assert parse_value("abc") == "abc"
     with pytest.raises(ConfigError, match="key=value"):
         apply_overrides({}, ["train.lr"])
+
+
+def test_all_with_exclude(tmp_path):
+    s = load_suite(write(tmp_path, "name: x\nupsamplers: all\nexclude: [nearest]\n"))
+    assert "nearest" not in [e.name for e in s.upsamplers]
+    assert len(s.upsamplers) == len(list_upsamplers()) - 1
+    with pytest.raises(ConfigError, match="did you mean 'nearest'"):
+        load_suite(write(tmp_path, "name: x\nexclude: [nearst]\n", "b.yaml"))
+    with pytest.raises(ConfigError, match="threads"):
+        load_suite(write(tmp_path, "name: x\nthreads: 0\n", "c.yaml"))

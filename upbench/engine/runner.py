@@ -109,7 +109,7 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
     ups_ops = get_upsampler_class(cell.upsampler.name).ops
     try:
         with _threads(suite.threads):
-            rec["env"] = environment()
+            rec["env"] = environment() | {"threads": torch.get_num_threads()}
             try:
                 model = build_model(suite.baseline, suite.dataset.num_classes, cell.upsampler.name,
                                     cell.upsampler.hparams, suite.model, suite.impl, cell.seed)
