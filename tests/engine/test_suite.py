@@ -103,3 +103,21 @@ def test_all_with_exclude(tmp_path):
         load_suite(write(tmp_path, "name: x\nexclude: [nearst]\n", "b.yaml"))
     with pytest.raises(ConfigError, match="threads"):
         load_suite(write(tmp_path, "name: x\nthreads: 0\n", "c.yaml"))
+
+
+def test_placement_entry(tmp_path):
+    s = load_suite(write(tmp_path, "name: x\nupsamplers: [all, {pixelshuffle: {placement: final}}]\n"))
+    e = s.upsamplers[-1]
+    assert (e.name, e.label, e.hparams, e.placement) == (
+        "pixelshuffle", "pixelshuffle(placement=final)", {}, "final")
+    assert expand(s)[-1].config["upsampler"]["placement"] == "final"
+    with pytest.raises(ConfigError, match="did you mean 'final'"):
+        load_suite(write(tmp_path, "name: x\nupsamplers: [{nearest: {placement: finl}}]\n", "p.yaml"))
+
+
+@pytest.mark.parametrize("name", ["quick.yaml", "segmentation.yaml"])
+def test_shipped_suites_validate(name):
+    from pathlib import Path
+
+    s = load_suite(Path(__file__).resolve().parents[2] / "suites" / name)
+    assert [e.name for e in s.upsamplers] == list_upsamplers()

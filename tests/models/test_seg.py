@@ -117,3 +117,15 @@ def test_label_space_slot_contract(label_decoder):
                                 [(2, 8, 2, 2), (2, 8, 4, 4), (2, 8, 8, 8), (2, 8, 16, 16)])
     assert set(m.extra_losses(y, torch.zeros(2, 64, 64, dtype=torch.long))) == {"final_up.aux"}
     assert all(type(u).__name__ == "Bilinear" for u in m.up)  # the top-down slots stay bilinear
+
+
+def test_final_placement_of_a_feature_upsampler():
+    m = SegBaseline(5, "pixelshuffle", seed=0, placement="final", **SMALL)
+    assert m.slots == ["final_up"] and m.final_up.scale == 4 and m.final_up.in_channels == 5
+    assert all(type(u).__name__ == "Bilinear" for u in m.up)
+    assert m(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)
+
+
+def test_final_placement_rejected_for_label_space(label_decoder):
+    with pytest.raises(Unhostable, match="label-space decoder"):
+        SegBaseline(5, "_test-label", placement="decoder", **SMALL)

@@ -80,11 +80,13 @@ def _hparams(items: tuple[str, ...]) -> dict[str, Any]:
               help="Input channels of the upsampler alone.")
 @click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
 @click.option("--num-classes", type=int, default=19, show_default=True)
+@click.option("--placement", type=click.Choice(["decoder", "final"]), default=None,
+              help="--model: put a feature upsampler in the top-down slots or the final one.")
 @click.option("--max-depth", type=int, default=3, show_default=True, help="Table depth.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def flops_cmd(model_name: str | None, upsampler: str | None, hparams: tuple[str, ...],
-              size: str | None, channels: int, scale: int, num_classes: int, max_depth: int,
-              as_json: bool) -> None:
+              size: str | None, channels: int, scale: int, num_classes: int,
+              placement: str | None, max_depth: int, as_json: bool) -> None:
     """FLOPs (fvcore + upbench handles) of a baseline hosting an upsampler, or of one upsampler.
 
     \b
@@ -101,7 +103,8 @@ def flops_cmd(model_name: str | None, upsampler: str | None, hparams: tuple[str,
         hp = _hparams(hparams)
         if model_name is not None:
             h, w = parse_size(size or "512x512")
-            model = build_model(model_name, num_classes, upsampler or "bilinear", hp)
+            model = build_model(model_name, num_classes, upsampler or "bilinear", hp,
+                                placement=placement)
             inputs, part = (torch.zeros(1, 3, h, w),), model.slots
             what = {"model": model_name, "upsampler": upsampler or "bilinear",
                     "input_size": [h, w], "slots": part}

@@ -112,11 +112,13 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
             rec["env"] = environment() | {"threads": torch.get_num_threads()}
             try:
                 model = build_model(suite.baseline, suite.dataset.num_classes, cell.upsampler.name,
-                                    cell.upsampler.hparams, suite.model, suite.impl, cell.seed)
+                                    cell.upsampler.hparams, suite.model, suite.impl, cell.seed,
+                                    cell.upsampler.placement)
             except Unhostable as e:
                 rec.update(status="n/a", error=str(e))
                 return rec
             rec["slots"] = model.slots
+            rec["placement"] = model.placement
             rec["params"] = count_params(model, model.slots)
             if suite.profile.flops:
                 rep.phase(cell, "flops")

@@ -10,6 +10,8 @@ A suite file (``yaml.safe_load``) looks like::
     model: {widths: [16, 32, 64, 128], decoder_channels: 32}
     train: {iterations: 200, batch_size: 8, optimizer: adamw, lr: 0.002, schedule: poly}
     upsamplers: all             # or a list: [bilinear, {carafe: {up_kernel: 3}}, ...]
+                                # ({name: {placement: final}} puts a feature upsampler on the
+                                # final ×4 of the class scores)
     seeds: [0]
     profile: {latency_repeats: 10}
     metrics: {trimap_widths: [2, 4]}
@@ -169,6 +171,7 @@ class UpsamplerEntry:
     name: str
     hparams: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    placement: str | None = None
 
 
 @dataclass
@@ -251,12 +254,20 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
         if name not in known:
             raise ConfigError(file, key, f"unknown upsampler {name!r}", closest(str(name), known))
         accepted = set(upsampler_hparams(name)) - {"impl", "num_classes"}
+        hp = dict(hp)
+        label = _label(name, hp)
+        placement = hp.pop("placement", None)
+        if placement not in (None, "decoder", "final"):
+            raise ConfigError(file, f"{key}.{name}.placement", "must be 'decoder' (the top-down "
+                              f"slots) or 'final' (the prediction upsampling), got {placement!r}",
+                              closest(str(placement), ["decoder", "final"]))
         for k in hp:
             if k not in accepted:
                 raise ConfigError(file, f"{key}.{name}.{k}", f"unknown hyper-parameter of "
-                                  f"{name!r} (accepts: {', '.join(sorted(accepted)) or 'none'})",
-                                  closest(str(k), accepted))
-        out.append(UpsamplerEntry(name, dict(hp), _label(name, hp)))
+                                  f"{name!r} (accepts: {', '.join(sorted(accepted)) or 'none'}; "
+                                  "and placement: decoder|final)",
+                                  closest(str(k), accepted | {"placement"}))
+        out.append(UpsamplerEntry(name, hp, label, placement))
     labels = [e.label for e in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
@@ -377,7 +388,8 @@ def expand(suite: Suite, only: list[str] | tuple[str, ...] = ()) -> list[Cell]:
     for e in entries:
         for seed in suite.seeds:
             cfg = copy.deepcopy(base)
-            cfg["upsampler"] = {"name": e.name, "hparams": e.hparams, "label": e.label}
+            cfg["upsampler"] = {"name": e.name, "hparams": e.hparams, "label": e.label,
+                                "placement": e.placement}
             cfg["seed"] = seed
             cells.append(Cell(suite.name, e, seed, cfg, config_hash(cfg)))
     return cells

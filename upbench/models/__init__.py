@@ -11,8 +11,10 @@ TASK_ALIASES = {"seg": "seg", "segmentation": "seg"}
 
 
 def build_model(baseline: str, num_classes: int, upsampler: str, hparams: dict[str, Any] | None,
-                model_cfg: Any = None, impl: str = "auto", seed: int | None = None) -> SegBaseline:
-    """Build ``baseline`` ('seg') hosting ``upsampler``; ``model_cfg`` is a suite ModelConfig."""
+                model_cfg: Any = None, impl: str = "auto", seed: int | None = None,
+                placement: str | None = None) -> SegBaseline:
+    """Build ``baseline`` ('seg') hosting ``upsampler``; ``model_cfg`` is a suite ModelConfig;
+    ``placement`` is ``decoder`` | ``final`` | None (the upsampler's default)."""
     if TASK_ALIASES.get(baseline) != "seg":
         from upbench.utils.suggest import unknown_name_message
 
@@ -21,7 +23,8 @@ def build_model(baseline: str, num_classes: int, upsampler: str, hparams: dict[s
     if model_cfg is not None:
         kw = {"widths": model_cfg.widths, "blocks": model_cfg.blocks,
               "decoder_channels": model_cfg.decoder_channels}
-    return SegBaseline(num_classes, upsampler, hparams, impl=impl, seed=seed, **kw)
+    return SegBaseline(num_classes, upsampler, hparams, impl=impl, seed=seed, placement=placement,
+                       **kw)
 
 
 __all__ = ["BASELINES", "SegBaseline", "Unhostable", "build_model"]

@@ -22,6 +22,12 @@ P2]``, and returns the logits; the top-down slots stay bilinear. A label-space d
 neither ``guided`` nor ``needs_pyramid`` gets ``guide = pyramid = None`` and the top-down path is
 not computed at all.
 
+``placement="final"`` (suite entry ``{name: {placement: final}}``, or a class attribute
+``default_placement = "final"``) puts a non-guided *feature* upsampler into the final slot instead:
+it upsamples the class scores ×4 (as LaU does in its paper), the top-down slots stay bilinear,
+and its ``extra_losses`` (which receive the prediction) apply. In the top-down placement an
+upsampler's ``extra_losses`` are not used (its output is not the prediction).
+
 Initialisation is seeded and independent of the upsampler: the shared layers are built from
 ``torch.manual_seed(seed)`` before any slot, and the slots from a derived seed, so every upsampler
 in a suite starts from the same encoder/decoder weights.
@@ -129,13 +135,26 @@ class SegBaseline(nn.Module):
     def __init__(self, num_classes: int, upsampler: str = "bilinear",
                  hparams: dict[str, Any] | None = None, widths: list[int] | None = None,
                  blocks: list[int] | None = None, decoder_channels: int = 32,
-                 impl: str = "auto", seed: int | None = None) -> None:
+                 impl: str = "auto", seed: int | None = None,
+                 placement: str | None = None) -> None:
         super().__init__()
         widths = list(widths or [16, 32, 64, 128])
         blocks = list(blocks or [1, 1, 1, 1])
         hparams = dict(hparams or {})
         cls = get_upsampler_class(upsampler)
         self.upsampler_name, self.space, self.num_classes = upsampler, cls.space, num_classes
+        placement = placement or getattr(cls, "default_placement", None) or (
+            "decoder" if cls.space == "feature" else "final")
+        if placement not in ("decoder", "final"):
+            raise ValueError(f"placement must be 'decoder' or 'final', got {placement!r}")
+        if cls.space == "label" and placement != "final":
+            raise Unhostable(f"{upsampler} is a label-space decoder: it can only take the final "
+                             "slot (placement 'final')")
+        if cls.space == "feature" and placement == "final" and cls.guided:
+            raise Unhostable(f"{upsampler} is guided: the final prediction slot has no guide "
+                             "feature at the output resolution")
+        self.placement = placement
+        in_decoder = cls.space == "feature" and placement == "decoder"
         d = decoder_channels
         if seed is not None:
             torch.manual_seed(seed)
@@ -145,15 +164,21 @@ class SegBaseline(nn.Module):
                      if self.space == "feature" else None)
         if seed is not None:
             torch.manual_seed(seed + 1_000_003)
-        feat_name, feat_hp = (upsampler, hparams) if self.space == "feature" else ("bilinear", {})
+        feat_name, feat_hp = (upsampler, hparams) if in_decoder else ("bilinear", {})
         self.up = nn.ModuleList(_make(feat_name, d, 2, feat_hp, impl, guide_channels=d)
                                 for _ in range(3))
         self.adapt = nn.ModuleList(
             nn.Identity() if u.out_channels == d else nn.Conv2d(u.out_channels, d, 1)
             for u in self.up)
-        if self.space == "feature":
+        if in_decoder:
             self.final_up = _make("bilinear", num_classes, 4, {}, impl)
             self.slots = ["up.0", "up.1", "up.2"]
+        elif self.space == "feature":  # a feature upsampler as the final ×4 of the class scores
+            self.final_up = _make(upsampler, num_classes, 4, hparams, impl)
+            if self.final_up.out_channels != num_classes:
+                raise Unhostable(f"{upsampler} changes the channel count ({num_classes} → "
+                                 f"{self.final_up.out_channels}); it cannot upsample the logits")
+            self.slots = ["final_up"]
         else:
             self.final_up = _make(upsampler, d, 32, hparams, impl, num_classes, guide_channels=d)
             self.slots = ["final_up"]
@@ -191,8 +216,14 @@ class SegBaseline(nn.Module):
         return self.final_up(pyramid[0], pyramid[-1], pyramid)
 
     def extra_losses(self, logits: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The slot upsamplers' own losses, prefixed by slot name."""
-        out = {}
+        """The own losses of the upsampler that produces the prediction, prefixed by slot name.
+
+        ``extra_losses(outputs, target)`` receives the prediction, so it applies only where the
+        upsampler under test produces it (the final slot); in the top-down slots there are none.
+        """
+        out: dict[str, torch.Tensor] = {}
+        if self.slots != ["final_up"]:
+            return out
         for name, mod in self.slot_modules():
             for k, v in mod.extra_losses(logits, target).items():
                 out[f"{name}.{k}"] = v
