@@ -40,3 +40,10 @@ def test_mean_std_and_paired_deltas():
 def test_missing_reference_warns():
     rows, warnings = aggregate([res("x", 0, 50)], "bilinear")
     assert warnings and rows[0]["dmIoU"] is None
+
+
+def test_repeated_seed_keeps_the_newest():
+    old, new = res("x", 0, 10), res("x", 0, 20)
+    old["finished_at"], new["finished_at"] = "2026-01-01T00:00:00", "2026-01-02T00:00:00"
+    rows, warnings = aggregate([new, old], None)
+    assert rows[0]["mIoU"] == 20 and rows[0]["n_ok"] == 1 and "newest" in warnings[0]

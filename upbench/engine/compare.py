@@ -43,9 +43,22 @@ def _paired(row: dict[str, Any], ref: dict[str, Any] | None, key: str
 def aggregate(results: list[dict[str, Any]], reference: str | None = "bilinear"
               ) -> tuple[list[dict[str, Any]], list[str]]:
     """Rows (dicts) and warnings. Only ``ok`` cells enter the means; others are counted."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    warnings = []
+    latest: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    dup = 0
     for r in results:
-        groups[(r.get("suite", ""), r.get("task", ""), r["label"])].append(r)
+        key = (r.get("suite", ""), r.get("task", ""), r["label"], r["seed"])
+        if key in latest:
+            dup += 1
+            if str(r.get("finished_at", "")) < str(latest[key].get("finished_at", "")):
+                continue
+        latest[key] = r
+    if dup:
+        warnings.append(f"{dup} result(s) repeat a (suite, upsampler, seed) with another config "
+                        "hash; only the newest of each is used")
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    for (suite, task, label, _), r in latest.items():
+        groups[(suite, task, label)].append(r)
     rows = []
     for (suite, task, label), rs in groups.items():
         ok = [r for r in rs if r.get("status") == "ok"]
@@ -77,7 +90,6 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = "bilinear"
                                          for op in (r.get("flops") or {}).get("unsupported_ops")
                                          or {}})
         rows.append(row)
-    warnings = []
     if reference:
         refs = {(r["suite"], r["task"]): r for r in rows if r["upsampler"] == reference}
         if not refs:
