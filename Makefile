@@ -36,9 +36,12 @@ install: torch
 build: install
 	$(VENV)/bin/upbench ops build
 
+QUICK_OUT ?= results/quick
+
 quick: build
 	$(VENV)/bin/upbench ops check
-	$(VENV)/bin/upbench ops bench
+	$(VENV)/bin/upbench run suites/quick.yaml --out $(QUICK_OUT)
+	$(VENV)/bin/upbench compare $(QUICK_OUT) --format markdown
 
 test: build
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -8,7 +8,11 @@ from __future__ import annotations
 import click
 
 from upbench import __version__
+from upbench.cli.compare import compare_cmd
+from upbench.cli.flops import flops_cmd
 from upbench.cli.ops import ops_group
+from upbench.cli.run import run_cmd
+from upbench.cli.suite import suite_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +22,10 @@ def cli() -> None:
 
 
 cli.add_command(ops_group)
+cli.add_command(suite_group)
+cli.add_command(run_cmd)
+cli.add_command(compare_cmd)
+cli.add_command(flops_cmd)
 
 
 def main() -> None:

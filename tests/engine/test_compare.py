@@ -1,0 +1,49 @@
+"""Aggregation: mean ± std over seeds, paired deltas against the reference, formats."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from upbench.engine.compare import aggregate, render
+
+
+def res(label, seed, miou, status="ok", flops=1e9, params=1e6):
+    return {"suite": "s", "task": "segmentation", "label": label, "seed": seed, "status": status,
+            "metrics": {"mIoU": miou, "bIoU": miou / 2, "mAcc": 1.0, "aAcc": 2.0},
+            "flops": {"total": flops, "upsampler": 0, "unsupported_ops": {}},
+            "params": {"total": params, "upsampler": 0}, "latency": {"fps": 10.0},
+            "impl": "aten", "error": None if status == "ok" else "boom"}
+
+
+def test_mean_std_and_paired_deltas():
+    rs = [res("bilinear", 0, 70), res("bilinear", 1, 72), res("bilinear", 2, 74),
+          res("x", 0, 71, flops=2e9, params=3e6), res("x", 1, 74, flops=2e9, params=3e6),
+          res("x", 2, 75, flops=2e9, params=3e6), res("x", 3, 0, status="failed")]
+    rows, warnings = aggregate(rs, "bilinear")
+    assert not warnings
+    ref, x = rows
+    assert ref["upsampler"] == "bilinear" and ref["mIoU"] == pytest.approx(72)
+    assert ref["mIoU_std"] == pytest.approx(2)
+    assert x["mIoU"] == pytest.approx(220 / 3)
+    # paired: diffs 1, 2, 1 → mean 4/3, sample std 0.577
+    assert x["dmIoU"] == pytest.approx(4 / 3) and x["dmIoU_std"] == pytest.approx(0.57735, 1e-4)
+    assert x["dGFLOPs"] == pytest.approx(1.0) and x["dparams_M"] == pytest.approx(2.0)
+    assert x["n_ok"] == 3 and x["n_failed"] == 1
+    assert "+1.33 ± 0.58" in render(rows, "markdown")
+    assert "+1.33 $\\pm$ 0.58" in render(rows, "latex")
+    assert "1.333" in render(rows, "csv")
+    assert json.loads(render(rows, "json"))[1]["upsampler"] == "x"
+
+
+def test_missing_reference_warns():
+    rows, warnings = aggregate([res("x", 0, 50)], "bilinear")
+    assert warnings and rows[0]["dmIoU"] is None
+
+
+def test_repeated_seed_keeps_the_newest():
+    old, new = res("x", 0, 10), res("x", 0, 20)
+    old["finished_at"], new["finished_at"] = "2026-01-01T00:00:00", "2026-01-02T00:00:00"
+    rows, warnings = aggregate([new, old], None)
+    assert rows[0]["mIoU"] == 20 and rows[0]["n_ok"] == 1 and "newest" in warnings[0]

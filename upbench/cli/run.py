@@ -1,0 +1,132 @@
+"""``upbench run``: run a suite's cells with a live progress display, then print the summary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from upbench.cli._output import err_console, print_json, print_table
+from upbench.cli.suite import parse_seeds
+from upbench.engine.runner import Reporter
+
+
+class RichReporter(Reporter):
+    """Two progress bars on stderr: cells of the suite, iterations of the current cell."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.p = progress
+        self.suite_task = None
+        self.cell_task = None
+
+    def suite_start(self, suite, cells, todo) -> None:
+        skipped = len(cells) - len(todo)
+        if skipped:
+            err_console.print(f"skipping {skipped} finished cell(s) (results already in the "
+                              "output directory)")
+        self.suite_task = self.p.add_task(f"suite {suite.name}", total=len(todo), loss="")
+
+    def cell_start(self, cell, index, total) -> None:
+        if self.cell_task is not None:
+            self.p.remove_task(self.cell_task)
+        self.cell_task = self.p.add_task(f"{cell.label} seed {cell.seed}",
+                                         total=cell.config["train"]["iterations"], loss="")
+
+    def phase(self, cell, name) -> None:
+        self.p.update(self.cell_task, description=f"{cell.label} seed {cell.seed} [{name}]")
+
+    def iteration(self, cell, it, total, loss) -> None:
+        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}")
+
+    def cell_end(self, cell, result) -> None:
+        self.p.advance(self.suite_task)
+        status = result["status"]
+        color = {"ok": "green", "failed": "red"}.get(status, "yellow")
+        extra = ""
+        if status == "ok":
+            extra = f"mIoU {result['metrics']['mIoU']:.2f}  ({result['wall_time_s']:.0f} s)"
+        elif result.get("error"):
+            extra = result["error"].splitlines()[0][:160]
+        self.p.console.print(f"[{color}]{status:6}[/{color}] {cell.label} seed {cell.seed}  "
+                             f"{extra}", highlight=False)
+
+
+def summary_rows(results: list[dict[str, Any]]) -> list[tuple]:
+    """Rows of the end-of-run table."""
+    rows = []
+    for r in results:
+        m, fl = r.get("metrics") or {}, r.get("flops") or {}
+        lat, p = r.get("latency") or {}, r.get("params") or {}
+        rows.append((r["label"], r["seed"], r["status"], m.get("mIoU"), m.get("bIoU"),
+                     (fl.get("total") or 0) / 1e9 if fl.get("total") is not None else None,
+                     p.get("total"), lat.get("fps"), r.get("impl"), r.get("wall_time_s"),
+                     (r.get("error") or "")[:60]))
+    return rows
+
+
+SUMMARY_COLUMNS = ["upsampler", "seed", "status", "mIoU", "bIoU", "GFLOPs", "params", "FPS",
+                   "impl", "time s", "error"]
+
+
+@click.command("run")
+@click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False))
+@click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
+              help="Results directory (default: results/<suite name>).")
+@click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Dotted override of a suite key, e.g. --set train.iterations=50.")
+@click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")
+@click.option("--force", is_flag=True, help="Rerun cells that already have a result.")
+@click.option("--rerun-failed", is_flag=True, help="Retry cells whose stored result failed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
+            only: tuple[str, ...], force: bool, rerun_failed: bool, as_json: bool) -> None:
+    """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
+
+    Exit code: 0 all cells ok (or n/a), 1 some cell failed, 2 invalid suite, 130 interrupted.
+    """
+    from upbench.engine import ConfigError, expand, load_suite
+    from upbench.engine.runner import run_suite
+
+    try:
+        suite = load_suite(suite_file, sets, parse_seeds(seeds))
+        cells = expand(suite, only)
+    except ConfigError as e:
+        err_console.print(f"[red]invalid suite[/red] {e}", highlight=False)
+        sys.exit(2)
+    out = out_dir or f"results/{suite.name}"
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
+                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+                        transient=False)
+    with progress:
+        summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed)
+    if summary.interrupted:
+        err_console.print(f"[yellow]interrupted[/yellow]: {len(summary.results)} finished cell(s) "
+                          f"kept in {out}; rerun the same command to resume")
+    if as_json:
+        print_json({"suite": suite.name, "out": out, "wall_time_s": summary.wall_time_s,
+                    "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
+                    "exit_code": summary.exit_code,
+                    "cells": [{k: r.get(k) for k in ("label", "seed", "hash", "status", "error",
+                                                     "metrics", "params", "flops", "latency",
+                                                     "impl", "wall_time_s")}
+                              for r in summary.results]})
+    else:
+        rows = summary_rows(summary.results)
+        cols = SUMMARY_COLUMNS
+        if not any(r[-1] for r in rows):
+            rows, cols = [r[:-1] for r in rows], cols[:-1]
+        print_table(f"{suite.name}: {len(summary.results)} cell(s) run, {len(summary.skipped)} "
+                    f"skipped, {len(summary.failed)} failed — {summary.wall_time_s:.0f} s → {out}",
+                    cols, rows)
+    sys.exit(summary.exit_code)

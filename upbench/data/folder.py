@@ -1,0 +1,142 @@
+"""On-disk segmentation datasets in the VOC / ADE20K / Cityscapes layouts (image + PNG label).
+
+Layouts (``root`` is the dataset directory):
+
+* ``voc``: ``JPEGImages/<id>.jpg``, ``SegmentationClass/<id>.png`` (palette PNG: the palette
+  index is the class), ids listed in ``ImageSets/Segmentation/<split>.txt``.
+* ``ade20k``: ``images/<split>/<name>.jpg``, ``annotations/<split>/<name>.png``; splits
+  ``training`` / ``validation`` (``train``/``val`` are accepted); ``reduce_zero_label`` defaults to
+  true as in mmseg (0 = "other" becomes 255, the rest shift down by one).
+* ``cityscapes``: ``leftImg8bit/<split>/<city>/<x>_leftImg8bit.png`` and
+  ``gtFine/<split>/<city>/<x>_gtFine_labelTrainIds.png``.
+* ``generic``: ``images/<split>/<name>.*`` and ``labels/<split>/<name>.png``.
+
+Label value 255 is ignored; values ``>= num_classes`` are mapped to 255 too. Images are resized
+bilinearly and labels by nearest neighbour to the requested size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+_ADE_SPLITS = {"train": "training", "val": "validation"}
+
+
+@dataclass
+class Pair:
+    """One image and its label file."""
+
+    image: Path
+    label: Path
+
+
+def find_pairs(root: str | Path, fmt: str, split: str) -> list[Pair]:
+    """The (image, label) files of ``split`` in a dataset of layout ``fmt``, sorted.
+
+    Raises:
+        FileNotFoundError: naming the directory or list file that is missing.
+    """
+    root = Path(root)
+    if fmt == "voc":
+        lst = root / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not lst.is_file():
+            raise FileNotFoundError(f"VOC split list not found: {lst}")
+        ids = [s.strip() for s in lst.read_text().split() if s.strip()]
+        pairs = [Pair(_with_ext(root / "JPEGImages", i), root / "SegmentationClass" / f"{i}.png")
+                 for i in ids]
+    elif fmt == "cityscapes":
+        img_dir, lab_dir = root / "leftImg8bit" / split, root / "gtFine" / split
+        _need(img_dir)
+        pairs = []
+        for p in sorted(img_dir.rglob("*_leftImg8bit.png")):
+            stem = p.name[: -len("_leftImg8bit.png")]
+            pairs.append(Pair(p, lab_dir / p.parent.name / f"{stem}_gtFine_labelTrainIds.png"))
+    else:
+        if fmt == "ade20k":
+            split = _ADE_SPLITS.get(split, split)
+            img_dir, lab_dir = root / "images" / split, root / "annotations" / split
+        elif fmt == "generic":
+            img_dir, lab_dir = root / "images" / split, root / "labels" / split
+        else:
+            raise ValueError(f"unknown dataset format {fmt!r} (voc, ade20k, cityscapes, generic)")
+        _need(img_dir)
+        pairs = [Pair(p, lab_dir / f"{p.stem}.png") for p in sorted(img_dir.iterdir())
+                 if p.suffix.lower() in IMAGE_EXTS]
+    missing = [p.label for p in pairs if not p.label.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} label file(s) missing, e.g. {missing[0]}")
+    if not pairs:
+        raise FileNotFoundError(f"no images found for split {split!r} under {root} ({fmt} layout)")
+    return pairs
+
+
+def _need(d: Path) -> None:
+    if not d.is_dir():
+        raise FileNotFoundError(f"dataset directory not found: {d}")
+
+
+def _with_ext(d: Path, stem: str) -> Path:
+    for ext in IMAGE_EXTS:
+        if (d / f"{stem}{ext}").is_file():
+            return d / f"{stem}{ext}"
+    return d / f"{stem}.jpg"
+
+
+def load_label(path: Path, num_classes: int, reduce_zero_label: bool) -> np.ndarray:
+    """Read a label PNG (palette or grey) to int64 with ignore = 255 applied."""
+    lab = np.array(Image.open(path)).astype(np.int64)
+    if lab.ndim == 3:
+        lab = lab[..., 0]
+    if reduce_zero_label:
+        lab = np.where(lab == 0, 255, lab - 1)
+        lab[lab == 254] = 255
+    lab[(lab >= num_classes) & (lab != 255)] = 255
+    return lab
+
+
+class FolderSegmentation:
+    """A lazily read on-disk split; ``batch(indices)`` → (images (B,3,H,W), labels (B,H,W)).
+
+    Args:
+        root: dataset directory.
+        fmt: ``voc`` | ``ade20k`` | ``cityscapes`` | ``generic``.
+        split: split name.
+        num_classes: number of classes (other values become 255).
+        size: (H, W) every sample is resized to.
+        reduce_zero_label: None → the format's default (true for ade20k).
+        max_items: keep only the first ``max_items`` pairs.
+    """
+
+    def __init__(self, root: str | Path, fmt: str, split: str, num_classes: int,
+                 size: tuple[int, int], reduce_zero_label: bool | None = None,
+                 max_items: int | None = None) -> None:
+        self.pairs = find_pairs(root, fmt, split)[:max_items]
+        self.num_classes, self.size = num_classes, tuple(size)
+        self.reduce_zero_label = (fmt == "ade20k") if reduce_zero_label is None else reduce_zero_label
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def item(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample ``i``: normalised image (3, H, W) float32 and label (H, W) int64."""
+        p = self.pairs[i]
+        h, w = self.size
+        img = Image.open(p.image).convert("RGB").resize((w, h), Image.BILINEAR)
+        x = (np.asarray(img, np.float32) / 255.0 - MEAN) / STD
+        lab = Image.fromarray(load_label(p.label, self.num_classes, self.reduce_zero_label)
+                              .astype(np.uint8)).resize((w, h), Image.NEAREST)
+        return (torch.from_numpy(x.transpose(2, 0, 1).copy()),
+                torch.from_numpy(np.asarray(lab).astype(np.int64)))
+
+    def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stack the samples at ``indices``."""
+        items = [self.item(int(i)) for i in indices]
+        return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])

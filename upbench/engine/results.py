@@ -1,0 +1,73 @@
+"""Result files: one JSON per finished cell, written atomically (temp file + rename)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "upbench.result/1"
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def write_atomic(path: str | Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as JSON to ``path`` via a temp file in the same directory and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(_clean(data), f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_results(*dirs: str | Path) -> list[dict[str, Any]]:
+    """Every result JSON (``schema == upbench.result/1``) under the directories, recursively.
+
+    Unreadable or foreign JSON files are skipped; a missing directory raises FileNotFoundError.
+    """
+    out = []
+    for d in dirs:
+        d = Path(d)
+        if d.is_file():
+            files = [d]
+        elif d.is_dir():
+            files = sorted(d.rglob("*.json"))
+        else:
+            raise FileNotFoundError(f"no such results directory: {d}")
+        for f in files:
+            try:
+                data = json.loads(f.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if isinstance(data, dict) and data.get("schema") == SCHEMA:
+                data["_file"] = str(f)
+                out.append(data)
+    return out
+
+
+def finished_hashes(out_dir: str | Path) -> dict[str, str]:
+    """``{hash: status}`` of the results already in ``out_dir`` (empty if it does not exist)."""
+    d = Path(out_dir)
+    if not d.is_dir():
+        return {}
+    return {r["hash"]: r.get("status", "ok") for r in load_results(d) if "hash" in r}

@@ -1,0 +1,195 @@
+"""The runner: execute a suite's cells, profile each, write one JSON per finished cell.
+
+* A rerun skips cells whose hash already has a result in the output directory (``force`` reruns
+  everything, ``rerun_failed`` retries failed cells).
+* Ctrl-C stops the suite; every finished cell is already on disk (the cell in flight is lost).
+* A cell whose loss becomes NaN/inf or that raises is recorded as ``failed`` with its reason and
+  the suite goes on; a combination the baseline cannot host is recorded as ``n/a``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from upbench.engine.flops import count_flops, count_params
+from upbench.engine.profile import environment, measure_latency, measure_peak_memory
+from upbench.engine.results import SCHEMA, finished_hashes, write_atomic
+from upbench.engine.suite import Cell, Suite
+from upbench.engine.train import Diverged, evaluate, train
+
+
+class Reporter:
+    """Progress callbacks of :func:`run_suite` (this base class reports nothing)."""
+
+    def suite_start(self, suite: Suite, cells: list[Cell], todo: list[Cell]) -> None: ...
+    def cell_start(self, cell: Cell, index: int, total: int) -> None: ...
+    def phase(self, cell: Cell, name: str) -> None: ...
+    def iteration(self, cell: Cell, it: int, total: int, loss: float) -> None: ...
+    def cell_end(self, cell: Cell, result: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class RunSummary:
+    """What :func:`run_suite` did."""
+
+    results: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[Cell] = field(default_factory=list)
+    interrupted: bool = False
+    wall_time_s: float = 0.0
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r["status"] == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        """130 if interrupted, 1 if any cell failed, else 0."""
+        return 130 if self.interrupted else (1 if self.failed else 0)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _impl_summary(upsampler_ops: tuple[str, ...], rec: dict[str, set[str]]) -> str:
+    labels = sorted({lab for op in upsampler_ops for lab in rec.get(op, ())})
+    if not upsampler_ops:
+        return "aten"
+    if not labels:
+        return "unknown"
+    return labels[0] if len(labels) == 1 else "mixed:" + "+".join(labels)
+
+
+def base_record(suite: Suite, cell: Cell) -> dict[str, Any]:
+    """The fields every result has, whatever its status."""
+    from upbench.upsamplers import get_upsampler_class
+
+    cls = get_upsampler_class(cell.upsampler.name)
+    return {"schema": SCHEMA, "suite": suite.name, "task": suite.task, "baseline": suite.baseline,
+            "upsampler": cell.upsampler.name, "label": cell.label,
+            "hparams": cell.upsampler.hparams, "space": cls.space, "guided": cls.guided,
+            "seed": cell.seed, "hash": cell.hash, "config": cell.config, "status": "running",
+            "error": None}
+
+
+def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
+             reporter: Reporter | None = None) -> dict[str, Any]:
+    """Train, evaluate and profile one cell; never raises except KeyboardInterrupt."""
+    from upbench.data import make_split
+    from upbench.metrics import SegMetrics
+    from upbench.models import Unhostable, build_model
+    from upbench.ops import record_impls
+    from upbench.upsamplers import get_upsampler_class
+
+    rep = reporter or Reporter()
+    rec = base_record(suite, cell)
+    rec["started_at"] = _now()
+    t0 = time.perf_counter()
+    device = torch.device(suite.device)
+    ups_ops = get_upsampler_class(cell.upsampler.name).ops
+    try:
+        with _threads(suite.threads):
+            rec["env"] = environment() | {"threads": torch.get_num_threads()}
+            try:
+                model = build_model(suite.baseline, suite.dataset.num_classes, cell.upsampler.name,
+                                    cell.upsampler.hparams, suite.model, suite.impl, cell.seed,
+                                    cell.upsampler.placement)
+            except Unhostable as e:
+                rec.update(status="n/a", error=str(e))
+                return rec
+            rec["slots"] = model.slots
+            rec["placement"] = model.placement
+            rec["params"] = count_params(model, model.slots)
+            if suite.profile.flops:
+                rep.phase(cell, "flops")
+                size = suite.profile.flops_size or suite.input_size
+                try:
+                    rec["flops"] = count_flops(model, (torch.zeros(1, 3, *size),), model.slots
+                                               ).as_dict() | {"input_size": list(size)}
+                except Exception as e:  # noqa: BLE001 - counting must not lose the cell
+                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
+            train_split, val_split = data or (make_split(suite.dataset, "train", suite.input_size),
+                                              make_split(suite.dataset, "val", suite.input_size))
+            with record_impls() as impls:
+                rep.phase(cell, "train")
+                rec["train"] = train(model, train_split, suite.train, cell.seed, device,
+                                     lambda it, n, loss: rep.iteration(cell, it, n, loss))
+                rep.phase(cell, "eval")
+                te = time.perf_counter()
+                m = SegMetrics(suite.dataset.num_classes,
+                               boundary_dilation_ratio=suite.metrics.boundary_dilation_ratio,
+                               trimap_widths=suite.metrics.trimap_widths)
+                rec["metrics"] = evaluate(model, val_split, m, suite.train.eval_batch_size, device)
+                rec["eval_time_s"] = time.perf_counter() - te
+                size = suite.profile.latency_size or suite.input_size
+                x = torch.randn(1, 3, *size, device=device)
+                if suite.profile.latency:
+                    rep.phase(cell, "latency")
+                    rec["latency"] = measure_latency(model, x, suite.profile.latency_warmup,
+                                                     suite.profile.latency_repeats)
+                if suite.profile.memory:
+                    rec["memory"] = measure_peak_memory(model, x)
+            rec["impl_by_op"] = {k: sorted(v) for k, v in sorted(impls.items())}
+            rec["impl"] = _impl_summary(ups_ops, impls)
+            rec["status"] = "ok"
+    except KeyboardInterrupt:
+        raise
+    except Diverged as e:
+        rec.update(status="failed", error=f"diverged: {e}")
+    except Exception as e:  # noqa: BLE001 - any error becomes a failed cell
+        rec.update(status="failed", error=f"{type(e).__name__}: {e}",
+                   traceback=traceback.format_exc(limit=20))
+    finally:
+        rec["finished_at"] = _now()
+        rec["wall_time_s"] = time.perf_counter() - t0
+    return rec
+
+
+def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
+              reporter: Reporter | None = None, force: bool = False,
+              rerun_failed: bool = False) -> RunSummary:
+    """Run ``cells`` of ``suite``, writing ``<out_dir>/<label>__seed<s>__<hash>.json`` each."""
+    from upbench.data import make_split
+
+    rep = reporter or Reporter()
+    out = Path(out_dir)
+    done = {} if force else finished_hashes(out)
+    todo = [c for c in cells if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
+    summary = RunSummary(skipped=[c for c in cells if c not in todo])
+    t0 = time.perf_counter()
+    rep.suite_start(suite, cells, todo)
+    data = None
+    try:
+        if todo:
+            data = (make_split(suite.dataset, "train", suite.input_size),
+                    make_split(suite.dataset, "val", suite.input_size))
+        for i, cell in enumerate(todo):
+            rep.cell_start(cell, i, len(todo))
+            result = run_cell(suite, cell, data, rep)
+            write_atomic(out / cell.filename, result)
+            summary.results.append(result)
+            rep.cell_end(cell, result)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    summary.wall_time_s = time.perf_counter() - t0
+    return summary

@@ -1,0 +1,395 @@
+"""Suites: YAML → validated dataclasses → cells (upsampler × seed), each with a config hash.
+
+A suite file (``yaml.safe_load``) looks like::
+
+    name: quick
+    task: segmentation          # the only task of this baseline so far
+    baseline: seg               # upbench.models.seg
+    input_size: [64, 64]
+    dataset: {kind: synthetic, num_classes: 8, train_size: 384, val_size: 96}
+    model: {widths: [16, 32, 64, 128], decoder_channels: 32}
+    train: {iterations: 200, batch_size: 8, optimizer: adamw, lr: 0.002, schedule: poly}
+    upsamplers: all             # or a list: [bilinear, {carafe: {up_kernel: 3}}, ...]
+                                # ({name: {placement: final}} puts a feature upsampler on the
+                                # final ×4 of the class scores)
+    seeds: [0]
+    profile: {latency_repeats: 10}
+    metrics: {trimap_widths: [2, 4]}
+
+Every key is checked; errors name the file, the dotted key and the closest valid value.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from upbench.engine.schema import ConfigError, build, to_dict
+from upbench.utils.suggest import closest
+
+FORMATS = ("generic", "voc", "ade20k", "cityscapes")
+
+
+@dataclass
+class DatasetConfig:
+    """Where the data comes from.
+
+    ``kind: synthetic`` uses :mod:`upbench.data.synthetic` (``num_classes``, ``train_size``,
+    ``val_size``, ``seed``, ``max_things``, ``small_objects``); ``kind: folder`` reads an on-disk
+    dataset (``format``, ``root``, ``num_classes``, optional ``train_split``/``val_split`` and
+    ``reduce_zero_label``, ``max_train``/``max_val`` to subsample). Images are resized to the
+    suite's ``input_size``.
+    """
+
+    kind: Literal["synthetic", "folder"] = "synthetic"
+    num_classes: int = 8
+    train_size: int = 256
+    val_size: int = 64
+    seed: int = 0
+    max_things: int = 4
+    small_objects: int = 4
+    format: Literal["generic", "voc", "ade20k", "cityscapes"] = "generic"
+    root: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
+    reduce_zero_label: bool | None = None
+    max_train: int | None = None
+    max_val: int | None = None
+    _base_dir: str = field(default="", repr=False)
+
+    def validate(self, file: str, prefix: str) -> None:
+        if self.num_classes < 2 or self.num_classes > 254:
+            raise ConfigError(file, f"{prefix}.num_classes", "must be in 2..254")
+        if self.kind == "synthetic":
+            for k in ("train_size", "val_size"):
+                if getattr(self, k) < 1:
+                    raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
+            return
+        if not self.root:
+            raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
+        root = self.resolved_root(Path(file).parent if file else Path("."))
+        if not root.is_dir():
+            parent = root.parent
+            names = [p.name for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
+            best = closest(root.name, names)
+            raise ConfigError(file, f"{prefix}.root", f"dataset directory {str(root)!r} does not "
+                              "exist", str(parent / best) if best else None)
+        self.root = str(root)
+
+    @staticmethod
+    def _expand(p: str) -> Path:
+        return Path(p).expanduser()
+
+    def resolved_root(self, base: Path) -> Path:
+        """``root`` as given if absolute or existing from the cwd, else relative to the suite."""
+        p = self._expand(self.root or "")
+        if p.is_absolute() or p.exists():
+            return p.resolve() if p.exists() else p
+        return (base / p).resolve()
+
+
+@dataclass
+class ModelConfig:
+    """The segmentation baseline's size (see :class:`upbench.models.seg.SegBaseline`)."""
+
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    decoder_channels: int = 32
+
+    def validate(self, file: str, prefix: str) -> None:
+        if len(self.widths) != 4 or len(self.blocks) != 4:
+            raise ConfigError(file, f"{prefix}.widths", "widths and blocks need 4 entries (stages "
+                              "at stride 4, 8, 16, 32)")
+        if min(self.widths + [self.decoder_channels]) < 1 or min(self.blocks) < 1:
+            raise ConfigError(file, prefix, "widths, blocks and decoder_channels must be >= 1")
+
+
+@dataclass
+class TrainConfig:
+    """The training schedule."""
+
+    iterations: int = 200
+    batch_size: int = 8
+    optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    schedule: Literal["poly", "cosine", "constant"] = "poly"
+    warmup_iters: int = 0
+    grad_clip: float | None = None
+    eval_batch_size: int = 16
+    flip: bool = True
+
+    def validate(self, file: str, prefix: str) -> None:
+        for k in ("iterations", "batch_size", "eval_batch_size"):
+            if getattr(self, k) < 1:
+                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
+        if self.lr <= 0:
+            raise ConfigError(file, f"{prefix}.lr", "must be > 0")
+
+
+@dataclass
+class ProfileConfig:
+    """What to profile in every cell (sizes default to the suite's ``input_size``)."""
+
+    flops: bool = True
+    flops_size: list[int] | None = None
+    latency: bool = True
+    latency_size: list[int] | None = None
+    latency_warmup: int = 3
+    latency_repeats: int = 10
+    memory: bool = True
+
+    def validate(self, file: str, prefix: str) -> None:
+        for k in ("flops_size", "latency_size"):
+            v = getattr(self, k)
+            if v is not None and (len(v) != 2 or min(v) < 1):
+                raise ConfigError(file, f"{prefix}.{k}", f"must be [H, W], got {v!r}")
+        if self.latency_repeats < 1:
+            raise ConfigError(file, f"{prefix}.latency_repeats", "must be >= 1")
+
+
+@dataclass
+class MetricsConfig:
+    """Metric parameters (METRICS.md): boundary IoU dilation ratio, trimap band widths."""
+
+    boundary_dilation_ratio: float = 0.02
+    trimap_widths: list[int] = field(default_factory=lambda: [2, 4])
+
+
+@dataclass
+class UpsamplerEntry:
+    """One upsampler of a suite: registry name, hyper-parameters and the label results use."""
+
+    name: str
+    hparams: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+    placement: str | None = None
+
+
+@dataclass
+class Suite:
+    """A validated suite. ``upsamplers`` is ``"all"`` (every registered one) or a list;
+    ``exclude`` removes names from ``all``; ``threads`` sets torch's thread count for the whole
+    cell (training, evaluation and profiling; null = torch's default)."""
+
+    name: str
+    task: Literal["segmentation"] = "segmentation"
+    baseline: Literal["seg"] = "seg"
+    description: str = ""
+    input_size: list[int] = field(default_factory=lambda: [64, 64])
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    upsamplers: Any = "all"
+    exclude: list[str] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    device: Literal["cpu", "cuda"] = "cpu"
+    impl: Literal["auto", "native", "reference"] = "auto"
+    threads: int | None = None
+    source: str = field(default="", repr=False)
+
+    def validate(self, file: str, prefix: str) -> None:
+        if len(self.input_size) != 2 or min(self.input_size) < 32 or any(
+            v % 32 for v in self.input_size
+        ):
+            raise ConfigError(file, "input_size", "must be [H, W] with multiples of 32 (the "
+                              f"baseline's output stride), got {self.input_size!r}")
+        if not self.seeds:
+            raise ConfigError(file, "seeds", "needs at least one seed")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(file, "threads", "must be >= 1 (or null for torch's default)")
+        self.upsamplers = parse_upsamplers(self.upsamplers, self.exclude, file)
+        self.source = file
+
+
+def _label(name: str, hparams: dict[str, Any]) -> str:
+    if not hparams:
+        return name
+    inner = ",".join(f"{k}={hparams[k]}" for k in sorted(hparams))
+    return f"{name}({inner})"
+
+
+def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[UpsamplerEntry]:
+    """``all`` | list of ``name`` / ``{name: {hparam: value}}`` → checked entries."""
+    from upbench.upsamplers import list_upsamplers, upsampler_hparams
+
+    known = list_upsamplers()
+    for i, name in enumerate(exclude):
+        if name not in known:
+            raise ConfigError(file, f"exclude[{i}]", f"unknown upsampler {name!r}",
+                              closest(name, known))
+    if value == "all" or value is None:
+        items: list[Any] = [n for n in known if n not in exclude]
+    elif isinstance(value, list):
+        items = value
+    else:
+        raise ConfigError(file, "upsamplers", f"expected 'all' or a list, got {value!r}")
+    out: list[UpsamplerEntry] = []
+    for i, item in enumerate(items):
+        key = f"upsamplers[{i}]"
+        if item == "all":
+            out.extend(UpsamplerEntry(n, {}, n) for n in known if n not in exclude)
+            continue
+        if isinstance(item, str):
+            name, hp = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, hp = next(iter(item.items()))
+            hp = hp or {}
+            if not isinstance(hp, dict):
+                raise ConfigError(file, f"{key}.{name}", f"hyper-parameters must be a mapping, "
+                                  f"got {hp!r}")
+        else:
+            raise ConfigError(file, key, "expected a name or {name: {hyper-parameters}}, got "
+                              f"{item!r}")
+        if name not in known:
+            raise ConfigError(file, key, f"unknown upsampler {name!r}", closest(str(name), known))
+        accepted = set(upsampler_hparams(name)) - {"impl", "num_classes"}
+        hp = dict(hp)
+        label = _label(name, hp)
+        placement = hp.pop("placement", None)
+        if placement not in (None, "decoder", "final"):
+            raise ConfigError(file, f"{key}.{name}.placement", "must be 'decoder' (the top-down "
+                              f"slots) or 'final' (the prediction upsampling), got {placement!r}",
+                              closest(str(placement), ["decoder", "final"]))
+        for k in hp:
+            if k not in accepted:
+                raise ConfigError(file, f"{key}.{name}.{k}", f"unknown hyper-parameter of "
+                                  f"{name!r} (accepts: {', '.join(sorted(accepted)) or 'none'}; "
+                                  "and placement: decoder|final)",
+                                  closest(str(k), accepted | {"placement"}))
+        out.append(UpsamplerEntry(name, hp, label, placement))
+    labels = [e.label for e in out]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ConfigError(file, "upsamplers", f"listed twice: {', '.join(dup)}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading, overrides
+
+
+def parse_value(text: str) -> Any:
+    """A ``--set`` value: YAML scalar/list syntax, with ``1e-3`` read as a number."""
+    try:
+        v = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(v, str):
+        try:
+            return float(v) if re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?", v, re.IGNORECASE) else v
+        except ValueError:
+            return v
+    return v
+
+
+def apply_overrides(raw: dict[str, Any], sets: list[str] | tuple[str, ...], file: str = "") -> dict:
+    """Apply ``key.sub=value`` overrides to the raw suite mapping (a copy)."""
+    raw = copy.deepcopy(raw)
+    for item in sets:
+        if "=" not in item:
+            raise ConfigError(file, item, "--set expects key=value (dotted keys, e.g. "
+                              "train.lr=0.01)")
+        key, text = item.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(file, key, "--set: empty key")
+        node = raw
+        for i, p in enumerate(parts[:-1]):
+            nxt = node.get(p)
+            if nxt is None:
+                nxt = node[p] = {}
+            if not isinstance(nxt, dict):
+                raise ConfigError(file, ".".join(parts[: i + 1]), f"--set {key}: not a mapping")
+            node = nxt
+        node[parts[-1]] = parse_value(text)
+    return raw
+
+
+def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+               seeds: list[int] | None = None) -> Suite:
+    """Read, override and validate a suite file; raises :class:`ConfigError`."""
+    path = Path(path)
+    file = str(path)
+    if not path.is_file():
+        parent = path.parent if path.parent.is_dir() else Path(".")
+        best = closest(path.name, [p.name for p in parent.glob("*.y*ml")])
+        raise ConfigError(file, "", "suite file not found", str(parent / best) if best else None)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(file, "", f"invalid YAML: {' '.join(str(e).split())}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(file, "", f"a suite must be a mapping, got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides, file)
+    if seeds is not None:
+        raw["seeds"] = list(seeds)
+    return build(Suite, raw, file)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+
+@dataclass
+class Cell:
+    """One unit of work: an upsampler × seed of a suite, with its full resolved config."""
+
+    suite: str
+    upsampler: UpsamplerEntry
+    seed: int
+    config: dict[str, Any]
+    hash: str
+
+    @property
+    def label(self) -> str:
+        return self.upsampler.label
+
+    @property
+    def filename(self) -> str:
+        safe = re.sub(r"[^A-Za-z0-9_.=-]+", "_", self.label).strip("_")
+        return f"{safe}__seed{self.seed}__{self.hash}.json"
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A short, stable hash of a JSON-able config."""
+    blob = json.dumps(config, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def expand(suite: Suite, only: list[str] | tuple[str, ...] = ()) -> list[Cell]:
+    """The suite's cells, in order (upsamplers outer, seeds inner); ``only`` filters by name or
+    label (an unknown one raises with the closest)."""
+    entries = list(suite.upsamplers)
+    if only:
+        names = {e.name for e in entries} | {e.label for e in entries}
+        for o in only:
+            if o not in names:
+                raise ConfigError(suite.source, "--only", f"{o!r} is not in this suite",
+                                  closest(o, sorted(names)))
+        entries = [e for e in entries if e.name in only or e.label in only]
+    base = to_dict(suite)
+    for k in ("upsamplers", "seeds", "exclude", "description", "source"):
+        base.pop(k, None)
+    base["dataset"].pop("_base_dir", None)
+    cells = []
+    for e in entries:
+        for seed in suite.seeds:
+            cfg = copy.deepcopy(base)
+            cfg["upsampler"] = {"name": e.name, "hparams": e.hparams, "label": e.label,
+                                "placement": e.placement}
+            cfg["seed"] = seed
+            cells.append(Cell(suite.name, e, seed, cfg, config_hash(cfg)))
+    return cells
