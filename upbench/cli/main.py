@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from upbench import __version__
+from upbench.cli.check import check_cmd
 from upbench.cli.compare import compare_cmd
 from upbench.cli.flops import flops_cmd
 from upbench.cli.ops import ops_group
@@ -26,6 +27,7 @@ cli.add_command(suite_group)
 cli.add_command(run_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
+cli.add_command(check_cmd)
 
 
 def main() -> None:

@@ -5,29 +5,26 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import re
-import statistics
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from upbench.measure.machine import cpu_model
+from upbench.measure.memory import peak_memory_bytes
+from upbench.measure.timing import Timing, time_interleaved
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
-
-def _quantile(sorted_vals: list[float], q: float) -> float:
-    if len(sorted_vals) == 1:
-        return sorted_vals[0]
-    pos = q * (len(sorted_vals) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(sorted_vals) - 1)
-    return sorted_vals[lo] + (sorted_vals[hi] - sorted_vals[lo]) * (pos - lo)
+def _summary(times_ms: list[float], x: torch.Tensor, warmup: int) -> dict[str, Any]:
+    t = Timing([v / 1e3 for v in times_ms])
+    med = t.median * 1e3
+    return {"batch_size": int(x.shape[0]), "input_size": list(x.shape[2:]), "warmup": warmup,
+            "repeats": len(times_ms), "median_ms": med, "iqr_ms": t.iqr * 1e3,
+            "fps": 1000.0 * x.shape[0] / med if med > 0 else None, "times_ms": times_ms,
+            "threads": torch.get_num_threads(), "device": str(x.device),
+            "dtype": str(x.dtype).replace("torch.", "")}
 
 
 @torch.no_grad()
@@ -41,68 +38,57 @@ def measure_latency(model: nn.Module, x: torch.Tensor, warmup: int = 3,
     was = model.training
     model.eval()
     try:
-        for _ in range(warmup):
-            model(x)
-        _sync(x.device)
-        times = []
-        for _ in range(repeats):
-            _sync(x.device)
-            t0 = time.perf_counter()
-            model(x)
-            _sync(x.device)
-            times.append((time.perf_counter() - t0) * 1e3)
+        t = time_interleaved({"model": lambda: model(x)}, repeats, warmup, x.device)["model"]
     finally:
         model.train(was)
-    s = sorted(times)
-    med = statistics.median(s)
-    return {"batch_size": int(x.shape[0]), "input_size": list(x.shape[2:]), "warmup": warmup,
-            "repeats": repeats, "median_ms": med,
-            "iqr_ms": _quantile(s, 0.75) - _quantile(s, 0.25),
-            "fps": 1000.0 * x.shape[0] / med if med > 0 else None, "times_ms": times,
-            "threads": torch.get_num_threads(), "device": str(x.device),
-            "dtype": str(x.dtype).replace("torch.", "")}
+    return _summary([v * 1e3 for v in t.samples], x, warmup)
 
 
-def _status_kb(field: str) -> int | None:
+@torch.no_grad()
+def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: str,
+                        x: torch.Tensor, warmup: int = 3, repeats: int = 15) -> dict[str, Any]:
+    """Latency ratio of ``model`` against the same baseline with the reference upsampler.
+
+    Both run interleaved in the same loop (model, reference, model, ...), so machine noise hits
+    both alike (METRICS.md, Speed). ``ratio_samples`` are the per-repeat ratios, the input of the
+    gate's Mann–Whitney U test; ``ratio`` is the ratio of the medians.
+    """
+    states = [(m, m.training) for m in (model, reference)]
+    for m, _ in states:
+        m.eval()
     try:
-        text = Path("/proc/self/status").read_text()
-    except OSError:
-        return None
-    m = re.search(rf"^{field}:\s+(\d+)\s+kB", text, re.MULTILINE)
-    return int(m.group(1)) if m else None
+        t = time_interleaved({"model": lambda: model(x), "reference": lambda: reference(x)},
+                             repeats, warmup, x.device)
+    finally:
+        for m, was in states:
+            m.train(was)
+    a, b = t["model"].samples, t["reference"].samples
+    return {"reference": reference_name, "ratio": t["model"].median / t["reference"].median,
+            "ratio_samples": [ai / bi for ai, bi in zip(a, b)],
+            "model_ms": [v * 1e3 for v in a], "reference_ms": [v * 1e3 for v in b],
+            "warmup": warmup, "repeats": repeats, "threads": torch.get_num_threads(),
+            "device": str(x.device), "input_size": list(x.shape[2:])}
 
 
 @torch.no_grad()
 def measure_peak_memory(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
-    """Peak memory of one forward.
+    """Peak memory of one forward (:func:`upbench.measure.memory.peak_memory_bytes`).
 
     CUDA: ``torch.cuda.max_memory_allocated`` after a reset. CPU: the resident-set growth — the
-    peak RSS (VmHWM, reset by writing ``5`` to ``/proc/self/clear_refs``) minus the RSS before.
+    peak RSS (VmHWM, reset through ``/proc/self/clear_refs``) minus the RSS before, with glibc
+    told to return freed blocks so earlier allocations do not hide this one.
     """
     was = model.training
     model.eval()
     try:
-        if x.device.type == "cuda":
-            torch.cuda.synchronize(x.device)
-            torch.cuda.reset_peak_memory_stats(x.device)
-            base = torch.cuda.memory_allocated(x.device)
-            model(x)
-            torch.cuda.synchronize(x.device)
-            peak = torch.cuda.max_memory_allocated(x.device)
-            return {"method": "cuda_max_memory_allocated", "peak_mb": (peak - base) / 2**20}
-        try:
-            Path("/proc/self/clear_refs").write_text("5")
-        except OSError as e:
-            return {"method": "unavailable", "peak_mb": None, "reason": str(e)}
-        before = _status_kb("VmRSS")
-        model(x)
-        peak = _status_kb("VmHWM")
-        if before is None or peak is None:
-            return {"method": "unavailable", "peak_mb": None, "reason": "no /proc/self/status"}
-        return {"method": "cpu_rss_growth", "peak_mb": max(0, peak - before) / 1024,
-                "rss_before_mb": before / 1024}
+        peak = peak_memory_bytes(lambda: model(x), x.device)
     finally:
         model.train(was)
+    if peak is None:
+        return {"method": "unavailable", "peak_mb": None,
+                "reason": "/proc/self/clear_refs is not writable"}
+    method = "cuda_max_memory_allocated" if x.device.type == "cuda" else "cpu_rss_growth"
+    return {"method": method, "peak_mb": peak / 2**20}
 
 
 def _run(cmd: list[str], cwd: str | None = None) -> str | None:
@@ -111,16 +97,6 @@ def _run(cmd: list[str], cwd: str | None = None) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 @functools.lru_cache(maxsize=1)
@@ -142,7 +118,7 @@ def environment() -> dict[str, Any]:
     env = {
         "upbench": upbench.__version__, "torch": torch.__version__,
         "python": platform.python_version(), "fvcore": fv, "platform": platform.platform(),
-        "cpu": _cpu_model(), "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
+        "cpu": cpu_model(), "cpu_count": os.cpu_count(), "threads": torch.get_num_threads(),
         "cuda": torch.version.cuda, "gpu": (torch.cuda.get_device_name(0)
                                             if torch.cuda.is_available() else None),
         "compiler": compiler[0] if compiler else None,

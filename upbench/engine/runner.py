@@ -21,7 +21,12 @@ from typing import Any
 import torch
 
 from upbench.engine.flops import count_flops, count_params
-from upbench.engine.profile import environment, measure_latency, measure_peak_memory
+from upbench.engine.profile import (
+    environment,
+    measure_latency,
+    measure_peak_memory,
+    measure_speed_ratio,
+)
 from upbench.engine.results import SCHEMA, finished_hashes, write_atomic
 from upbench.engine.suite import Cell, Suite
 from upbench.engine.train import Diverged, evaluate, train
@@ -149,6 +154,14 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
                                                      suite.profile.latency_repeats)
                 if suite.profile.memory:
                     rec["memory"] = measure_peak_memory(model, x)
+                if suite.profile.speed_reference:
+                    rep.phase(cell, "speed")
+                    ref = build_model(suite.baseline, suite.dataset.num_classes,
+                                      suite.profile.speed_reference, {}, suite.model, suite.impl,
+                                      cell.seed).to(device)
+                    rec["speed"] = measure_speed_ratio(model, ref, suite.profile.speed_reference,
+                                                       x, suite.profile.latency_warmup,
+                                                       suite.profile.speed_repeats)
             rec["impl_by_op"] = {k: sorted(v) for k, v in sorted(impls.items())}
             rec["impl"] = _impl_summary(ups_ops, impls)
             rec["status"] = "ok"

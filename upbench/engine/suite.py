@@ -146,6 +146,10 @@ class ProfileConfig:
     latency_warmup: int = 3
     latency_repeats: int = 10
     memory: bool = True
+    # the CI gate's speed measure: latency ratio against the baseline with this upsampler,
+    # timed interleaved in the same loop (None: not measured)
+    speed_reference: str | None = None
+    speed_repeats: int = 15
 
     def validate(self, file: str, prefix: str) -> None:
         for k in ("flops_size", "latency_size"):
@@ -154,6 +158,16 @@ class ProfileConfig:
                 raise ConfigError(file, f"{prefix}.{k}", f"must be [H, W], got {v!r}")
         if self.latency_repeats < 1:
             raise ConfigError(file, f"{prefix}.latency_repeats", "must be >= 1")
+        if self.speed_repeats < 5:
+            raise ConfigError(file, f"{prefix}.speed_repeats", "must be >= 5 (significance test)")
+        if self.speed_reference is not None:
+            from upbench.upsamplers import list_upsamplers
+            from upbench.utils.suggest import closest
+
+            if self.speed_reference not in list_upsamplers():
+                raise ConfigError(file, f"{prefix}.speed_reference",
+                                  f"unknown upsampler {self.speed_reference!r}",
+                                  closest(self.speed_reference, list_upsamplers()))
 
 
 @dataclass

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from upbench.measure.machine import cpu_model
 from upbench.measure.memory import configure_malloc, peak_memory_bytes
 from upbench.measure.probes import probe_copy_and_matmul
 from upbench.measure.timing import time_interleaved
@@ -65,21 +66,10 @@ def _fwd_bwd(spec: OpSpec, impl: str, args: tuple):
 def machine_info(device: torch.device) -> dict[str, str]:
     """CPU/GPU model, torch version and thread count."""
     info = {"torch": torch.__version__, "python": platform.python_version(),
-            "cpu": _cpu_model(), "threads": str(torch.get_num_threads())}
+            "cpu": cpu_model(), "threads": str(torch.get_num_threads())}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 7,
