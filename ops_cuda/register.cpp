@@ -29,4 +29,7 @@ TORCH_LIBRARY(upbench, m) {
   // ops_cuda/carafe
   m.def("carafe(Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> Tensor");
   m.def("_carafe_backward(Tensor grad_out, Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> (Tensor, Tensor)");
+  // ops_cuda/dupsample
+  m.def("dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor");
+  m.def("_dupsample_backward(Tensor grad_out, Tensor features, Tensor weight, int scale_factor) -> (Tensor, Tensor, Tensor)");
 }

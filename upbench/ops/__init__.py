@@ -9,6 +9,7 @@ from upbench.ops._build import NativeBuildError, build, native_available
 from upbench.ops._registry import get_op, list_ops, record_impls
 from upbench.ops.bilinear import bilinear_upsample
 from upbench.ops.carafe import carafe
+from upbench.ops.dupsample import dupsample
 from upbench.ops.pixel_shuffle import pixel_shuffle
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "bilinear_upsample",
     "build",
     "carafe",
+    "dupsample",
     "get_op",
     "list_ops",
     "native_available",
