@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-
 from _upb_opcheck import run_generic_checks
+
 from upbench import ops
 from upbench.ops.dupsample import dupsample_aten, dupsample_reference
 
