@@ -32,4 +32,7 @@ TORCH_LIBRARY(upbench, m) {
   // ops_cuda/dupsample
   m.def("dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor");
   m.def("_dupsample_backward(Tensor grad_out, Tensor features, Tensor weight, int scale_factor) -> (Tensor, Tensor, Tensor)");
+  // ops_cuda/nrd_decode
+  m.def("nrd_decode(Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> Tensor");
+  m.def("_nrd_decode_backward(Tensor grad_out, Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> (Tensor, Tensor)");
 }

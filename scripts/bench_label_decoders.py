@@ -2,9 +2,8 @@
 
 Run: ``python scripts/bench_label_decoders.py [dupsample] [pyramid_fuse] [nrd_decode]``.
 Median of interleaved repeats, 2 threads, forward only (and forward+backward for dupsample).
-Peak memory is measured with the profiler-free allocator delta of torch's CPU caching-free
-allocator via ``tracemalloc``-like accounting (``torch.cuda`` is absent): we report the bytes of
-all tensors alive at the peak, recorded with ``torch.autograd.profiler.profile(profile_memory)``.
+Peak memory (nrd_decode): the rise of the process's resident high-water mark (Linux VmHWM,
+reset through /proc/self/clear_refs) during one forward, each implementation in a fresh process.
 """
 
 from __future__ import annotations
@@ -31,22 +30,38 @@ def _time(fns: dict, repeats: int = 7, warmup: int = 2) -> dict:
     return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
 
-def _peak_mem(fn) -> int:
-    """Peak bytes allocated by the CPU allocator during fn (profiler memory events)."""
-    from torch.profiler import ProfilerActivity, profile
+def _rss_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(field)
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
-    cur = peak = 0
-    events = sorted(
-        (e for e in prof.events() if getattr(e, "cpu_memory_usage", 0)),
-        key=lambda e: e.time_range.start,
-    )
-    # allocator events: positive = alloc, negative = free, in time order
-    for e in prof._memory_profile_events() if hasattr(prof, "_memory_profile_events") else events:
-        cur += e.cpu_memory_usage
-        peak = max(peak, cur)
-    return peak
+
+def _peak_mem(impl: str) -> float:
+    """Peak extra resident memory (MiB) of one forward, in a fresh process (Linux VmHWM)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, __file__, "--mem", impl], capture_output=True, text=True,
+                         check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _mem_child(impl: str) -> None:
+    from upbench.ops.nrd_decode import nrd_decode_official_style
+
+    spec = get_op("nrd_decode")
+    case = spec.bench_case(gen=torch.Generator().manual_seed(0))
+    fn = {"native": lambda: spec.run("native", *case.args),
+          "official-style": lambda: nrd_decode_official_style(*case.args),
+          "reference": lambda: spec.run("reference", *case.args)}[impl]
+    with open("/proc/self/clear_refs", "w") as f:  # reset the high-water mark
+        f.write("5")
+    base = _rss_kib("VmRSS")
+    with torch.no_grad():
+        out = fn()
+    del out
+    print((_rss_kib("VmHWM") - base) / 1024)
 
 
 def _report(name: str, ms: dict) -> None:
@@ -87,13 +102,16 @@ def bench_nrd_decode() -> None:
            "official-style": lambda: nrd_decode_official_style(*case.args),
            "reference": lambda: spec.run("reference", *case.args)}
     _report(f"nrd_decode fwd {case.label}", _time(fns))
-    for k, f in fns.items():
-        print(f"  peak memory {k}: {_peak_mem(f) / 2**20:.1f} MiB")
+    for k in fns:
+        print(f"  peak extra memory {k}: {_peak_mem(k):.1f} MiB")
 
 
 if __name__ == "__main__":
     torch.set_num_threads(2)
     ensure_native()
+    if sys.argv[1:2] == ["--mem"]:
+        _mem_child(sys.argv[2])
+        sys.exit(0)
     which = sys.argv[1:] or ["dupsample", "pyramid_fuse", "nrd_decode"]
     for w in which:
         with torch.no_grad():

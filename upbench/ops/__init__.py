@@ -10,6 +10,7 @@ from upbench.ops._registry import get_op, list_ops, record_impls
 from upbench.ops.bilinear import bilinear_upsample
 from upbench.ops.carafe import carafe
 from upbench.ops.dupsample import dupsample
+from upbench.ops.nrd_decode import nrd_decode
 from upbench.ops.pixel_shuffle import pixel_shuffle
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "get_op",
     "list_ops",
     "native_available",
+    "nrd_decode",
     "pixel_shuffle",
     "record_impls",
 ]

@@ -1,0 +1,143 @@
+// CPU kernels for upbench::nrd_decode.
+//
+// One task = one low-res cell: its parameters are copied once into a cell-major buffer (stride 1)
+// and its MLP is evaluated on the grid x grid pixels with the header functions the CUDA kernels
+// call (load_input / mlp_hidden / mlp_out / mlp_backprop / grad_guidance / grad_param_term), so
+// the default and the elementwise (cpu_kernel_mode 1) paths are the same code. The backward
+// accumulates each cell's parameter gradient over its own pixels in a fixed order (every pixel
+// belongs to exactly one cell): no atomics, deterministic.
+#include <algorithm>
+#include <vector>
+
+#include "../common/upb_cpu.h"
+#include "nrd_decode.h"
+
+namespace upb {
+namespace nrd {
+namespace {
+
+Dims make_dims(const at::Tensor& params, const at::Tensor& guidance, int64_t K, int64_t d,
+               int64_t g, bool coords) {
+  TORCH_CHECK(params.dim() == 4 && guidance.dim() == 4,
+              "nrd_decode: params (N, P, h, w) and guidance (N, m, h*grid, w*grid) must be 4-D");
+  TORCH_CHECK(K >= 1 && d >= 1 && d <= kMaxHidden && g >= 1,
+              "nrd_decode: need num_classes >= 1, 1 <= hidden <= ", kMaxHidden, ", grid >= 1");
+  Dims dd{params.size(0), params.size(2), params.size(3), guidance.size(1), K, d, g, coords};
+  TORCH_CHECK(dd.D0() >= 1 && dd.D0() <= kMaxInput,
+              "nrd_decode: the MLP input (2 coordinates if used + guidance channels) must have 1..",
+              kMaxInput, " channels");
+  TORCH_CHECK(params.size(1) == dd.P(), "nrd_decode: params must have P = ", dd.P(),
+              " channels for this MLP, got ", params.size(1));
+  TORCH_CHECK(guidance.size(0) == dd.N && guidance.size(2) == dd.H() && guidance.size(3) == dd.W(),
+              "nrd_decode: guidance must be (N, m, h*grid, w*grid)");
+  TORCH_CHECK(params.scalar_type() == guidance.scalar_type(), "nrd_decode: dtype mismatch");
+  return dd;
+}
+
+// params (N, P, h, w) -> cell-major copy (N*h*w, P).
+template <typename scalar_t>
+void to_cell_major(const scalar_t* src, scalar_t* dst, const Dims& d) {
+  const int64_t hw = d.h * d.w, P = d.P();
+  at::parallel_for(0, d.N * hw, grain_for(P), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / hw, cell = t % hw;
+      for (int64_t p = 0; p < P; ++p) dst[t * P + p] = src[(n * P + p) * hw + cell];
+    }
+  });
+}
+
+template <typename scalar_t>
+void forward_cells(const scalar_t* th_all, const scalar_t* gp, scalar_t* op, const Dims& d) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t hw = d.h * d.w, P = d.P(), H = d.H(), W = d.W(), HW = H * W;
+  at::parallel_for(0, d.N * hw, grain_for(d.g * d.g * P), [&](int64_t begin, int64_t end) {
+    acc_t z[kMaxInput], h1[kMaxHidden], h2[kMaxHidden];
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / hw, y = (t % hw) / d.w, x = t % d.w;
+      const scalar_t* th = th_all + t * P;
+      for (int64_t u = 0; u < d.g; ++u)
+        for (int64_t v = 0; v < d.g; ++v) {
+          const int64_t pix = (y * d.g + u) * W + x * d.g + v;
+          load_input<scalar_t, acc_t>(gp + n * d.m * HW + pix, HW, d, u, v, z);
+          mlp_hidden<scalar_t, acc_t>(th, 1, d, z, h1, h2);
+          for (int64_t k = 0; k < d.K; ++k)
+            op[(n * d.K + k) * HW + pix] = static_cast<scalar_t>(mlp_out<scalar_t, acc_t>(th, 1, d, h2, k));
+        }
+    }
+  });
+}
+
+template <typename scalar_t>
+void backward_cells(const scalar_t* gop, const scalar_t* th_all, const scalar_t* gp,
+                    scalar_t* gth, scalar_t* ggp, const Dims& d) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t hw = d.h * d.w, P = d.P(), H = d.H(), W = d.W(), HW = H * W;
+  at::parallel_for(0, d.N * hw, grain_for(d.g * d.g * P), [&](int64_t begin, int64_t end) {
+    acc_t z[kMaxInput], h1[kMaxHidden], h2[kMaxHidden], dh1[kMaxHidden], dh2[kMaxHidden];
+    std::vector<acc_t> acc(P);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / hw, cell = t % hw, y = cell / d.w, x = cell % d.w;
+      const scalar_t* th = th_all + t * P;
+      std::fill(acc.begin(), acc.end(), acc_t(0));
+      for (int64_t u = 0; u < d.g; ++u)
+        for (int64_t v = 0; v < d.g; ++v) {
+          const int64_t pix = (y * d.g + u) * W + x * d.g + v;
+          const scalar_t* go = gop + n * d.K * HW + pix;
+          load_input<scalar_t, acc_t>(gp + n * d.m * HW + pix, HW, d, u, v, z);
+          mlp_hidden<scalar_t, acc_t>(th, 1, d, z, h1, h2);
+          mlp_backprop<scalar_t, acc_t>(th, 1, d, go, HW, h1, h2, dh1, dh2);
+          for (int64_t c = 0; c < d.m; ++c)
+            ggp[(n * d.m + c) * HW + pix] = static_cast<scalar_t>(grad_guidance<scalar_t, acc_t>(th, 1, d, dh1, c));
+          for (int64_t p = 0; p < P; ++p)
+            acc[p] += grad_param_term<scalar_t, acc_t>(d, p, z, h1, h2, dh1, dh2, go, HW);
+        }
+      for (int64_t p = 0; p < P; ++p) gth[(n * P + p) * hw + cell] = static_cast<scalar_t>(acc[p]);
+    }
+  });
+}
+
+}  // namespace
+
+at::Tensor nrd_decode_cpu(const at::Tensor& params, const at::Tensor& guidance, int64_t K,
+                          int64_t hidden, int64_t grid, bool coords) {
+  const Dims d = make_dims(params, guidance, K, hidden, grid, coords);
+  const at::Tensor th = params.contiguous(), gd = guidance.contiguous();
+  at::Tensor out = at::empty({d.N, K, d.H(), d.W()}, th.options());
+  if (out.numel() == 0) return out;
+  at::Tensor cm = at::empty({d.N * d.h * d.w, d.P()}, th.options());
+  AT_DISPATCH_FLOATING_TYPES(th.scalar_type(), "nrd_decode_cpu", [&] {
+    to_cell_major<scalar_t>(th.const_data_ptr<scalar_t>(), cm.mutable_data_ptr<scalar_t>(), d);
+    forward_cells<scalar_t>(cm.const_data_ptr<scalar_t>(), gd.const_data_ptr<scalar_t>(),
+                            out.mutable_data_ptr<scalar_t>(), d);
+  });
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> nrd_decode_backward_cpu(const at::Tensor& grad_out,
+                                                           const at::Tensor& params,
+                                                           const at::Tensor& guidance, int64_t K,
+                                                           int64_t hidden, int64_t grid,
+                                                           bool coords) {
+  const Dims d = make_dims(params, guidance, K, hidden, grid, coords);
+  const at::Tensor th = params.contiguous(), gd = guidance.contiguous(), go = grad_out.contiguous();
+  TORCH_CHECK(go.sizes() == at::IntArrayRef({d.N, K, d.H(), d.W()}),
+              "_nrd_decode_backward: grad_out must be (N, K, h*grid, w*grid)");
+  at::Tensor gth = at::zeros(th.sizes(), th.options()), ggd = at::zeros(gd.sizes(), gd.options());
+  if (go.numel() == 0) return std::make_tuple(gth, ggd);
+  at::Tensor cm = at::empty({d.N * d.h * d.w, d.P()}, th.options());
+  AT_DISPATCH_FLOATING_TYPES(th.scalar_type(), "nrd_decode_backward_cpu", [&] {
+    to_cell_major<scalar_t>(th.const_data_ptr<scalar_t>(), cm.mutable_data_ptr<scalar_t>(), d);
+    backward_cells<scalar_t>(go.const_data_ptr<scalar_t>(), cm.const_data_ptr<scalar_t>(),
+                             gd.const_data_ptr<scalar_t>(), gth.mutable_data_ptr<scalar_t>(),
+                             ggd.mutable_data_ptr<scalar_t>(), d);
+  });
+  return std::make_tuple(gth, ggd);
+}
+
+}  // namespace nrd
+}  // namespace upb
+
+TORCH_LIBRARY_IMPL(upbench, CPU, m) {
+  m.impl("nrd_decode", &upb::nrd::nrd_decode_cpu);
+  m.impl("_nrd_decode_backward", &upb::nrd::nrd_decode_backward_cpu);
+}
