@@ -35,4 +35,7 @@ TORCH_LIBRARY(upbench, m) {
   // ops_cuda/nrd_decode
   m.def("nrd_decode(Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> Tensor");
   m.def("_nrd_decode_backward(Tensor grad_out, Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> (Tensor, Tensor)");
+  // ops_cuda/pyramid_fuse
+  m.def("pyramid_fuse(Tensor[] semantic, Tensor[] unity, float tau) -> (Tensor, Tensor)");
+  m.def("_pyramid_fuse_backward(Tensor grad_out, Tensor level, int num_levels) -> Tensor[]");
 }

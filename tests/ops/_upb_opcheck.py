@@ -1,4 +1,9 @@
-"""Generic native-vs-reference checks for one registered op (used by the op-specific tests)."""
+"""Generic native-vs-reference checks for one registered op (used by the op-specific tests).
+
+Mirrors what the registry-driven tests do: forward in float64/float32 for both CPU kernel modes
+and non-contiguous inputs, float64 gradcheck of the native op (list arguments flattened), and
+``torch.library.opcheck``.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +23,8 @@ def cpu_mode(mode: int):
         torch.ops.upbench._set_cpu_kernel_mode(old)
 
 
-def _flat(out):
-    if isinstance(out, (tuple, list)):
-        return [o for o in out if isinstance(o, torch.Tensor) and o.is_floating_point()]
-    return [out]
+def _outputs(out) -> list[torch.Tensor]:
+    return list(out) if isinstance(out, (tuple, list)) else [out]
 
 
 def _noncontig(a):
@@ -32,34 +35,55 @@ def _noncontig(a):
     return a
 
 
-def run_generic_checks(name: str, gradcheck: bool = True, opcheck: bool = True) -> None:
-    """Forward (both CPU modes, float64 and float32, non-contiguous), gradcheck and opcheck."""
+def _flatten(args, grad_inputs):
+    """Differentiable leaves (lists flattened) and a function rebuilding the argument tuple."""
+    leaves, layout = [], []
+    for i, a in enumerate(args):
+        if i in grad_inputs and isinstance(a, list):
+            layout.append(("list", len(a)))
+            leaves += [t.detach().clone().requires_grad_(True) for t in a]
+        elif i in grad_inputs:
+            layout.append(("tensor", 1))
+            leaves.append(a.detach().clone().requires_grad_(True))
+        else:
+            layout.append(("const", a))
+
+    def rebuild(*xs):
+        out, j = [], 0
+        for kind, v in layout:
+            if kind == "list":
+                out.append(list(xs[j:j + v]))
+                j += v
+            elif kind == "tensor":
+                out.append(xs[j])
+                j += 1
+            else:
+                out.append(v)
+        return tuple(out)
+
+    return tuple(leaves), rebuild
+
+
+def run_generic_checks(name: str) -> None:
     ensure_native()
     spec = get_op(name)
     gen = torch.Generator().manual_seed(0)
     for dtype, tol in ((torch.float64, 1e-10), (torch.float32, 1e-4)):
         for case in spec.check_cases(dtype, torch.device("cpu"), gen):
-            ref = _flat(spec.run("reference", *case.args))
+            ref = _outputs(spec.run("reference", *case.args))
             for mode in (0, 1):
                 with cpu_mode(mode):
                     for args in (case.args, tuple(_noncontig(a) for a in case.args)):
-                        nat = _flat(spec.run("native", *args))
+                        nat = _outputs(spec.run("native", *args))
                         for a, b in zip(nat, ref, strict=True):
                             torch.testing.assert_close(a, b, rtol=tol, atol=tol, msg=case.label)
     for case in spec.check_cases(torch.float64, torch.device("cpu"), gen):
-        args = []
-        for i, a in enumerate(case.args):
-            if i in spec.grad_inputs:
-                if isinstance(a, list):
-                    a = [t.detach().clone().requires_grad_(True) for t in a]
-                else:
-                    a = a.detach().clone().requires_grad_(True)
-            args.append(a)
-        if gradcheck:
-            for mode in (0, 1):
-                with cpu_mode(mode):
-                    assert torch.autograd.gradcheck(
-                        lambda *xs: _flat(spec.native(*xs))[0], tuple(args), fast_mode=True
-                    ), case.label
-        if opcheck:
-            torch.library.opcheck(getattr(torch.ops.upbench, name).default, tuple(args))
+        leaves, rebuild = _flatten(case.args, spec.grad_inputs)
+
+        def fn(*xs):
+            return _outputs(spec.native(*rebuild(*xs)))[0]
+
+        for mode in (0, 1):
+            with cpu_mode(mode):
+                assert torch.autograd.gradcheck(fn, leaves, fast_mode=True), case.label
+        torch.library.opcheck(getattr(torch.ops.upbench, name).default, rebuild(*leaves))

@@ -12,6 +12,7 @@ from upbench.ops.carafe import carafe
 from upbench.ops.dupsample import dupsample
 from upbench.ops.nrd_decode import nrd_decode
 from upbench.ops.pixel_shuffle import pixel_shuffle
+from upbench.ops.pyramid_fuse import pyramid_fuse
 
 __all__ = [
     "NativeBuildError",
@@ -24,5 +25,6 @@ __all__ = [
     "native_available",
     "nrd_decode",
     "pixel_shuffle",
+    "pyramid_fuse",
     "record_impls",
 ]
