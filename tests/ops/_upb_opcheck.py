@@ -80,7 +80,7 @@ def run_generic_checks(name: str) -> None:
     for case in spec.check_cases(torch.float64, torch.device("cpu"), gen):
         leaves, rebuild = _flatten(case.args, spec.grad_inputs)
 
-        def fn(*xs):
+        def fn(*xs, rebuild=rebuild):
             return _outputs(spec.native(*rebuild(*xs)))[0]
 
         for mode in (0, 1):

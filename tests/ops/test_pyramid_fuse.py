@@ -53,7 +53,7 @@ def test_backward_routes_to_chosen_level_only():
     sem, uni = _hand_pyramid()
     uni[0][0, 0, 1, 0] = 0.95
     sem = [s.requires_grad_(True) for s in sem]
-    out, level = ops.pyramid_fuse(sem, uni, 0.9, impl="native")
+    out, _level = ops.pyramid_fuse(sem, uni, 0.9, impl="native")
     out.sum().backward()
     # the claimed coarsest cell gets the sum over its 64 pixels, the other coarsest cells none
     assert sem[0].grad[0, 0, 1, 0] == 64 and sem[0].grad[0, 0].sum() == 64

@@ -187,12 +187,12 @@ def _build_locked(verbose: bool | None) -> BuildInfo:
                     is_python_module=False,
                     verbose=verbose,
                 )
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001 - every failure becomes one clear error
                 raise _explain_failure(e) from e
         else:
             try:
                 torch.ops.load_library(str(lib))
-            except Exception as e:
+            except Exception as e:  # noqa: BLE001
                 raise _explain_failure(e) from e
     return BuildInfo(
         directory=bdir,
