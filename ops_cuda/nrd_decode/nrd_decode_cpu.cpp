@@ -1,9 +1,11 @@
 // CPU kernels for upbench::nrd_decode.
 //
-// One task = one low-res cell: its parameters are copied once into a cell-major buffer (stride 1)
-// and its MLP is evaluated on the grid x grid pixels with the header functions the CUDA kernels
-// call (load_input / mlp_hidden / mlp_out / mlp_backprop / grad_guidance / grad_param_term), so
-// the default and the elementwise (cpu_kernel_mode 1) paths are the same code. The backward
+// One task = one low-res cell: its parameters are copied once into a cell-major buffer (stride 1).
+// Forward: the default path evaluates the cell's MLP on all grid x grid pixels at once, layer by
+// layer with the pixel index innermost (forward_cells_fast); the elementwise path
+// (cpu_kernel_mode 1, used by the tests) evaluates pixel by pixel with the header functions the
+// CUDA kernels call (load_input / mlp_hidden / mlp_out). The backward always uses the header
+// functions (mlp_backprop / grad_guidance / grad_param_term). The backward
 // accumulates each cell's parameter gradient over its own pixels in a fixed order (every pixel
 // belongs to exactly one cell): no atomics, deterministic.
 #include <algorithm>
@@ -67,6 +69,61 @@ void forward_cells(const scalar_t* th_all, const scalar_t* gp, scalar_t* op, con
   });
 }
 
+// Fast forward: all g*g pixels of a cell at once, each layer as a small matrix product with the
+// pixel index innermost (contiguous, vectorisable). Same sums as mlp_hidden / mlp_out.
+template <typename scalar_t>
+void forward_cells_fast(const scalar_t* th_all, const scalar_t* gp, scalar_t* op, const Dims& d) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t hw = d.h * d.w, P = d.P(), H = d.H(), W = d.W(), HW = H * W;
+  const int64_t G = d.g * d.g, D0 = d.D0(), dd = d.d;
+  at::parallel_for(0, d.N * hw, grain_for(G * P), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> z(D0 * G), h1(dd * G), h2(dd * G), o(d.K * G);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t n = t / hw, y = (t % hw) / d.w, x = t % d.w;
+      const scalar_t* th = th_all + t * P;
+      int64_t c0 = 0;
+      if (d.coords) {
+        for (int64_t u = 0; u < d.g; ++u)
+          for (int64_t v = 0; v < d.g; ++v) {
+            z[u * d.g + v] = static_cast<acc_t>(v) / static_cast<acc_t>(d.g);
+            z[G + u * d.g + v] = static_cast<acc_t>(u) / static_cast<acc_t>(d.g);
+          }
+        c0 = 2;
+      }
+      for (int64_t c = 0; c < d.m; ++c)
+        for (int64_t u = 0; u < d.g; ++u) {
+          const scalar_t* src = gp + ((n * d.m + c) * H + y * d.g + u) * W + x * d.g;
+          acc_t* dst = z.data() + (c0 + c) * G + u * d.g;
+          for (int64_t v = 0; v < d.g; ++v) dst[v] = static_cast<acc_t>(src[v]);
+        }
+      auto layer = [&](const scalar_t* Wt, const scalar_t* b, int64_t outs, int64_t ins,
+                       const acc_t* in, acc_t* out, bool relu) {
+        for (int64_t i = 0; i < outs; ++i) {
+          acc_t* orow = out + i * G;
+          const acc_t bi = static_cast<acc_t>(b[i]);
+          for (int64_t px = 0; px < G; ++px) orow[px] = bi;
+          for (int64_t c = 0; c < ins; ++c) {
+            const acc_t wv = static_cast<acc_t>(Wt[i * ins + c]);
+            const acc_t* irow = in + c * G;
+            for (int64_t px = 0; px < G; ++px) orow[px] += wv * irow[px];
+          }
+          if (relu)
+            for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] > acc_t(0) ? orow[px] : acc_t(0);
+        }
+      };
+      layer(th, th + d.ob1(), dd, D0, z.data(), h1.data(), true);
+      layer(th + d.oW2(), th + d.ob2(), dd, dd, h1.data(), h2.data(), true);
+      layer(th + d.oW3(), th + d.ob3(), d.K, dd, h2.data(), o.data(), false);
+      for (int64_t k = 0; k < d.K; ++k)
+        for (int64_t u = 0; u < d.g; ++u) {
+          scalar_t* dst = op + ((n * d.K + k) * H + y * d.g + u) * W + x * d.g;
+          const acc_t* src = o.data() + k * G + u * d.g;
+          for (int64_t v = 0; v < d.g; ++v) dst[v] = static_cast<scalar_t>(src[v]);
+        }
+    }
+  });
+}
+
 template <typename scalar_t>
 void backward_cells(const scalar_t* gop, const scalar_t* th_all, const scalar_t* gp,
                     scalar_t* gth, scalar_t* ggp, const Dims& d) {
@@ -107,8 +164,8 @@ at::Tensor nrd_decode_cpu(const at::Tensor& params, const at::Tensor& guidance, 
   at::Tensor cm = at::empty({d.N * d.h * d.w, d.P()}, th.options());
   AT_DISPATCH_FLOATING_TYPES(th.scalar_type(), "nrd_decode_cpu", [&] {
     to_cell_major<scalar_t>(th.const_data_ptr<scalar_t>(), cm.mutable_data_ptr<scalar_t>(), d);
-    forward_cells<scalar_t>(cm.const_data_ptr<scalar_t>(), gd.const_data_ptr<scalar_t>(),
-                            out.mutable_data_ptr<scalar_t>(), d);
+    auto fn = cpu_elementwise() ? forward_cells<scalar_t> : forward_cells_fast<scalar_t>;
+    fn(cm.const_data_ptr<scalar_t>(), gd.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(), d);
   });
   return out;
 }
