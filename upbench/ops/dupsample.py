@@ -114,9 +114,11 @@ def _check_cases(dtype, device, gen) -> list[OpCase]:
     ]
 
 
-def _bench_case(shape=(2, 64, 16, 16), scale=32, num_classes=19, dtype=torch.float32,
+def _bench_case(shape=None, scale=None, num_classes=19, dtype=torch.float32,
                 device="cpu", gen=None, **_) -> OpCase:
     """Default: the segmentation setting, N=2, C̃=64 at 16×16 (stride 32 of 512²), C=19, r=32."""
+    shape = (2, 64, 16, 16) if shape is None else shape
+    scale = 32 if scale is None else scale
     n, ct, h, w = shape
     return _case(n, ct, num_classes, h, w, scale, dtype, torch.device(device), gen)
 

@@ -175,10 +175,11 @@ def _check_cases(dtype, device, gen) -> list[OpCase]:
     ]
 
 
-def _bench_case(shape=(2, 19, 16, 16), hidden=16, guidance_channels=16, grid=8,
+def _bench_case(shape=None, hidden=16, guidance_channels=16, grid=8,
                 dtype=torch.float32, device="cpu", gen=None, **_) -> OpCase:
     """Default: the issue's N=2, 16×16 cells, grid 8, K=19 (d = m = 16, coordinates + guidance);
     ``shape`` is (N, K, h, w)."""
+    shape = (2, 19, 16, 16) if shape is None else shape
     n, k, h, w = shape
     return _case(n, h, w, guidance_channels, k, hidden, grid, True, dtype, torch.device(device),
                  gen, scale=0.25)

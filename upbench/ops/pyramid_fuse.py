@@ -157,10 +157,11 @@ def _check_cases(dtype, device, gen) -> list[OpCase]:
     ]
 
 
-def _bench_case(shape=(2, 19, 16, 16), levels=4, tau=0.9, dtype=torch.float32, device="cpu",
+def _bench_case(shape=None, levels=4, tau=0.9, dtype=torch.float32, device="cpu",
                 gen=None, **_) -> OpCase:
     """Default: N=2, K=19, coarsest 16×16 (stride 32 of 512²), L=4 (finest 128×128), τ=0.9;
     ``shape`` is (N, K, h0, w0)."""
+    shape = (2, 19, 16, 16) if shape is None else shape
     n, k, h0, w0 = shape
     return _case(n, k, h0, w0, levels, tau, dtype, torch.device(device), gen)
 

@@ -89,7 +89,7 @@ class DUpsampling(Upsampler):
         w0 = _orthonormal(d, self.compressed_channels)
         b0 = torch.full((d,), 1.0 / num_classes)
         if learned:
-            self.weight = nn.Parameter(w0 * math.sqrt(d / self.compressed_channels) / scale)
+            self.weight = nn.Parameter(w0 * math.sqrt(d / self.compressed_channels))
             self.bias = nn.Parameter(torch.zeros(d))
         else:
             self.register_buffer("weight", w0)

@@ -28,7 +28,7 @@ class NRD(Upsampler):
     Forward contract: ``forward(x, guide=None, pyramid=None)``; x (N, in_channels, h, w) is the
     coarsest decoder feature at stride ``scale`` of the output; ``guide`` (N, guide_channels,
     H', W') is a finer feature (the stride-4 decoder feature in the segmentation baseline,
-    ``guide_stride = 4``), any size whose sides divide the output's; required unless
+    ``guide_stride = 4``), any spatial size (resized to the lattice); required unless
     ``variant="coords"``. ``pyramid`` is ignored. Returns logits (N, num_classes, s·h, s·w).
 
     Pipeline: the controller (3×3 conv + ReLU + 1×1 conv) emits per cell the P parameters of the
@@ -106,12 +106,10 @@ class NRD(Upsampler):
         if guide is None:
             raise ValueError(f"{cls} (variant {self.variant!r}) needs guide=, e.g. the stride-4 "
                              "decoder feature")
-        out_hw = (x.shape[2] * self.scale, x.shape[3] * self.scale)
-        if (guide.dim() != 4 or guide.shape[0] != x.shape[0] or guide.shape[1] != self.guide_channels
-                or out_hw[0] % guide.shape[2] or out_hw[1] % guide.shape[3]):
+        if guide.dim() != 4 or guide.shape[0] != x.shape[0] or guide.shape[1] != self.guide_channels:
             raise ValueError(
-                f"{cls}: guide must be (N, {self.guide_channels}, H', W') with H', W' dividing the "
-                f"output size {out_hw}; got {tuple(guide.shape)}"
+                f"{cls}: guide must be (N, {self.guide_channels}, H', W') with N = {x.shape[0]}; "
+                f"got {tuple(guide.shape)}"
             )
 
     def forward(
