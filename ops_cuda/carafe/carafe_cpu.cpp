@@ -17,6 +17,9 @@ namespace upb {
 namespace carafe {
 namespace {
 
+// Output columns per register block of the vectorised forward.
+constexpr int64_t kQ = 16;
+
 Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
   return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
               static_cast<int>(s)};
@@ -41,8 +44,8 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
   // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows.
-  at::parallel_for(0, N * G * d.h, 1, [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xs(K * L), acc(d.W);
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> xs(K * L);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
       const scalar_t* mblock = mp + ng * KK * HW;
@@ -54,18 +57,27 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
         }
         for (int64_t a = 0; a < d.s; ++a) {
           const int64_t p = yc * d.s + a;
-          std::fill(acc.begin(), acc.end(), acc_t(0));
-          for (int64_t i = 0; i < K; ++i) {
-            const int64_t y = yc + i - r;
-            if (y < 0 || y >= d.h) continue;
-            for (int64_t j = 0; j < K; ++j) {
-              const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W;
-              const acc_t* xrow = xs.data() + i * L + j * d.s;
-              for (int64_t q = 0; q < d.W; ++q) acc[q] += static_cast<acc_t>(mrow[q]) * xrow[q];
-            }
-          }
           scalar_t* orow = op + ((n * C + c) * d.H + p) * d.W;
-          for (int64_t q = 0; q < d.W; ++q) orow[q] = static_cast<scalar_t>(acc[q]);
+          // Register-blocked over kQ output columns: the block's accumulators stay in registers
+          // for all K*K taps; each tap is a contiguous multiply-add.
+          for (int64_t q0 = 0; q0 < d.W; q0 += kQ) {
+            const int64_t qn = std::min<int64_t>(kQ, d.W - q0);
+            acc_t blk[kQ] = {};
+            for (int64_t i = 0; i < K; ++i) {
+              const int64_t y = yc + i - r;
+              if (y < 0 || y >= d.h) continue;
+              for (int64_t j = 0; j < K; ++j) {
+                const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W + q0;
+                const acc_t* xrow = xs.data() + i * L + j * d.s + q0;
+                if (qn == kQ) {
+                  for (int64_t l = 0; l < kQ; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
+                } else {
+                  for (int64_t l = 0; l < qn; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
+                }
+              }
+            }
+            for (int64_t l = 0; l < qn; ++l) orow[q0 + l] = static_cast<scalar_t>(blk[l]);
+          }
         }
       }
     }
@@ -158,7 +170,7 @@ void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
   // One task = one low-res row yc of one (n, g); accumulates all K*K taps of its s output rows
   // over the group's channels.
-  at::parallel_for(0, N * G * d.h, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> xs(K * L), acc(d.s * KK * d.W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;

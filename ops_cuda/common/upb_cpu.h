@@ -14,8 +14,9 @@
 
 namespace upb {
 
-// Grain sizes for at::parallel_for: roughly this many scalar multiply-adds per task.
-constexpr int64_t kGrainWork = 32768;
+// Grain sizes for at::parallel_for: at least this many scalar multiply-adds per parallel chunk,
+// so that small problems (gradcheck, tiny maps) run inline without waking the thread pool.
+constexpr int64_t kGrainWork = 1 << 17;
 
 // Kernel mode of the CPU backend. 0 (default): the fast row-vectorised loops. 1: every output
 // element is computed by the per-element header functions that the CUDA kernels call, so the CPU

@@ -2,9 +2,216 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import asdict
+
 import click
+import torch
+
+from upbench.cli._output import console, err_console, print_json, print_table
+
+
+def _parse_shape(value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        shape = tuple(int(v) for v in value.replace("x", ",").split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected N,C,H,W integers, got {value!r}") from None
+    if len(shape) != 4 or min(shape) < 1:
+        raise click.BadParameter(f"expected four positive integers N,C,H,W, got {value!r}")
+    return shape
+
+
+def _ops_arg(name: str | None) -> list[str]:
+    from upbench.ops import list_ops
+
+    if name is None:
+        return list_ops()
+    if name not in list_ops():
+        from upbench.utils.suggest import unknown_name_message
+
+        raise click.BadParameter(unknown_name_message("op", name, list_ops()), param_hint="--op")
+    return [name]
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise click.BadParameter(
+            "no CUDA device is available here; run this on a GPU machine with a CUDA build of "
+            "torch (the CUDA kernels are only compile-checked on CPU machines)",
+            param_hint="--device",
+        )
+    return torch.device(name)
 
 
 @click.group("ops")
 def ops_group() -> None:
     """Native operators: list, build, check against the reference, benchmark."""
+
+
+@ops_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_cmd(as_json: bool) -> None:
+    """Each op: native CPU library built?, CUDA sources compile-checked?, reference."""
+    from upbench.ops import _nvcc, get_op, list_ops
+    from upbench.ops._build import LIB_NAME, build_directory, torch_has_cuda
+
+    lib = build_directory() / f"{LIB_NAME}.so"
+    cu_by_op: dict[str, list] = {}
+    for op_dir, cu in _nvcc.kernel_files():
+        cu_by_op.setdefault(op_dir, []).append(cu)
+    rows = []
+    for name in list_ops():
+        spec = get_op(name)
+        cus = cu_by_op.get(spec.folder, [])
+        results = [_nvcc.cached_result(cu) for cu in cus]
+        if not cus:
+            cuda = "no sources"
+        elif any(r is None for r in results):
+            cuda = "not checked (run `upbench ops build --cuda-check`)"
+        else:
+            cuda = ("ok " if all(r.ok for r in results) else "FAILED ") + ",".join(results[0].archs)
+        rows.append({
+            "op": name,
+            "native_cpu_built": lib.is_file(),
+            "cuda_kernels_in_build": torch_has_cuda(),
+            "cuda_compile_check": cuda,
+            "reference": f"{spec.reference.__module__}.{spec.reference.__name__}",
+            "aten_peer": spec.aten_name,
+        })
+    if as_json:
+        print_json({"library": str(lib), "ops": rows})
+        return
+    print_table("upbench native ops", ["op", "native CPU built", "CUDA compile check",
+                                       "reference", "ATen peer"],
+                [[r["op"], "yes" if r["native_cpu_built"] else "no (run `upbench ops build`)",
+                  r["cuda_compile_check"], r["reference"], r["aten_peer"]] for r in rows])
+    console.print(f"library: {lib}")
+
+
+@ops_group.command("build")
+@click.option("--cuda-check", is_flag=True, help="Also compile every *_cuda.cu with nvcc -c.")
+@click.option("--verbose", is_flag=True, help="Show the compiler output.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
+    """Build the native library now; show where and how long."""
+    from upbench.ops import NativeBuildError, _nvcc
+    from upbench.ops._build import build
+
+    try:
+        info = build(verbose=verbose or None)
+    except NativeBuildError as e:
+        err_console.print(f"[red]{e}[/red]")
+        sys.exit(1)
+    out = {"library": str(info.library), "directory": str(info.directory),
+           "seconds": round(info.seconds, 2), "reused": info.reused, "with_cuda": info.with_cuda,
+           "ops": info.ops}
+    failed = False
+    if cuda_check:
+        nvcc = _nvcc.find_nvcc()
+        if nvcc is None:
+            out["cuda_check"] = "skipped: nvcc not found"
+        else:
+            checks = [_nvcc.compile_check(cu, op) for op, cu in _nvcc.kernel_files()]
+            out["cuda_check"] = [{"file": c.file, "ok": c.ok, "archs": c.archs} for c in checks]
+            for c in checks:
+                if not c.ok:
+                    failed = True
+                    err_console.print(f"[red]nvcc failed on {c.file}[/red]\n{c.command}\n{c.output}")
+    if as_json:
+        print_json(out)
+    else:
+        verb = "reused" if info.reused else "built"
+        console.print(f"{verb} {info.library} in {info.seconds:.1f} s "
+                      f"({'CPU + CUDA' if info.with_cuda else 'CPU only'}; ops: {', '.join(info.ops)})")
+        if cuda_check:
+            cc = out["cuda_check"]
+            if isinstance(cc, str):
+                console.print(f"CUDA compile check: {cc}")
+            else:
+                for c in cc:
+                    state = "ok" if c["ok"] else "FAILED"
+                    console.print(f"CUDA compile check {c['file']} ({','.join(c['archs'])}): {state}")
+    sys.exit(1 if failed else 0)
+
+
+@ops_group.command("check")
+@click.option("--op", "op_name", default=None, help="Only this op.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--seed", type=int, default=None, help="Fix the random inputs (default: fresh).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool) -> None:
+    """Native vs reference on fresh random inputs (odd sizes too), forward and backward.
+
+    Prints the max relative error per op and dtype; exits 1 on any mismatch. On CPU both kernel
+    modes run: the fast one and the elementwise one that uses the CUDA kernels' math.
+    """
+    from upbench.ops.check import check_all
+
+    results = check_all(_ops_arg(op_name), _device(device), seed)
+    if as_json:
+        print_json([r.as_dict() for r in results])
+    else:
+        print_table("native vs float64 reference (max relative error)",
+                    ["op", "device", "dtype", "kernels", "forward", "backward", "tolerance", "ok"],
+                    [[r.op, r.device, r.dtype, r.mode, r.forward_err, r.backward_err, r.tolerance,
+                      "yes" if r.ok else f"NO {r.error or ''}"] for r in results])
+    sys.exit(0 if all(r.ok for r in results) else 1)
+
+
+@ops_group.command("bench")
+@click.option("--op", "op_name", default=None, help="Only this op.")
+@click.option("--shape", default=None, help="Input N,C,H,W (default: the op's benchmark case).")
+@click.option("--kernel-size", type=int, default=None, help="Kernel size K where the op has one.")
+@click.option("--scale", type=int, default=None, help="Scale factor s.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=int, default=None, help="torch threads (default: torch's).")
+@click.option("--repeats", type=int, default=7, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, as_json) -> None:
+    """Latency (median, IQR; interleaved repeats after warm-up) of native, reference and ATen,
+    forward and forward+backward, peak memory, ratios, and achieved GB/s and GMAC/s against a
+    memory-copy and a matmul probe measured in the same run."""
+    from upbench.ops.bench import bench_op
+
+    if threads:
+        torch.set_num_threads(threads)
+    if repeats < 3:
+        raise click.BadParameter("use at least 3 repeats", param_hint="--repeats")
+    dev = _device(device)
+    results = []
+    for name in _ops_arg(op_name):
+        res = bench_op(name, dev, repeats=repeats, shape=_parse_shape(shape),
+                       kernel_size=kernel_size, scale=scale)
+        results.append(res)
+        if not as_json:
+            _print_bench(res)
+    if as_json:
+        print_json([asdict(r) for r in results])
+
+
+def _print_bench(res) -> None:
+    rows = []
+    for impl in res.forward:
+        f, fb = res.forward[impl], res.forward_backward.get(impl, {})
+        mem = res.peak_memory_bytes.get(impl)
+        rows.append([
+            f"{impl} ({res.impls[impl]})" if impl == "native" else impl,
+            f["median_s"] * 1e3, f["iqr_s"] * 1e3,
+            fb.get("median_s", float("nan")) * 1e3, fb.get("iqr_s", float("nan")) * 1e3,
+            None if mem is None else mem / 2**20,
+            res.derived.get(f"forward_speedup_vs_{impl}", 1.0 if impl == "native" else None),
+            res.derived.get(f"fwd_bwd_speedup_vs_{impl}", 1.0 if impl == "native" else None),
+        ])
+    print_table(f"{res.op}  {res.case}  {res.device} {res.dtype} threads={res.threads} "
+                f"repeats={res.repeats}",
+                ["impl", "fwd ms", "fwd IQR", "fwd+bwd ms", "f+b IQR", "peak MiB",
+                 "native speed-up (fwd)", "native speed-up (f+b)"], rows)
+    d, p = res.derived, res.probes
+    frac_mm = d.get("fraction_of_matmul_rate")
+    console.print(
+        f"native forward: {d['native_gbps']:.2f} GB/s = {d['fraction_of_copy_bandwidth']:.1%} of "
+        f"copy ({p['copy_gbps']:.2f} GB/s); {d['native_gmacs']:.2f} GMAC/s"
+        + (f" = {frac_mm:.1%} of matmul ({p['matmul_gmacs']:.2f} GMAC/s)" if frac_mm else "")
+    )

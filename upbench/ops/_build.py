@@ -29,7 +29,7 @@ import torch
 from upbench.ops._sources import all_files, op_sources, source_root
 
 LIB_NAME = "upbench_ops"
-CFLAGS = ["-O3", "-fopenmp", "-DUPB_WITH_TORCH"]
+CFLAGS = ["-O3", "-march=native", "-fopenmp", "-DUPB_WITH_TORCH"]
 LDFLAGS = ["-fopenmp"]
 NVCC_FLAGS = ["-O3", "--expt-relaxed-constexpr"]
 
@@ -84,6 +84,18 @@ def _cuda_arch() -> str:
     return "default"
 
 
+def _cpu_signature() -> str:
+    """The host CPU's model and feature flags: -march=native code is only valid on such a CPU."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        import platform
+
+        return platform.processor() or platform.machine()
+    keep = [ln for ln in info.splitlines() if ln.startswith(("model name", "flags", "Features"))]
+    return "\n".join(sorted(set(keep)))
+
+
 def build_key(with_cuda: bool | None = None) -> str:
     """Hash of every source and header, the torch version, flags and CUDA arch list."""
     with_cuda = torch_has_cuda() if with_cuda is None else with_cuda
@@ -92,7 +104,7 @@ def build_key(with_cuda: bool | None = None) -> str:
     for f in all_files(root):
         h.update(str(f.relative_to(root)).encode())
         h.update(f.read_bytes())
-    for part in (torch.__version__, str(with_cuda), _cuda_arch(), sys.version, *CFLAGS, *LDFLAGS,
+    for part in (torch.__version__, _cpu_signature(), str(with_cuda), _cuda_arch(), sys.version, *CFLAGS, *LDFLAGS,
                  *NVCC_FLAGS):
         h.update(part.encode())
     return h.hexdigest()[:16]
@@ -115,13 +127,20 @@ def _sources(with_cuda: bool) -> list[str]:
 
 def _explain_failure(err: Exception) -> NativeBuildError:
     text = str(err)
-    failed = re.findall(r"FAILED: (\S+)", text)
-    ops = sorted({Path(f).name.split("_cpu")[0].split("_cuda")[0].split(".")[0] for f in failed})
-    commands = [ln.strip() for ln in text.splitlines()
-                if re.search(r"\b(c\+\+|g\+\+|gcc|clang\+\+|nvcc)\b", ln)]
+    lines_in = text.splitlines()
+    failed, commands = [], []
+    for i, ln in enumerate(lines_in):
+        m = re.match(r"\s*FAILED: (\S+)", ln)
+        if m:  # ninja prints the failing command on the line after "FAILED: <object>"
+            failed.append(m.group(1))
+            if i + 1 < len(lines_in):
+                commands.append(lines_in[i + 1].strip())
+    ops = sorted({re.split(r"_cpu|_cuda|\.", Path(f).name)[0] for f in failed})
+    if not commands:
+        commands = [ln.strip() for ln in lines_in if re.search(r"(^|\s)(c\+\+|g\+\+|gcc|nvcc)\s", ln)]
     lines = [
         f"upbench could not build its native operators (op: {', '.join(ops) or 'unknown'}).",
-        f"compiler command: {commands[0] if commands else '(see the output above)'}",
+        f"compiler command: {commands[0] if commands else '(see the build log below)'}",
         "fix: make sure a C++17 compiler (g++ >= 9) and ninja are installed (`pip install ninja`),",
         "     that torch's headers match the installed torch, and rerun with",
         "     UPBENCH_VERBOSE_BUILD=1 to see the full compiler output.",
@@ -187,12 +206,12 @@ def _build_locked(verbose: bool | None) -> BuildInfo:
                     is_python_module=False,
                     verbose=verbose,
                 )
-            except Exception as e:  # noqa: BLE001 - every failure becomes one clear error
+            except Exception as e:
                 raise _explain_failure(e) from e
         else:
             try:
                 torch.ops.load_library(str(lib))
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 raise _explain_failure(e) from e
     return BuildInfo(
         directory=bdir,

@@ -44,6 +44,8 @@ class OpSpec:
         bench_case: the benchmark case from the CLI options (shape, kernel size, scale, ...).
         register: registers fake and autograd kernels; run once after the library loads.
         aten: an ATen operator doing the same computation, where one exists (a speed peer).
+        aten_name: the ATen op's name, for reports.
+        source_folder: the op's folder under ``ops_cuda/`` when it differs from ``name``.
         grad_inputs: indices of the positional args that take gradients.
         bytes_moved: minimum bytes read + written by one forward (for the bandwidth column).
     """
@@ -59,6 +61,12 @@ class OpSpec:
     bytes_moved: Callable[..., int]
     aten: Callable[..., Any] | None = None
     aten_name: str | None = None
+    source_folder: str | None = None
+
+    @property
+    def folder(self) -> str:
+        """The op's folder under ``ops_cuda/`` (``source_folder``, default: the op name)."""
+        return self.source_folder or self.name
 
     def run(self, impl: str, *args: Any) -> Any:
         """Call one implementation directly: ``"native"`` (loads the library), ``"reference"``

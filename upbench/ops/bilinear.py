@@ -33,7 +33,7 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
 
 def bilinear_reference(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
     """Pure-PyTorch bilinear upsampling by explicit gathers and lerps (no ATen interpolate)."""
-    n, c, h, w = x.shape
+    _n, _c, h, w = x.shape
     s = scale_factor
 
     def axis(size: int):
@@ -120,5 +120,6 @@ SPEC = register_op(
         bytes_moved=_bytes,
         aten=bilinear_aten,
         aten_name="aten::upsample_bilinear2d",
+        source_folder="bilinear",
     )
 )

@@ -50,7 +50,7 @@ class Upsampler(nn.Module):
         """Auxiliary training losses of this upsampler (none by default)."""
         return {}
 
-    def fit(self, dataloader) -> None:  # noqa: ANN001 - any iterable of (image, label) batches
+    def fit(self, dataloader) -> None:
         """Fitting step before training (e.g. DUpsampling's PCA); nothing by default."""
 
     def check_input(self, x: torch.Tensor, guide: torch.Tensor | None) -> None:

@@ -1,0 +1,93 @@
+"""``upbench ops`` end to end through click."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from upbench.cli.main import cli
+
+
+def _run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_list_json(native):
+    res = _run("ops", "list", "--json")
+    assert res.exit_code == 0
+    data = json.loads(res.output)
+    names = {o["op"] for o in data["ops"]}
+    assert {"carafe", "bilinear_upsample", "pixel_shuffle"} <= names
+    assert all(o["native_cpu_built"] for o in data["ops"])
+
+
+def test_build_json(native):
+    res = _run("ops", "build", "--json")
+    assert res.exit_code == 0
+    data = json.loads(res.output)
+    assert data["reused"] and data["library"].endswith(".so")
+
+
+def test_check_passes_and_reports_errors(native):
+    res = _run("ops", "check", "--op", "pixel_shuffle", "--json", "--seed", "3")
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert {r["dtype"] for r in rows} == {"float64", "float32"}
+    assert {r["mode"] for r in rows} == {"fast", "elementwise"}
+    assert all(r["ok"] for r in rows)
+
+
+def test_check_fails_on_a_wrong_kernel(native, monkeypatch):
+    from upbench.ops import get_op
+
+    spec = get_op("pixel_shuffle")
+    monkeypatch.setattr(spec, "native", lambda x, s: torch_flip(spec.reference(x, s)))
+    res = _run("ops", "check", "--op", "pixel_shuffle", "--json")
+    assert res.exit_code == 1
+    assert not any(r["ok"] for r in json.loads(res.output))
+
+
+def torch_flip(t):
+    return t.flip(-1)
+
+
+def test_bench_json_small(native):
+    res = _run("ops", "bench", "--op", "carafe", "--shape", "1,8,6,5", "--kernel-size", "3",
+               "--scale", "2", "--repeats", "3", "--json")
+    assert res.exit_code == 0, res.output
+    (r,) = json.loads(res.output)
+    assert r["case"] == "x(1,8,6,5) K3 G1 s2"
+    assert set(r["forward"]) == {"native", "reference"}
+    assert r["impls"]["native"] == "native-cpu"
+    assert r["macs"] == 1 * 8 * 12 * 10 * 9
+    assert r["derived"]["forward_speedup_vs_reference"] > 0
+    assert r["probes"]["copy_gbps"] > 0 and r["probes"]["matmul_gmacs"] > 0
+
+
+def test_bench_has_aten_peer_for_bilinear(native):
+    res = _run("ops", "bench", "--op", "bilinear_upsample", "--shape", "1,4,8,8", "--repeats", "3",
+               "--json")
+    (r,) = json.loads(res.output)
+    assert set(r["forward"]) == {"native", "reference", "aten"}
+
+
+def test_unknown_op_suggests():
+    res = CliRunner().invoke(cli, ["ops", "check", "--op", "carafee"])
+    assert res.exit_code == 2
+    assert "did you mean 'carafe'" in res.output
+
+
+def test_bad_shape():
+    res = CliRunner().invoke(cli, ["ops", "bench", "--shape", "1,2,3"])
+    assert res.exit_code == 2
+    assert "N,C,H,W" in res.output
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_device_unavailable_is_a_clear_error():
+    res = CliRunner().invoke(cli, ["ops", "check", "--device", "cuda"])
+    assert res.exit_code == 2
+    assert "no CUDA device" in res.output

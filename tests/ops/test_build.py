@@ -1,0 +1,59 @@
+"""The JIT build: cache key, error explanation, source discovery."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from upbench.ops import _build, _sources
+
+
+def test_sources_found_and_every_op_folder_has_cpu_kernels():
+    root = _sources.source_root()
+    assert (root / "register.cpp").is_file()
+    names = [o.name for o in _sources.op_sources()]
+    assert {"bilinear", "carafe", "pixel_shuffle"} <= set(names)
+
+
+def test_build_key_changes_with_any_header(tmp_path, monkeypatch):
+    root = tmp_path / "ops_cuda"
+    shutil.copytree(_sources.source_root(), root)
+    monkeypatch.setattr(_build, "source_root", lambda: root)
+    before = _build.build_key(with_cuda=False)
+    assert before == _build.build_key(with_cuda=False)
+    assert before != _build.build_key(with_cuda=True)
+    header = root / "common" / "upb_common.h"
+    header.write_text(header.read_text() + "\n// touched\n")
+    assert _build.build_key(with_cuda=False) != before
+
+
+def test_failure_is_explained_with_op_command_and_fix():
+    log = (
+        "Error building extension 'upbench_ops': [1/2] c++ -c register.cpp -o register.o\n"
+        "FAILED: carafe_cpu.o \n"
+        "c++ -MMD -O3 -c /x/ops_cuda/carafe/carafe_cpu.cpp -o carafe_cpu.o\n"
+        "carafe_cpu.cpp:3:1: error: expected ';'\n"
+    )
+    err = _build._explain_failure(RuntimeError(log))
+    msg = str(err)
+    assert "op: carafe" in msg
+    assert "compiler command: c++ -MMD -O3 -c /x/ops_cuda/carafe/carafe_cpu.cpp" in msg
+    assert "UPBENCH_VERBOSE_BUILD=1" in msg and "fix:" in msg
+
+
+@pytest.mark.slow
+def test_a_broken_source_raises_a_native_build_error(tmp_path, monkeypatch):
+    root = tmp_path / "ops_cuda"
+    (root / "common").mkdir(parents=True)
+    (root / "broken").mkdir()
+    (root / "register.cpp").write_text("#include <torch/library.h>\n")
+    (root / "broken" / "broken_cpu.cpp").write_text("int f() { return }\n")
+    monkeypatch.setattr(_build, "source_root", lambda: root)
+    monkeypatch.setattr(_build, "_sources",
+                        lambda with_cuda: [str(root / "broken" / "broken_cpu.cpp")])
+    monkeypatch.setattr(_build, "op_sources", lambda r: [])
+    monkeypatch.setenv("UPBENCH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(_build, "_state", {})
+    with pytest.raises(_build.NativeBuildError, match="op: broken"):
+        _build.build()

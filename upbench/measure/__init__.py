@@ -1,0 +1,1 @@
+"""Honest measurement: timing with warm-up and interleaved repeats, peak memory, probes."""

@@ -1,0 +1,86 @@
+"""Peak memory of one call.
+
+CUDA: ``torch.cuda.max_memory_allocated`` growth. CPU: growth of the process's resident set during
+the call (METRICS.md): the kernel's peak-RSS counter (VmHWM) is reset through
+``/proc/self/clear_refs`` before the call and read after it. glibc is told to serve large blocks
+with mmap so that freed tensors leave the resident set and earlier calls do not hide later ones.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_libc: ctypes.CDLL | None = None
+
+
+def configure_malloc() -> None:
+    """Serve blocks >= 64 KiB with mmap and trim freed heap memory, so that memory freed by one
+    call leaves the resident set before the next is measured. Call it before any timing; it only
+    changes glibc's thresholds (no effect elsewhere)."""
+    global _libc
+    if _libc is not None:
+        return
+    try:
+        _libc = ctypes.CDLL("libc.so.6")
+        _libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
+        _libc.mallopt(_M_TRIM_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):
+        _libc = None
+
+
+def _trim() -> None:
+    if _libc is not None:
+        try:
+            _libc.malloc_trim(0)
+        except AttributeError:
+            pass
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def cpu_peak_supported() -> bool:
+    """True where VmHWM can be reset (Linux >= 4.0)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return _status_kb("VmHWM") is not None
+
+
+def peak_memory_bytes(fn: Callable[[], object], device: torch.device | None = None) -> int | None:
+    """Peak memory growth (bytes) while ``fn`` runs; None where it cannot be measured."""
+    gc.collect()
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        fn()
+        torch.cuda.synchronize(device)
+        return max(0, torch.cuda.max_memory_allocated(device) - base)
+    configure_malloc()
+    if not cpu_peak_supported():
+        return None
+    _trim()
+    base = _status_kb("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")
+    result = fn()
+    peak = _status_kb("VmHWM")
+    del result
+    if base is None or peak is None:
+        return None
+    return max(0, peak - base) * 1024

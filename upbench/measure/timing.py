@@ -1,0 +1,68 @@
+"""Latency measurement: warm-ups, then repeats interleaved across the candidates.
+
+Interleaving (A B C A B C ...) spreads machine noise evenly over the candidates, so ratios
+measured in one run are meaningful even where absolute times are not (METRICS.md, Speed).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Timing:
+    """Repeated latencies of one candidate, in seconds."""
+
+    samples: list[float]
+
+    @property
+    def median(self) -> float:
+        """Median latency."""
+        return statistics.median(self.samples)
+
+    @property
+    def iqr(self) -> float:
+        """Inter-quartile range of the latencies."""
+        if len(self.samples) < 2:
+            return 0.0
+        q = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return q[2] - q[0]
+
+    def as_dict(self) -> dict[str, float | list[float]]:
+        """Median, IQR and the raw samples."""
+        return {"median_s": self.median, "iqr_s": self.iqr, "samples_s": self.samples}
+
+
+def _sync(device: torch.device | None) -> None:
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_interleaved(
+    candidates: Mapping[str, Callable[[], object]],
+    repeats: int = 7,
+    warmup: int = 2,
+    device: torch.device | None = None,
+) -> dict[str, Timing]:
+    """Time every candidate ``repeats`` times, interleaved, after ``warmup`` untimed calls each.
+
+    On CUDA the device is synchronised before and after every timed call.
+    """
+    for fn in candidates.values():
+        for _ in range(warmup):
+            fn()
+    _sync(device)
+    samples: dict[str, list[float]] = {k: [] for k in candidates}
+    for _ in range(repeats):
+        for name, fn in candidates.items():
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            samples[name].append(time.perf_counter() - t0)
+    return {k: Timing(v) for k, v in samples.items()}

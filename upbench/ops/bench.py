@@ -1,0 +1,142 @@
+"""``upbench ops bench``: latency, peak memory and achieved rates of every implementation of an op.
+
+For one op and case: native, reference and (where one exists) ATen, forward and forward+backward,
+timed interleaved after warm-ups (median and IQR), the peak memory of each forward, the speed-up
+ratios against native, and the native forward's achieved GB/s and GMAC/s as fractions of a
+memory-copy probe and a matmul probe measured in the same run.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+
+import torch
+
+from upbench.measure.memory import configure_malloc, peak_memory_bytes
+from upbench.measure.probes import probe_copy_and_matmul
+from upbench.measure.timing import time_interleaved
+from upbench.ops._registry import OpCase, OpSpec, get_op, impl_label
+
+
+@dataclass
+class BenchResult:
+    """Benchmark of one op on one case."""
+
+    op: str
+    case: str
+    device: str
+    dtype: str
+    threads: int
+    repeats: int
+    impls: dict[str, str]
+    forward: dict[str, dict] = field(default_factory=dict)
+    forward_backward: dict[str, dict] = field(default_factory=dict)
+    peak_memory_bytes: dict[str, int | None] = field(default_factory=dict)
+    macs: int = 0
+    bytes_moved: int = 0
+    probes: dict[str, float] = field(default_factory=dict)
+    derived: dict[str, float | None] = field(default_factory=dict)
+    machine: dict[str, str] = field(default_factory=dict)
+
+
+def _with_grad(spec: OpSpec, args: tuple) -> list:
+    out = []
+    for i, a in enumerate(args):
+        if i in spec.grad_inputs:
+            if isinstance(a, (list, tuple)):
+                a = type(a)(t.detach().requires_grad_() for t in a)
+            else:
+                a = a.detach().requires_grad_()
+        out.append(a)
+    return out
+
+
+def _fwd_bwd(spec: OpSpec, impl: str, args: tuple):
+    def run():
+        grad_args = _with_grad(spec, args)
+        out = spec.run(impl, *grad_args)
+        outs = [out] if isinstance(out, torch.Tensor) else [o for o in out if o.requires_grad]
+        torch.autograd.backward(outs, [torch.ones_like(o) for o in outs])
+
+    return run
+
+
+def machine_info(device: torch.device) -> dict[str, str]:
+    """CPU/GPU model, torch version and thread count."""
+    info = {"torch": torch.__version__, "python": platform.python_version(),
+            "cpu": _cpu_model(), "threads": str(torch.get_num_threads())}
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 7,
+               warmup: int = 2, backward: bool = True) -> BenchResult:
+    """Benchmark every implementation of ``spec`` on ``case``."""
+    configure_malloc()
+    args = case.args
+    impls = spec.impls()
+    spec.run("native", *args)  # build/load before any timing
+    first = next(a for a in args if isinstance(a, torch.Tensor))
+    res = BenchResult(
+        op=spec.name, case=case.label, device=device.type, dtype=str(first.dtype).replace("torch.", ""),
+        threads=torch.get_num_threads(), repeats=repeats,
+        impls={i: (impl_label("native", device) if i == "native" else i) for i in impls},
+        macs=spec.macs(*args), bytes_moved=spec.bytes_moved(*args), machine=machine_info(device),
+    )
+    with torch.no_grad():
+        fwd = time_interleaved({i: (lambda i=i: spec.run(i, *args)) for i in impls},
+                               repeats=repeats, warmup=warmup, device=device)
+    res.forward = {i: t.as_dict() for i, t in fwd.items()}
+    if backward:
+        fb = time_interleaved({i: _fwd_bwd(spec, i, args) for i in impls}, repeats=repeats,
+                              warmup=warmup, device=device)
+        res.forward_backward = {i: t.as_dict() for i, t in fb.items()}
+    with torch.no_grad():
+        for i in impls:
+            res.peak_memory_bytes[i] = peak_memory_bytes(lambda i=i: spec.run(i, *args), device)
+    res.probes = probe_copy_and_matmul(device, repeats=repeats)
+    res.derived = derive(res)
+    return res
+
+
+def derive(res: BenchResult) -> dict[str, float | None]:
+    """Ratios against native and achieved rates of the native forward."""
+    d: dict[str, float | None] = {}
+    nat = res.forward["native"]["median_s"]
+    for i in res.forward:
+        if i != "native":
+            d[f"forward_speedup_vs_{i}"] = res.forward[i]["median_s"] / nat
+            if res.forward_backward:
+                d[f"fwd_bwd_speedup_vs_{i}"] = (res.forward_backward[i]["median_s"]
+                                                / res.forward_backward["native"]["median_s"])
+            pn, pi = res.peak_memory_bytes.get("native"), res.peak_memory_bytes.get(i)
+            d[f"peak_memory_ratio_native_over_{i}"] = (pn / pi) if pn is not None and pi else None
+    gbps = res.bytes_moved / nat / 1e9
+    gmacs = res.macs / nat / 1e9
+    d["native_gbps"] = gbps
+    d["native_gmacs"] = gmacs
+    d["fraction_of_copy_bandwidth"] = gbps / res.probes["copy_gbps"]
+    d["fraction_of_matmul_rate"] = gmacs / res.probes["matmul_gmacs"] if res.macs else None
+    return d
+
+
+def bench_op(name: str, device: torch.device, repeats: int = 7, **case_kwargs) -> BenchResult:
+    """Benchmark op ``name`` on the case built from ``case_kwargs`` (shape, kernel_size, scale)."""
+    spec = get_op(name)
+    gen = torch.Generator().manual_seed(0)
+    case = spec.bench_case(device=device, gen=gen, **{k: v for k, v in case_kwargs.items()
+                                                     if v is not None})
+    return bench_case(spec, case, device, repeats=repeats)
