@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _upb_opcheck import run_generic_checks
 
 from upbench import ops
 from upbench.ops.nrd_decode import (
@@ -12,10 +11,6 @@ from upbench.ops.nrd_decode import (
     nrd_decode_reference,
     nrd_num_params,
 )
-
-
-def test_generic_native_vs_reference():
-    run_generic_checks("nrd_decode")
 
 
 def test_parameter_count_899():

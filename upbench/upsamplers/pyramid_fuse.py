@@ -52,11 +52,14 @@ class PyramidFuse(Upsampler):
     ``guide`` is ignored. Returns logits (N, num_classes, s·h, s·w).
 
     The number of levels used is L = min(``levels``, len(pyramid), 1 + log2 of the largest power
-    of two dividing ``scale``) — 4 for the baseline (strides 32, 16, 8, 4). As the paper's simple
-    head, both heads read the finest used feature X = pyramid[L − 1]:
+    of two dividing ``scale``) — 4 for the baseline (strides 32, 16, 8, 4). Heads, on the finest
+    used feature X = pyramid[L − 1]:
 
     * semantic head (Eq. 3): X^(ℓ) = AvgPool(X, 2^(L−1−ℓ)) projected by a per-level 1×1 conv to
-      the K classes;
+      the K classes. Deviation: for the coarser levels the decoder's own feature of that level is
+      added before the projection, X^(ℓ) = AvgPool(X, 2^(L−1−ℓ)) + P_ℓ (P_0 = x, P_ℓ =
+      pyramid[ℓ]), so every level of the decoder pyramid (and x) reaches the prediction; the
+      finest level is X itself;
     * unity head (§4.1, :class:`UnityHead`, D_u = ``unity_channels``) for levels 0 … L−2.
 
     :func:`upbench.ops.pyramid_fuse` (τ = ``tau``) picks each finest pixel's level; the result is
@@ -132,8 +135,9 @@ class PyramidFuse(Upsampler):
         L = self._used_levels(pyramid)
         feat = pyramid[L - 1]
         factors = [1 << (L - 1 - i) for i in range(L)]
-        sem = [conv(F.avg_pool2d(feat, f) if f > 1 else feat)
-               for conv, f in zip(self.semantic[:L], factors, strict=True)]
+        levels = [x] + list(pyramid[1:L])
+        sem = [conv((F.avg_pool2d(feat, f) + lv) if f > 1 else feat)
+               for conv, f, lv in zip(self.semantic[:L], factors, levels, strict=True)]
         uni = self.unity(feat, factors[:-1])
         self._last = {"semantic": sem, "unity": uni}
         out, _level = ops.pyramid_fuse(sem, uni, self.tau, impl=self.impl)
