@@ -82,7 +82,8 @@ def bench_dupsample() -> None:
         out = spec.run(impl, *a)
         out.backward(torch.ones_like(out))
 
-    ms = _time({"native": lambda: fb("native"), "aten": lambda: fb("aten")}, repeats=5)
+    ms = _time({"native": lambda: fb("native"), "aten": lambda: fb("aten"),
+                "reference": lambda: fb("reference")}, repeats=5)
     _report(f"dupsample fwd+bwd {case.label}", ms)
 
 

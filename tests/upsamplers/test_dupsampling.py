@@ -91,3 +91,20 @@ def test_default_segmentation_config():
     x = torch.randn(1, 64, 2, 2)
     out = up(x, guide=torch.randn(1, 64, 16, 16))
     assert out.shape == (1, 19, 64, 64)
+
+
+def test_randomised_pca_matches_dense_pca():
+    from upbench.upsamplers._label_pca import fit_label_pca
+
+    labels = synthetic_labels(24, 64, 4, seed=5)
+    batches = lambda: (labels[i:i + 8] for i in range(0, 24, 8))
+    w_dense, m_dense = fit_label_pca(batches, 4, 8, 12, dense_limit=10**6)
+    w_rand, m_rand = fit_label_pca(batches, 4, 8, 12, dense_limit=0, oversample=32)
+    torch.testing.assert_close(m_rand, m_dense)
+    v = label_patches(labels, 4, 8) - m_dense
+
+    def err(w):
+        return float((v - v @ w @ w.t()).square().sum())
+
+    assert err(w_rand) <= 1.05 * err(w_dense)
+    torch.testing.assert_close(w_rand.t() @ w_rand, torch.eye(12), atol=1e-4, rtol=0)
