@@ -29,6 +29,12 @@ TORCH_LIBRARY(upbench, m) {
   // ops_cuda/carafe
   m.def("carafe(Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> Tensor");
   m.def("_carafe_backward(Tensor grad_out, Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> (Tensor, Tensor)");
+  // ops_cuda/sapa_similarity
+  m.def("sapa_similarity(Tensor query, Tensor key, int kernel_size, int scale_factor) -> Tensor");
+  m.def("_sapa_similarity_backward(Tensor grad_out, Tensor query, Tensor key, int kernel_size, int scale_factor) -> (Tensor, Tensor)");
+  // ops_cuda/offset_bilinear
+  m.def("offset_bilinear(Tensor x, Tensor offsets, int scale_h, int scale_w) -> Tensor");
+  m.def("_offset_bilinear_backward(Tensor grad_out, Tensor x, Tensor offsets, int scale_h, int scale_w) -> (Tensor, Tensor)");
   // ops_cuda/dupsample
   m.def("dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor");
   m.def("_dupsample_backward(Tensor grad_out, Tensor features, Tensor weight, int scale_factor) -> (Tensor, Tensor, Tensor)");

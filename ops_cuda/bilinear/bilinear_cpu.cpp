@@ -1,6 +1,7 @@
 // CPU kernels for upbench::bilinear_upsample. The forward precomputes the per-column source
 // indices and weights once (bilinear.h's source_index) and runs rows in parallel; the backward is
-// a deterministic gather (bilinear.h's grad_elem), one task per input row.
+// a deterministic gather, one task per input row: a separable fast path, and an elementwise path
+// (cpu_kernel_mode 1) that calls grad_elem exactly as the CUDA kernel does.
 #include <vector>
 
 #include "../common/upb_cpu.h"
@@ -44,27 +45,85 @@ at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
   return out;
 }
 
+namespace {
+
+// Column weights of the separable gather: for input column x, the output columns [lo, hi) that
+// read it and their weights (axis_weight from bilinear.h, the function the CUDA kernel uses).
+template <typename acc_t>
+struct ColumnGather {
+  std::vector<int64_t> lo, hi;
+  std::vector<acc_t> weight;  // (hi - lo) weights per column, packed at offset[x]
+  std::vector<int64_t> offset;
+
+  ColumnGather(int64_t w, int s) : lo(w), hi(w), offset(w + 1, 0) {
+    for (int64_t x = 0; x < w; ++x) {
+      reader_range(x, s, w * s, lo[x], hi[x]);
+      offset[x + 1] = offset[x] + (hi[x] - lo[x]);
+      for (int64_t q = lo[x]; q < hi[x]; ++q) weight.push_back(axis_weight<acc_t>(q, x, s, w));
+    }
+  }
+};
+
+// Fast path: per input row y, first gather the output rows that read it into one row (a
+// vectorised multiply-add over W), then gather that row's columns with the precomputed weights.
+template <typename scalar_t>
+void backward_rows(const scalar_t* gp, scalar_t* out, int64_t NC, int64_t h, int64_t w, int s) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t H = h * s, W = w * s;
+  const ColumnGather<acc_t> cols(w, s);
+  at::parallel_for(0, NC * h, grain_for(W * 3 * s), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> tmp(W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % h, nc = t / h;
+      int64_t plo, phi;
+      reader_range(y, s, H, plo, phi);
+      std::fill(tmp.begin(), tmp.end(), acc_t(0));
+      acc_t* __restrict__ tr = tmp.data();
+      for (int64_t p = plo; p < phi; ++p) {
+        const acc_t wy = axis_weight<acc_t>(p, y, s, h);
+        if (wy == acc_t(0)) continue;
+        const scalar_t* __restrict__ grow = gp + (nc * H + p) * W;
+#pragma omp simd
+        for (int64_t q = 0; q < W; ++q) tr[q] += wy * static_cast<acc_t>(grow[q]);
+      }
+      for (int64_t x = 0; x < w; ++x) {
+        acc_t acc = acc_t(0);
+        const acc_t* wx = cols.weight.data() + cols.offset[x];
+        for (int64_t q = cols.lo[x]; q < cols.hi[x]; ++q) acc += wx[q - cols.lo[x]] * tr[q];
+        out[t * w + x] = static_cast<scalar_t>(acc);
+      }
+    }
+  });
+}
+
+// Elementwise path: every element from grad_elem, exactly as the CUDA kernel computes it.
+template <typename scalar_t>
+void backward_elementwise(const scalar_t* gp, scalar_t* out, int64_t NC, int64_t h, int64_t w,
+                          int s) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t H = h * s, W = w * s;
+  at::parallel_for(0, NC * h, grain_for(w * 9 * s * s), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % h, nc = t / h;
+      for (int64_t xx = 0; xx < w; ++xx) {
+        out[t * w + xx] = static_cast<scalar_t>(grad_elem<scalar_t, acc_t>(gp + nc * H * W, h, w, s, y, xx));
+      }
+    }
+  });
+}
+
+}  // namespace
+
 at::Tensor bilinear_upsample_backward_cpu(const at::Tensor& grad_out, int64_t h, int64_t w,
                                           int64_t s) {
   TORCH_CHECK(grad_out.dim() == 4 && grad_out.size(2) == h * s && grad_out.size(3) == w * s,
               "bilinear_upsample_backward: grad_out must be (N, C, s*h, s*w)");
   const at::Tensor g = grad_out.contiguous();
-  const int64_t NC = g.size(0) * g.size(1), H = h * s, W = w * s;
+  const int64_t NC = g.size(0) * g.size(1);
   at::Tensor gx = at::empty({g.size(0), g.size(1), h, w}, g.options());
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "bilinear_upsample_backward_cpu", [&] {
-    using acc_t = typename AccType<scalar_t>::type;
-    const scalar_t* gp = g.const_data_ptr<scalar_t>();
-    scalar_t* out = gx.mutable_data_ptr<scalar_t>();
-    at::parallel_for(0, NC * h, grain_for(w * 9 * s * s), [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const int64_t y = t % h, nc = t / h;
-        const scalar_t* gplane = gp + nc * H * W;
-        for (int64_t xx = 0; xx < w; ++xx) {
-          out[t * w + xx] = static_cast<scalar_t>(
-              grad_elem<scalar_t, acc_t>(gplane, h, w, static_cast<int>(s), y, xx));
-        }
-      }
-    });
+    auto fn = cpu_elementwise() ? backward_elementwise<scalar_t> : backward_rows<scalar_t>;
+    fn(g.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(), NC, h, w, static_cast<int>(s));
   });
   return gx;
 }

@@ -92,11 +92,14 @@ namespace carafe {
 template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline void expand_row(const scalar_t* __restrict__ xrow, const Dims& d,
                                        acc_t* __restrict__ dst) {
-  const int64_t pad = static_cast<int64_t>(d.K / 2) * d.s, len = d.W + 2 * pad;
-  for (int64_t k = 0; k < len; ++k) {
-    const int64_t src = k - pad;
-    dst[k] = (src >= 0 && src < d.W) ? static_cast<acc_t>(xrow[src / d.s]) : acc_t(0);
+  const int64_t pad = static_cast<int64_t>(d.K / 2) * d.s;
+  for (int64_t k = 0; k < pad; ++k) dst[k] = acc_t(0);
+  acc_t* body = dst + pad;
+  for (int64_t x = 0; x < d.w; ++x) {
+    const acc_t v = static_cast<acc_t>(xrow[x]);
+    for (int b = 0; b < d.s; ++b) body[x * d.s + b] = v;
   }
+  for (int64_t k = pad + d.W; k < d.W + 2 * pad; ++k) dst[k] = acc_t(0);
 }
 
 UPB_HOST_DEVICE inline int64_t expanded_len(const Dims& d) {

@@ -18,7 +18,7 @@ namespace carafe {
 namespace {
 
 // Output columns per register block of the vectorised forward.
-constexpr int64_t kQ = 16;
+constexpr int64_t kQ = 64;
 
 Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
   return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
@@ -67,11 +67,13 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
               const int64_t y = yc + i - r;
               if (y < 0 || y >= d.h) continue;
               for (int64_t j = 0; j < K; ++j) {
-                const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W + q0;
-                const acc_t* xrow = xs.data() + i * L + j * d.s + q0;
+                const scalar_t* __restrict__ mrow = mblock + (i * K + j) * HW + p * d.W + q0;
+                const acc_t* __restrict__ xrow = xs.data() + i * L + j * d.s + q0;
                 if (qn == kQ) {
+#pragma omp simd
                   for (int64_t l = 0; l < kQ; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
                 } else {
+#pragma omp simd
                   for (int64_t l = 0; l < qn; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
                 }
               }
@@ -126,8 +128,10 @@ void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Di
             const int64_t p = yc * d.s + a;
             const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W;
             const scalar_t* grow = gplane + p * d.W;
+            acc_t* __restrict__ pr = prod.data();
+#pragma omp simd
             for (int64_t q = 0; q < d.W; ++q)
-              prod[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
+              pr[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
           }
           // centre column xc feeds x = xc + j - r
           const int64_t lo = std::max<int64_t>(0, r - j), hi = std::min<int64_t>(d.w, d.w + r - j);
@@ -187,8 +191,9 @@ void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const
             const int64_t y = yc + i - r;
             if (y < 0 || y >= d.h) continue;
             for (int64_t j = 0; j < K; ++j) {
-              acc_t* arow = acc.data() + (a * KK + i * K + j) * d.W;
-              const acc_t* xrow = xs.data() + i * L + j * d.s;
+              acc_t* __restrict__ arow = acc.data() + (a * KK + i * K + j) * d.W;
+              const acc_t* __restrict__ xrow = xs.data() + i * L + j * d.s;
+#pragma omp simd
               for (int64_t q = 0; q < d.W; ++q) arow[q] += static_cast<acc_t>(grow[q]) * xrow[q];
             }
           }

@@ -11,8 +11,10 @@ from upbench.ops.bilinear import bilinear_upsample
 from upbench.ops.carafe import carafe
 from upbench.ops.dupsample import dupsample
 from upbench.ops.nrd_decode import nrd_decode
+from upbench.ops.offset_bilinear import offset_bilinear
 from upbench.ops.pixel_shuffle import pixel_shuffle
 from upbench.ops.pyramid_fuse import pyramid_fuse
+from upbench.ops.sapa_similarity import sapa_similarity
 
 __all__ = [
     "NativeBuildError",
@@ -24,7 +26,9 @@ __all__ = [
     "list_ops",
     "native_available",
     "nrd_decode",
+    "offset_bilinear",
     "pixel_shuffle",
     "pyramid_fuse",
     "record_impls",
+    "sapa_similarity",
 ]

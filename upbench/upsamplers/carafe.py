@@ -75,3 +75,16 @@ class CARAFEPack(Upsampler):
         mask = self.content_encoder(self.channel_compressor(x))
         mask = self.kernel_normalizer(mask)
         return ops.carafe(x, mask, self.up_kernel, self.up_group, self.scale, impl=self.impl)
+
+    def macs(self, x_shape: tuple[int, ...], guide_shape: tuple[int, ...] | None = None) -> int:
+        """Multiply-accumulates of one forward (bias adds and softmax not counted).
+
+        Per low-res location: compressor C·Cm, encoder k_enc²·Cm·G·K²·s², reassembly K²·s²·C —
+        99,584 for C = 256 and the defaults (SAPA Table 1's "HW·99K").
+        """
+        n, c, h, w = x_shape
+        cm = self.channel_compressor.out_channels
+        k_enc = self.content_encoder.kernel_size[0] * self.content_encoder.kernel_size[1]
+        enc_out = self.content_encoder.out_channels
+        kk = self.up_kernel**2
+        return n * h * w * (c * cm + k_enc * cm * enc_out + kk * self.scale**2 * c)

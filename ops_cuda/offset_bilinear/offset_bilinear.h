@@ -1,0 +1,119 @@
+// Offset bilinear sampling (LaU, HolmesShuan/Location-aware-Upsampling semantics), shared by the
+// CPU and CUDA kernels.
+//
+//   out[n, c, p, q] = bilinear(x[n, c], p/sh + dy[n, m(c), p, q], q/sw + dx[n, m(c), p, q])
+//
+// in low-res pixel units (corner-aligned), the position clamped to [0, h-1] x [0, w-1]. offsets
+// is (N, 2M, H, W): channel 2m holds dy (rows), 2m+1 holds dx (columns); m(c) = 0 when M == 1,
+// else c (M == C). The offset gradient is zero where the clamp is active (position strictly
+// outside the map). At integer positions the derivative is one-sided with i1 = i0 + 1, as ATen's
+// grid sampler (i0 = min(floor(pos), size - 2) so that the last row/column uses its left
+// neighbour), unlike the official kernel which drops the far neighbours there.
+#pragma once
+
+#include "../common/upb_common.h"
+
+namespace upb {
+namespace offset_bilinear {
+
+struct Dims {
+  int64_t C, M;   // channels and offset groups (1 or C)
+  int64_t h, w;   // low-resolution input size
+  int64_t H, W;   // output size (sh*h, sw*w)
+  int sh, sw;     // vertical and horizontal scale
+};
+
+// One axis: source indices i0, i1 = min(i0 + 1, size - 1), weight lam of i1, and the derivative
+// of the clamped position w.r.t. the offset (1 inside the map, 0 where the clamp is active).
+template <typename acc_t>
+struct Axis {
+  int64_t i0, i1;
+  acc_t lam, dpos;
+};
+
+template <typename acc_t>
+UPB_HOST_DEVICE inline Axis<acc_t> axis_sample(int64_t dst, int s, acc_t delta, int64_t size) {
+  Axis<acc_t> a;
+  acc_t pos = static_cast<acc_t>(dst) / static_cast<acc_t>(s) + delta;
+  const acc_t hi = static_cast<acc_t>(size - 1);
+  a.dpos = (pos >= acc_t(0) && pos <= hi) ? acc_t(1) : acc_t(0);
+  pos = pos < acc_t(0) ? acc_t(0) : (pos > hi ? hi : pos);
+  int64_t i0 = static_cast<int64_t>(pos);  // pos >= 0 here, so truncation is floor
+  const int64_t top = size >= 2 ? size - 2 : 0;
+  i0 = i0 > top ? top : i0;
+  a.i0 = i0;
+  a.i1 = i0 + 1 < size ? i0 + 1 : size - 1;
+  a.lam = pos - static_cast<acc_t>(i0);
+  return a;
+}
+
+template <typename acc_t>
+struct Sample {
+  Axis<acc_t> y, x;
+};
+
+// Sampling point of output (p, q) given its offsets.
+template <typename acc_t>
+UPB_HOST_DEVICE inline Sample<acc_t> make_sample(const Dims& d, int64_t p, int64_t q, acc_t dy,
+                                                 acc_t dx) {
+  Sample<acc_t> s;
+  s.y = axis_sample<acc_t>(p, d.sh, dy, d.h);
+  s.x = axis_sample<acc_t>(q, d.sw, dx, d.w);
+  return s;
+}
+
+// Sampling point of output (p, q) of offset group m; obase points at sample n's offsets.
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline Sample<acc_t> sample_at(const scalar_t* __restrict__ obase, const Dims& d,
+                                               int64_t m, int64_t p, int64_t q) {
+  const int64_t HW = d.H * d.W, idx = p * d.W + q;
+  return make_sample<acc_t>(d, p, q, static_cast<acc_t>(obase[(2 * m) * HW + idx]),
+                            static_cast<acc_t>(obase[(2 * m + 1) * HW + idx]));
+}
+
+// The bilinear value of one plane (h x w) at a sample.
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ plane, const Dims& d,
+                                          const Sample<acc_t>& s) {
+  const acc_t v00 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i0]);
+  const acc_t v01 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
+  const acc_t v10 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
+  const acc_t v11 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
+  const acc_t top = v00 + s.x.lam * (v01 - v00), bot = v10 + s.x.lam * (v11 - v10);
+  return top + s.y.lam * (bot - top);
+}
+
+// Adds go * d(value)/d(dy) and go * d(value)/d(dx) of one plane at a sample.
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline void grad_offset_terms(const scalar_t* __restrict__ plane, const Dims& d,
+                                              const Sample<acc_t>& s, acc_t go, acc_t& gdy,
+                                              acc_t& gdx) {
+  const acc_t v00 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i0]);
+  const acc_t v01 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
+  const acc_t v10 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
+  const acc_t v11 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
+  const acc_t top = v00 + s.x.lam * (v01 - v00), bot = v10 + s.x.lam * (v11 - v10);
+  const acc_t left = v00 + s.y.lam * (v10 - v00), right = v01 + s.y.lam * (v11 - v01);
+  gdy += go * s.y.dpos * (bot - top);
+  gdx += go * s.x.dpos * (right - left);
+}
+
+// The four (index, weight) pairs through which an output gradient reaches the input plane:
+// idx[k] = y*w + x, wgt[k] its bilinear weight (corners may coincide at the map's last row or
+// column; their weights then add up).
+template <typename acc_t>
+UPB_HOST_DEVICE inline void input_weights(const Dims& d, const Sample<acc_t>& s, int64_t idx[4],
+                                          acc_t wgt[4]) {
+  const acc_t ly = s.y.lam, lx = s.x.lam;
+  idx[0] = s.y.i0 * d.w + s.x.i0;
+  idx[1] = s.y.i0 * d.w + s.x.i1;
+  idx[2] = s.y.i1 * d.w + s.x.i0;
+  idx[3] = s.y.i1 * d.w + s.x.i1;
+  wgt[0] = (acc_t(1) - ly) * (acc_t(1) - lx);
+  wgt[1] = (acc_t(1) - ly) * lx;
+  wgt[2] = ly * (acc_t(1) - lx);
+  wgt[3] = ly * lx;
+}
+
+}  // namespace offset_bilinear
+}  // namespace upb

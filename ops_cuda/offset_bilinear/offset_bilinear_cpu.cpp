@@ -1,0 +1,295 @@
+// CPU kernels for upbench::offset_bilinear.
+//
+// Two loop nests compute the same sums (see offset_bilinear.h):
+//  * the default path: one task per output row of one offset group computes the row's sampling
+//    points once and applies them to every channel of the group;
+//  * the elementwise path (cpu_kernel_mode 1, used by the tests): every element comes from
+//    sample_at / forward_elem / grad_offset_terms / input_weights, as in the CUDA kernels.
+// The input gradient is a data-dependent scatter: it is parallelised over (n, c) planes, each
+// plane accumulated serially in a fixed order, so the result is deterministic without atomics.
+#include <algorithm>
+#include <vector>
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "../common/upb_cpu.h"
+#include "offset_bilinear.h"
+
+namespace upb {
+namespace offset_bilinear {
+namespace {
+
+void check_inputs(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
+  TORCH_CHECK(x.dim() == 4 && off.dim() == 4, "offset_bilinear: x and offsets must be 4-D");
+  TORCH_CHECK(x.size(2) * x.size(3) < (int64_t(1) << 31),
+              "offset_bilinear: an input plane must have fewer than 2^31 elements");
+  TORCH_CHECK(sh >= 1 && sw >= 1, "offset_bilinear: scale factors must be >= 1");
+  const int64_t C = x.size(1), twoM = off.size(1);
+  TORCH_CHECK(twoM == 2 || twoM == 2 * C,
+              "offset_bilinear: offsets must have 2 (M = 1) or 2*C (M = C) channels");
+  TORCH_CHECK(off.size(0) == x.size(0) && off.size(2) == x.size(2) * sh &&
+                  off.size(3) == x.size(3) * sw,
+              "offset_bilinear: offsets must have shape (N, 2M, sh*h, sw*w)");
+  TORCH_CHECK(x.scalar_type() == off.scalar_type(), "offset_bilinear: dtype mismatch");
+}
+
+Dims make_dims(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
+  return Dims{x.size(1), off.size(1) / 2, x.size(2), x.size(3), off.size(2), off.size(3),
+              static_cast<int>(sh), static_cast<int>(sw)};
+}
+
+// Channels of offset group m: [c_lo, c_hi).
+inline void group_channels(const Dims& d, int64_t m, int64_t& c_lo, int64_t& c_hi) {
+  if (d.M == 1) {
+    c_lo = 0;
+    c_hi = d.C;
+  } else {
+    c_lo = m;
+    c_hi = m + 1;
+  }
+}
+
+// ---- forward ---------------------------------------------------------------------------------
+
+// Applies one output row's precomputed corners (int32, 4 x W) and weights (4 x W) to `nchan`
+// channel planes (x planes `xstride` apart, output rows `ostride` apart). Blocks of kQ output
+// columns keep their corners and weights in registers while the loop runs over the channels.
+constexpr int64_t kQ = 8;
+
+template <typename scalar_t, typename acc_t>
+void apply_rows_generic(const scalar_t* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                        const acc_t* wgt, int64_t W, scalar_t* obase, int64_t ostride) {
+  for (int64_t q0 = 0; q0 < W; q0 += kQ) {
+    const int64_t nq = std::min<int64_t>(kQ, W - q0);
+    for (int64_t c = 0; c < nchan; ++c) {
+      const scalar_t* plane = xbase + c * xstride;
+      scalar_t* orow = obase + c * ostride;
+      for (int64_t u = 0; u < nq; ++u) {
+        const int64_t q = q0 + u;
+        acc_t v = acc_t(0);
+        for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * static_cast<acc_t>(plane[idx[k * W + q]]);
+        orow[q] = static_cast<scalar_t>(v);
+      }
+    }
+  }
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define UPB_HAVE_AVX2_PATH 1
+__attribute__((target("avx2,fma"))) void apply_rows_avx2(const float* xbase, int64_t xstride,
+                                                         int64_t nchan, const int32_t* idx,
+                                                         const float* wgt, int64_t W,
+                                                         float* obase, int64_t ostride) {
+  int64_t q0 = 0;
+  for (; q0 + 8 <= W; q0 += 8) {
+    const __m256i i0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + q0));
+    const __m256i i1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + W + q0));
+    const __m256i i2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 2 * W + q0));
+    const __m256i i3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx + 3 * W + q0));
+    const __m256 w0 = _mm256_loadu_ps(wgt + q0), w1 = _mm256_loadu_ps(wgt + W + q0);
+    const __m256 w2 = _mm256_loadu_ps(wgt + 2 * W + q0), w3 = _mm256_loadu_ps(wgt + 3 * W + q0);
+    for (int64_t c = 0; c < nchan; ++c) {
+      const float* plane = xbase + c * xstride;
+      __m256 v = _mm256_mul_ps(w0, _mm256_i32gather_ps(plane, i0, 4));
+      v = _mm256_fmadd_ps(w1, _mm256_i32gather_ps(plane, i1, 4), v);
+      v = _mm256_fmadd_ps(w2, _mm256_i32gather_ps(plane, i2, 4), v);
+      v = _mm256_fmadd_ps(w3, _mm256_i32gather_ps(plane, i3, 4), v);
+      _mm256_storeu_ps(obase + c * ostride + q0, v);
+    }
+  }
+  if (q0 < W) {  // tail columns
+    for (int64_t c = 0; c < nchan; ++c) {
+      const float* plane = xbase + c * xstride;
+      for (int64_t q = q0; q < W; ++q) {
+        float v = 0.f;
+        for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * plane[idx[k * W + q]];
+        obase[c * ostride + q] = v;
+      }
+    }
+  }
+}
+
+bool cpu_has_avx2() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+#endif
+
+inline void apply_rows(const float* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                       const float* wgt, int64_t W, float* obase, int64_t ostride) {
+#ifdef UPB_HAVE_AVX2_PATH
+  if (cpu_has_avx2()) return apply_rows_avx2(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
+#endif
+  apply_rows_generic<float, float>(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
+}
+
+inline void apply_rows(const double* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                       const double* wgt, int64_t W, double* obase, int64_t ostride) {
+  apply_rows_generic<double, double>(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
+}
+
+template <typename scalar_t>
+void forward_rows(const scalar_t* xp, const scalar_t* op_, scalar_t* out, const Dims& d,
+                  int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t HW = d.H * d.W, hw = d.h * d.w, per = d.C / d.M;
+  at::parallel_for(0, N * d.M * d.H, grain_for(d.W * per * 4), [&](int64_t begin, int64_t end) {
+    std::vector<int32_t> idx(4 * d.W);
+    std::vector<acc_t> wgt(4 * d.W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, nm = t / d.H, n = nm / d.M, m = nm % d.M;
+      const scalar_t* obase = op_ + n * 2 * d.M * HW;
+      for (int64_t q = 0; q < d.W; ++q) {
+        const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
+        int64_t i4[4];
+        acc_t w4[4];
+        input_weights<acc_t>(d, s, i4, w4);
+        for (int k = 0; k < 4; ++k) {
+          idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
+          wgt[k * d.W + q] = w4[k];
+        }
+      }
+      int64_t c_lo, c_hi;
+      group_channels(d, m, c_lo, c_hi);
+      apply_rows(xp + (n * d.C + c_lo) * hw, hw, c_hi - c_lo, idx.data(), wgt.data(), d.W,
+                 out + ((n * d.C + c_lo) * d.H + p) * d.W, HW);
+    }
+  });
+}
+
+template <typename scalar_t>
+void forward_elementwise(const scalar_t* xp, const scalar_t* op_, scalar_t* out, const Dims& d,
+                         int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t HW = d.H * d.W, hw = d.h * d.w;
+  at::parallel_for(0, N * d.C * d.H, grain_for(d.W * 8), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, nc = t / d.H, n = nc / d.C, c = nc % d.C;
+      const int64_t m = d.M == 1 ? 0 : c;
+      for (int64_t q = 0; q < d.W; ++q) {
+        const Sample<acc_t> s = sample_at<scalar_t, acc_t>(op_ + n * 2 * d.M * HW, d, m, p, q);
+        out[t * d.W + q] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(xp + nc * hw, d, s));
+      }
+    }
+  });
+}
+
+// ---- backward: offset gradient (gather over the group's channels) -----------------------------
+
+template <typename scalar_t>
+void grad_offset(const scalar_t* go, const scalar_t* xp, const scalar_t* op_, scalar_t* gop,
+                 const Dims& d, int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t HW = d.H * d.W, hw = d.h * d.w, per = d.C / d.M;
+  const bool ew = cpu_elementwise();
+  at::parallel_for(0, N * d.M * d.H, grain_for(d.W * per * 8), [&](int64_t begin, int64_t end) {
+    std::vector<Sample<acc_t>> smp(d.W);
+    std::vector<acc_t> gy(d.W), gx(d.W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, nm = t / d.H, n = nm / d.M, m = nm % d.M;
+      const scalar_t* obase = op_ + n * 2 * d.M * HW;
+      for (int64_t q = 0; q < d.W; ++q) smp[q] = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
+      std::fill(gy.begin(), gy.end(), acc_t(0));
+      std::fill(gx.begin(), gx.end(), acc_t(0));
+      int64_t c_lo, c_hi;
+      group_channels(d, m, c_lo, c_hi);
+      if (ew) {  // the CUDA kernel's order: per element, channels innermost
+        for (int64_t q = 0; q < d.W; ++q)
+          for (int64_t c = c_lo; c < c_hi; ++c)
+            grad_offset_terms<scalar_t, acc_t>(
+                xp + (n * d.C + c) * hw, d, smp[q],
+                static_cast<acc_t>(go[((n * d.C + c) * d.H + p) * d.W + q]), gy[q], gx[q]);
+      } else {
+        for (int64_t c = c_lo; c < c_hi; ++c) {
+          const scalar_t* plane = xp + (n * d.C + c) * hw;
+          const scalar_t* grow = go + ((n * d.C + c) * d.H + p) * d.W;
+          for (int64_t q = 0; q < d.W; ++q)
+            grad_offset_terms<scalar_t, acc_t>(plane, d, smp[q], static_cast<acc_t>(grow[q]),
+                                               gy[q], gx[q]);
+        }
+      }
+      scalar_t* oy = gop + (n * 2 * d.M + 2 * m) * HW + p * d.W;
+      scalar_t* ox = oy + HW;
+      for (int64_t q = 0; q < d.W; ++q) {
+        oy[q] = static_cast<scalar_t>(gy[q]);
+        ox[q] = static_cast<scalar_t>(gx[q]);
+      }
+    }
+  });
+}
+
+// ---- backward: input gradient (serial scatter per plane, deterministic) -----------------------
+
+template <typename scalar_t>
+void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& d, int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t HW = d.H * d.W, hw = d.h * d.w;
+  at::parallel_for(0, N * d.C, grain_for(HW * 12), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> acc(hw);
+    for (int64_t nc = begin; nc < end; ++nc) {
+      const int64_t n = nc / d.C, c = nc % d.C, m = d.M == 1 ? 0 : c;
+      const scalar_t* obase = op_ + n * 2 * d.M * HW;
+      const scalar_t* gplane = go + nc * HW;
+      std::fill(acc.begin(), acc.end(), acc_t(0));
+      for (int64_t p = 0; p < d.H; ++p) {
+        for (int64_t q = 0; q < d.W; ++q) {
+          const acc_t g = static_cast<acc_t>(gplane[p * d.W + q]);
+          const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
+          int64_t idx[4];
+          acc_t wgt[4];
+          input_weights<acc_t>(d, s, idx, wgt);
+          for (int k = 0; k < 4; ++k) acc[idx[k]] += wgt[k] * g;
+        }
+      }
+      scalar_t* out = gxp + nc * hw;
+      for (int64_t i = 0; i < hw; ++i) out[i] = static_cast<scalar_t>(acc[i]);
+    }
+  });
+}
+
+}  // namespace
+
+at::Tensor offset_bilinear_cpu(const at::Tensor& x_, const at::Tensor& offsets, int64_t sh,
+                               int64_t sw) {
+  check_inputs(x_, offsets, sh, sw);
+  const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
+  const Dims d = make_dims(x, off, sh, sw);
+  at::Tensor out = at::empty({x.size(0), d.C, d.H, d.W}, x.options());
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_cpu", [&] {
+    auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
+    fn(x.const_data_ptr<scalar_t>(), off.const_data_ptr<scalar_t>(),
+       out.mutable_data_ptr<scalar_t>(), d, x.size(0));
+  });
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cpu(const at::Tensor& grad_out,
+                                                                const at::Tensor& x_,
+                                                                const at::Tensor& offsets,
+                                                                int64_t sh, int64_t sw) {
+  check_inputs(x_, offsets, sh, sw);
+  const at::Tensor x = x_.contiguous(), off = offsets.contiguous(), go = grad_out.contiguous();
+  const Dims d = make_dims(x, off, sh, sw);
+  TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), d.C, d.H, d.W}) &&
+                  go.scalar_type() == x.scalar_type(),
+              "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");
+  at::Tensor gx = at::empty_like(x), goff = at::empty_like(off);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_backward_cpu", [&] {
+    grad_x<scalar_t>(go.const_data_ptr<scalar_t>(), off.const_data_ptr<scalar_t>(),
+                     gx.mutable_data_ptr<scalar_t>(), d, x.size(0));
+    grad_offset<scalar_t>(go.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(),
+                          off.const_data_ptr<scalar_t>(), goff.mutable_data_ptr<scalar_t>(), d,
+                          x.size(0));
+  });
+  return std::make_tuple(gx, goff);
+}
+
+}  // namespace offset_bilinear
+}  // namespace upb
+
+TORCH_LIBRARY_IMPL(upbench, CPU, m) {
+  m.impl("offset_bilinear", &upb::offset_bilinear::offset_bilinear_cpu);
+  m.impl("_offset_bilinear_backward", &upb::offset_bilinear::offset_bilinear_backward_cpu);
+}

@@ -1,0 +1,110 @@
+// SAPA similarity math (poppinace/sapa semantics), shared by the CPU and CUDA kernels.
+//
+//   sim[n, i*K + j, p, q] = sum_c query[n, c, p, q] * key[n, c, p/s + i - r, q/s + j - r]
+//
+// with r = K/2; taps outside the low-resolution key map have similarity 0 (they still take
+// exp(0) mass in the softmax that follows, as the official kernel). query is (N, d, H, W) with
+// H = s*h, W = s*w; key is (N, d, h, w). Every function takes pointers already offset to one
+// sample n: qbase (d planes of H*W), kbase (d planes of h*w), gbase (K*K planes of H*W).
+#pragma once
+
+#include "../common/upb_common.h"
+
+namespace upb {
+namespace sapa {
+
+struct Dims {
+  int64_t d;      // embedding channels
+  int64_t h, w;   // low-resolution key size
+  int64_t H, W;   // high-resolution query size (s*h, s*w)
+  int K, s;       // kernel size (odd) and scale
+};
+
+// Similarity of query pixel (p, q) with tap (i, j) of its low-res window.
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ qbase,
+                                          const scalar_t* __restrict__ kbase, const Dims& d,
+                                          int i, int j, int64_t p, int64_t q) {
+  const int r = d.K / 2;
+  const int64_t y = p / d.s + i - r, x = q / d.s + j - r;
+  if (y < 0 || y >= d.h || x < 0 || x >= d.w) return acc_t(0);
+  const int64_t HW = d.H * d.W, hw = d.h * d.w, qi = p * d.W + q, ki = y * d.w + x;
+  acc_t acc = acc_t(0);
+  for (int64_t c = 0; c < d.d; ++c)
+    acc += static_cast<acc_t>(qbase[c * HW + qi]) * static_cast<acc_t>(kbase[c * hw + ki]);
+  return acc;
+}
+
+// Gradient w.r.t. query[n, c, p, q]: sum over the in-range taps of grad_sim * key.
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline acc_t grad_query_elem(const scalar_t* __restrict__ gbase,
+                                             const scalar_t* __restrict__ kbase, const Dims& d,
+                                             int64_t c, int64_t p, int64_t q) {
+  const int r = d.K / 2;
+  const int64_t HW = d.H * d.W, yc = p / d.s, xc = q / d.s, qi = p * d.W + q;
+  const scalar_t* kplane = kbase + c * d.h * d.w;
+  acc_t acc = acc_t(0);
+  for (int i = 0; i < d.K; ++i) {
+    const int64_t y = yc + i - r;
+    if (y < 0 || y >= d.h) continue;
+    for (int j = 0; j < d.K; ++j) {
+      const int64_t x = xc + j - r;
+      if (x < 0 || x >= d.w) continue;
+      acc += static_cast<acc_t>(gbase[(i * d.K + j) * HW + qi]) *
+             static_cast<acc_t>(kplane[y * d.w + x]);
+    }
+  }
+  return acc;
+}
+
+// Gradient w.r.t. key[n, c, y, x], gathered (deterministically) from the s*s query pixels of
+// every low-res centre whose window contains (y, x).
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline acc_t grad_key_elem(const scalar_t* __restrict__ gbase,
+                                           const scalar_t* __restrict__ qbase, const Dims& d,
+                                           int64_t c, int64_t y, int64_t x) {
+  const int r = d.K / 2;
+  const int64_t HW = d.H * d.W;
+  const scalar_t* qplane = qbase + c * HW;
+  acc_t acc = acc_t(0);
+  for (int i = 0; i < d.K; ++i) {
+    const int64_t yc = y - i + r;  // centre row whose tap i reads row y
+    if (yc < 0 || yc >= d.h) continue;
+    for (int j = 0; j < d.K; ++j) {
+      const int64_t xc = x - j + r;
+      if (xc < 0 || xc >= d.w) continue;
+      const scalar_t* gtap = gbase + (i * d.K + j) * HW;
+      for (int a = 0; a < d.s; ++a) {
+        const int64_t p = yc * d.s + a;
+        for (int b = 0; b < d.s; ++b) {
+          const int64_t idx = p * d.W + xc * d.s + b;
+          acc += static_cast<acc_t>(gtap[idx]) * static_cast<acc_t>(qplane[idx]);
+        }
+      }
+    }
+  }
+  return acc;
+}
+
+// Row helper of the vectorised CPU path: the low-res row `krow` (length w) nearest-expanded by s
+// and zero-padded by r*s on both sides, so that tap column j of query column q reads
+// dst[q + j*s] == key[q/s + j - r] (0 outside), the value forward_elem reads.
+template <typename scalar_t, typename acc_t>
+UPB_HOST_DEVICE inline void expand_row(const scalar_t* __restrict__ krow, const Dims& d,
+                                       acc_t* __restrict__ dst) {
+  const int64_t pad = static_cast<int64_t>(d.K / 2) * d.s;
+  for (int64_t k = 0; k < pad; ++k) dst[k] = acc_t(0);
+  acc_t* mid = dst + pad;
+  for (int64_t x = 0; x < d.w; ++x) {  // no integer division in this hot loop
+    const acc_t v = static_cast<acc_t>(krow[x]);
+    for (int b = 0; b < d.s; ++b) mid[x * d.s + b] = v;
+  }
+  for (int64_t k = 0; k < pad; ++k) mid[d.W + k] = acc_t(0);
+}
+
+UPB_HOST_DEVICE inline int64_t expanded_len(const Dims& d) {
+  return d.W + 2 * static_cast<int64_t>(d.K / 2) * d.s;
+}
+
+}  // namespace sapa
+}  // namespace upb

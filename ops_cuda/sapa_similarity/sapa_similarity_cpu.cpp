@@ -1,0 +1,342 @@
+// CPU kernels for upbench::sapa_similarity.
+//
+// Two loop nests compute the same sums (see sapa_similarity.h):
+//  * the default, row-vectorised path: each low-res key row is nearest-expanded once per channel
+//    (expand_row) so that every tap becomes a contiguous multiply-add over a query row;
+//  * the elementwise path (cpu_kernel_mode 1, used by the tests): every element comes from the
+//    forward_elem / grad_query_elem / grad_key_elem functions that the CUDA kernels call.
+// Both parallelise over rows with at::parallel_for and gather in the backward: no atomics,
+// deterministic results.
+#include <algorithm>
+#include <vector>
+
+#include "../common/upb_cpu.h"
+#include "sapa_similarity.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define UPB_CPU_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define UPB_CPU_CLONES
+#endif
+#if defined(__GNUC__)
+#define UPB_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define UPB_ALWAYS_INLINE
+#endif
+
+namespace upb {
+namespace sapa {
+namespace {
+
+void check_inputs(const at::Tensor& query, const at::Tensor& key, int64_t K, int64_t s) {
+  TORCH_CHECK(query.dim() == 4 && key.dim() == 4, "sapa_similarity: query and key must be 4-D");
+  TORCH_CHECK(K % 2 == 1 && K >= 1, "sapa_similarity: kernel_size must be odd and positive, got ", K);
+  TORCH_CHECK(s >= 1, "sapa_similarity: scale_factor must be >= 1");
+  TORCH_CHECK(query.size(0) == key.size(0) && query.size(1) == key.size(1) &&
+                  query.size(2) == key.size(2) * s && query.size(3) == key.size(3) * s,
+              "sapa_similarity: query must have shape (N, d, s*h, s*w) for key (N, d, h, w)");
+  TORCH_CHECK(query.scalar_type() == key.scalar_type(), "sapa_similarity: dtype mismatch");
+}
+
+Dims make_dims(const at::Tensor& key, int64_t K, int64_t s) {
+  return Dims{key.size(1), key.size(2), key.size(3), key.size(2) * s, key.size(3) * s,
+              static_cast<int>(K), static_cast<int>(s)};
+}
+
+// ---- forward ---------------------------------------------------------------------------------
+
+constexpr int64_t kBlock = 16;  // query columns kept in registers by the blocked loops
+
+// The K expanded key rows (see expand_row) around one low-res row, for every channel, kept as a
+// ring: moving from row yc to yc + 1 of the same sample expands only the one new row. Tap row i
+// of channel c starts at data() + c*K*L + off[i].
+template <typename scalar_t, typename acc_t>
+struct KeyRing {
+  KeyRing(const scalar_t* kp_, const Dims& d_)
+      : kp(kp_), d(d_), L(expanded_len(d_)), buf(d_.d * d_.K * L), off(d_.K) {}
+
+  void move_to(int64_t n_, int64_t yc_) {
+    const int64_t K = d.K, r = K / 2;
+    if (n_ == n && yc_ == yc + 1) {
+      expand(yc_ + r);
+    } else {
+      for (int64_t y = yc_ - r; y <= yc_ + r; ++y) expand_in(n_, y);
+    }
+    n = n_;
+    yc = yc_;
+    for (int64_t i = 0; i < K; ++i) off[i] = slot(yc + i - r) * L;
+  }
+  const acc_t* data() const { return buf.data(); }
+
+  const scalar_t* kp;
+  const Dims& d;
+  int64_t L;
+  std::vector<acc_t> buf;
+  std::vector<int64_t> off;
+  int64_t n = -1, yc = -1;
+
+ private:
+  int64_t slot(int64_t y) const { return ((y % d.K) + d.K) % d.K; }
+  void expand(int64_t y) { expand_in(n, y); }
+  void expand_in(int64_t n_, int64_t y) {
+    if (y < 0 || y >= d.h) return;  // taps of rows outside the map are skipped by the callers
+    const int64_t K = d.K, hw = d.h * d.w;
+    for (int64_t c = 0; c < d.d; ++c)
+      expand_row<scalar_t, acc_t>(kp + (n_ * d.d + c) * hw + y * d.w, d,
+                                  buf.data() + (c * K + slot(y)) * L);
+  }
+};
+
+template <typename scalar_t, typename acc_t>
+UPB_ALWAYS_INLINE inline void sim_row_impl(const acc_t* qs, const acc_t* ks, const int64_t* off,
+                                           scalar_t* out, const Dims& d, int64_t yc) {
+  const int64_t K = d.K, r = K / 2, HW = d.H * d.W, L = expanded_len(d);
+  for (int64_t i = 0; i < K; ++i) {
+    const int64_t y = yc + i - r;
+    const bool valid = y >= 0 && y < d.h;
+    for (int64_t j = 0; j < K; ++j) {
+      scalar_t* orow = out + (i * K + j) * HW;
+      if (!valid) {
+        for (int64_t q = 0; q < d.W; ++q) orow[q] = scalar_t(0);
+        continue;
+      }
+      const acc_t* krow0 = ks + off[i] + j * d.s;
+      int64_t q0 = 0;
+      for (; q0 + kBlock <= d.W; q0 += kBlock) {
+        acc_t acc[kBlock] = {};
+        for (int64_t c = 0; c < d.d; ++c) {
+          const acc_t* qr = qs + c * d.W + q0;
+          const acc_t* kr = krow0 + c * K * L + q0;
+          for (int64_t u = 0; u < kBlock; ++u) acc[u] += qr[u] * kr[u];
+        }
+        for (int64_t u = 0; u < kBlock; ++u) orow[q0 + u] = static_cast<scalar_t>(acc[u]);
+      }
+      for (int64_t q = q0; q < d.W; ++q) {
+        acc_t acc = acc_t(0);
+        for (int64_t c = 0; c < d.d; ++c) acc += qs[c * d.W + q] * krow0[c * K * L + q];
+        orow[q] = static_cast<scalar_t>(acc);
+      }
+    }
+  }
+}
+
+// Non-template entry points, compiled for AVX2/FMA and generic x86-64 (picked at load time).
+UPB_CPU_CLONES void sim_row(const float* qs, const float* ks, const int64_t* off, float* out,
+                            const Dims& d, int64_t yc) {
+  sim_row_impl<float, float>(qs, ks, off, out, d, yc);
+}
+UPB_CPU_CLONES void sim_row(const double* qs, const double* ks, const int64_t* off, double* out,
+                            const Dims& d, int64_t yc) {
+  sim_row_impl<double, double>(qs, ks, off, out, d, yc);
+}
+
+template <typename scalar_t>
+void forward_rows(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d, int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K, HW = d.H * d.W;
+  // One task = one low-res row yc of one sample: its s query rows share the expanded key rows.
+  // Each (query row, tap, block of kBlock columns) reduces over the d channels in registers.
+  at::parallel_for(0, N * d.h, grain_for(d.d * KK * d.s * d.W), [&](int64_t begin, int64_t end) {
+    // qs packs the d query rows of one output row contiguously: the planes are H*W apart, often
+    // a multiple of 4 KiB, and reading them in place thrashes one L1 set.
+    KeyRing<scalar_t, acc_t> ring(kp, d);
+    std::vector<acc_t> qs(d.d * d.W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, n = t / d.h;
+      ring.move_to(n, yc);
+      for (int64_t a = 0; a < d.s; ++a) {
+        const int64_t p = yc * d.s + a;
+        for (int64_t c = 0; c < d.d; ++c) {
+          const scalar_t* src = qp + (n * d.d + c) * HW + p * d.W;
+          for (int64_t q = 0; q < d.W; ++q) qs[c * d.W + q] = static_cast<acc_t>(src[q]);
+        }
+        sim_row(qs.data(), ring.data(), ring.off.data(), op + (n * KK * d.H + p) * d.W, d, yc);
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void forward_elementwise(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d,
+                         int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K;
+  at::parallel_for(0, N * KK * d.H, grain_for(d.W * d.d), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, tap = (t / d.H) % KK, n = t / (d.H * KK);
+      for (int64_t q = 0; q < d.W; ++q) {
+        op[t * d.W + q] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(
+            qp + n * d.d * d.H * d.W, kp + n * d.d * d.h * d.w, d, static_cast<int>(tap / d.K),
+            static_cast<int>(tap % d.K), p, q));
+      }
+    }
+  });
+}
+
+// ---- backward: query gradient ----------------------------------------------------------------
+
+template <typename scalar_t>
+void grad_query_rows(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
+                     int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
+  // One task = one low-res row yc of one sample; each (channel, query row, column block) reduces
+  // over the in-range taps in registers.
+  at::parallel_for(0, N * d.h, grain_for(d.d * KK * d.s * d.W), [&](int64_t begin, int64_t end) {
+    KeyRing<scalar_t, acc_t> ring(kp, d);
+    const acc_t* ks = ring.data();
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, n = t / d.h;
+      const scalar_t* gbase = gp + n * KK * HW;
+      ring.move_to(n, yc);
+      const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, d.h - yc + r);
+      for (int64_t c = 0; c < d.d; ++c) {
+        for (int64_t a = 0; a < d.s; ++a) {
+          const int64_t p = yc * d.s + a;
+          scalar_t* out = gqp + (n * d.d + c) * HW + p * d.W;
+          int64_t q0 = 0;
+          for (; q0 + kBlock <= d.W; q0 += kBlock) {
+            acc_t acc[kBlock] = {};
+            for (int64_t i = ilo; i < ihi; ++i) {
+              for (int64_t j = 0; j < K; ++j) {
+                const scalar_t* gr = gbase + (i * K + j) * HW + p * d.W + q0;
+                const acc_t* kr = ks + c * K * L + ring.off[i] + j * d.s + q0;
+                for (int64_t u = 0; u < kBlock; ++u) acc[u] += static_cast<acc_t>(gr[u]) * kr[u];
+              }
+            }
+            for (int64_t u = 0; u < kBlock; ++u) out[q0 + u] = static_cast<scalar_t>(acc[u]);
+          }
+          for (int64_t q = q0; q < d.W; ++q) {
+            acc_t acc = acc_t(0);
+            for (int64_t i = ilo; i < ihi; ++i)
+              for (int64_t j = 0; j < K; ++j)
+                acc += static_cast<acc_t>(gbase[(i * K + j) * HW + p * d.W + q]) *
+                       ks[c * K * L + ring.off[i] + j * d.s + q];
+            out[q] = static_cast<scalar_t>(acc);
+          }
+        }
+      }
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_query_elementwise(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
+                            int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K;
+  at::parallel_for(0, N * d.d * d.H, grain_for(d.W * KK), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t p = t % d.H, c = (t / d.H) % d.d, n = t / (d.H * d.d);
+      for (int64_t q = 0; q < d.W; ++q) {
+        gqp[t * d.W + q] = static_cast<scalar_t>(grad_query_elem<scalar_t, acc_t>(
+            gp + n * KK * d.H * d.W, kp + n * d.d * d.h * d.w, d, c, p, q));
+      }
+    }
+  });
+}
+
+// ---- backward: key gradient ------------------------------------------------------------------
+
+template <typename scalar_t>
+void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const Dims& d,
+                   int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
+  // One task = one low-res row y of one (n, c). Tap (i, j) of centre (y-i+r, x-j+r) reads
+  // key[y, x]; its s*s query pixels are summed (grad * query) and gathered into gk[y, x].
+  at::parallel_for(0, N * d.d * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> prod(d.W), acc(d.w);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % d.h, nc = t / d.h, n = nc / d.d;
+      const scalar_t* gbase = gp + n * KK * HW;
+      const scalar_t* qplane = qp + nc * HW;
+      std::fill(acc.begin(), acc.end(), acc_t(0));
+      for (int64_t i = 0; i < K; ++i) {
+        const int64_t yc = y - i + r;
+        if (yc < 0 || yc >= d.h) continue;
+        for (int64_t j = 0; j < K; ++j) {
+          std::fill(prod.begin(), prod.end(), acc_t(0));
+          for (int64_t a = 0; a < d.s; ++a) {
+            const int64_t p = yc * d.s + a;
+            const scalar_t* grow = gbase + (i * K + j) * HW + p * d.W;
+            const scalar_t* qrow = qplane + p * d.W;
+            for (int64_t q = 0; q < d.W; ++q)
+              prod[q] += static_cast<acc_t>(grow[q]) * static_cast<acc_t>(qrow[q]);
+          }
+          const int64_t lo = std::max<int64_t>(0, r - j), hi = std::min<int64_t>(d.w, d.w + r - j);
+          for (int64_t xc = lo; xc < hi; ++xc) {
+            acc_t sum = acc_t(0);
+            for (int64_t b = 0; b < d.s; ++b) sum += prod[xc * d.s + b];
+            acc[xc + j - r] += sum;
+          }
+        }
+      }
+      scalar_t* row = gkp + t * d.w;
+      for (int64_t xx = 0; xx < d.w; ++xx) row[xx] = static_cast<scalar_t>(acc[xx]);
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_key_elementwise(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const Dims& d,
+                          int64_t N) {
+  using acc_t = typename AccType<scalar_t>::type;
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K;
+  at::parallel_for(0, N * d.d * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % d.h, c = (t / d.h) % d.d, n = t / (d.h * d.d);
+      for (int64_t xx = 0; xx < d.w; ++xx) {
+        gkp[t * d.w + xx] = static_cast<scalar_t>(grad_key_elem<scalar_t, acc_t>(
+            gp + n * KK * d.H * d.W, qp + n * d.d * d.H * d.W, d, c, y, xx));
+      }
+    }
+  });
+}
+
+}  // namespace
+
+at::Tensor sapa_similarity_cpu(const at::Tensor& query, const at::Tensor& key, int64_t K,
+                               int64_t s) {
+  check_inputs(query, key, K, s);
+  const at::Tensor q = query.contiguous(), k = key.contiguous();
+  const Dims d = make_dims(k, K, s);
+  at::Tensor out = at::empty({k.size(0), K * K, d.H, d.W}, k.options());
+  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_cpu", [&] {
+    auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
+    fn(q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
+       d, k.size(0));
+  });
+  return out;
+}
+
+std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor& grad_out,
+                                                                const at::Tensor& query,
+                                                                const at::Tensor& key, int64_t K,
+                                                                int64_t s) {
+  check_inputs(query, key, K, s);
+  const at::Tensor q = query.contiguous(), k = key.contiguous(), go = grad_out.contiguous();
+  const Dims d = make_dims(k, K, s);
+  TORCH_CHECK(go.sizes() == at::IntArrayRef({k.size(0), K * K, d.H, d.W}),
+              "_sapa_similarity_backward: grad_out must be (N, K*K, s*h, s*w)");
+  TORCH_CHECK(go.scalar_type() == k.scalar_type(), "_sapa_similarity_backward: dtype mismatch");
+  at::Tensor gq = at::empty_like(q), gk = at::empty_like(k);
+  AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_backward_cpu", [&] {
+    const bool ew = cpu_elementwise();
+    auto fq = ew ? grad_query_elementwise<scalar_t> : grad_query_rows<scalar_t>;
+    auto fk = ew ? grad_key_elementwise<scalar_t> : grad_key_rows<scalar_t>;
+    fq(go.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), gq.mutable_data_ptr<scalar_t>(),
+       d, k.size(0));
+    fk(go.const_data_ptr<scalar_t>(), q.const_data_ptr<scalar_t>(), gk.mutable_data_ptr<scalar_t>(),
+       d, k.size(0));
+  });
+  return std::make_tuple(gq, gk);
+}
+
+}  // namespace sapa
+}  // namespace upb
+
+TORCH_LIBRARY_IMPL(upbench, CPU, m) {
+  m.impl("sapa_similarity", &upb::sapa::sapa_similarity_cpu);
+  m.impl("_sapa_similarity_backward", &upb::sapa::sapa_similarity_backward_cpu);
+}
