@@ -35,4 +35,13 @@ TORCH_LIBRARY(upbench, m) {
   // ops_cuda/offset_bilinear
   m.def("offset_bilinear(Tensor x, Tensor offsets, int scale_h, int scale_w) -> Tensor");
   m.def("_offset_bilinear_backward(Tensor grad_out, Tensor x, Tensor offsets, int scale_h, int scale_w) -> (Tensor, Tensor)");
+  // ops_cuda/dupsample
+  m.def("dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor");
+  m.def("_dupsample_backward(Tensor grad_out, Tensor features, Tensor weight, int scale_factor) -> (Tensor, Tensor, Tensor)");
+  // ops_cuda/nrd_decode
+  m.def("nrd_decode(Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> Tensor");
+  m.def("_nrd_decode_backward(Tensor grad_out, Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> (Tensor, Tensor)");
+  // ops_cuda/pyramid_fuse
+  m.def("pyramid_fuse(Tensor[] semantic, Tensor[] unity, float tau) -> (Tensor, Tensor)");
+  m.def("_pyramid_fuse_backward(Tensor grad_out, Tensor level, int num_levels) -> Tensor[]");
 }

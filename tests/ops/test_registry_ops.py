@@ -59,8 +59,35 @@ def test_gradcheck_float64(name, kernel_mode):
     spec = get_op(name)
     for i, case in enumerate(_cases(name, seed=3)):
         args = _grad_args(spec, case.args)
-        assert torch.autograd.gradcheck(lambda *a: spec.run("native", *a), tuple(args),
+        leaves, rebuild = _flatten_lists(args)
+        assert torch.autograd.gradcheck(lambda *a, rb=rebuild: spec.run("native", *rb(a)), leaves,
                                         eps=1e-6, atol=1e-7, fast_mode=i > 0), case.label
+
+
+def _flatten_lists(args):
+    """gradcheck only sees top-level tensors: flatten ``Tensor[]`` arguments (e.g. pyramid_fuse's
+    levels) into positional leaves and rebuild the argument list inside the checked function."""
+    leaves, layout = [], []
+    for a in args:
+        if isinstance(a, (list, tuple)) and a and isinstance(a[0], torch.Tensor):
+            layout.append((type(a), len(a)))
+            leaves += list(a)
+        else:
+            layout.append(None)
+            leaves.append(a)
+
+    def rebuild(flat):
+        out, j = [], 0
+        for kind in layout:
+            if kind is None:
+                out.append(flat[j])
+                j += 1
+            else:
+                out.append(kind[0](flat[j:j + kind[1]]))
+                j += kind[1]
+        return out
+
+    return tuple(leaves), rebuild
 
 
 def _non_contiguous(t: torch.Tensor) -> torch.Tensor:

@@ -79,7 +79,9 @@ def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 
     args = case.args
     impls = spec.impls()
     spec.run("native", *args)  # build/load before any timing
-    first = next(a for a in args if isinstance(a, torch.Tensor))
+    # the first tensor, also inside Tensor[] arguments (e.g. pyramid_fuse's levels)
+    first = next(t for a in args for t in (a if isinstance(a, (list, tuple)) else [a])
+                 if isinstance(t, torch.Tensor))
     res = BenchResult(
         op=spec.name, case=case.label, device=device.type, dtype=str(first.dtype).replace("torch.", ""),
         threads=torch.get_num_threads(), repeats=repeats,

@@ -3,7 +3,15 @@
 Importing this package registers every built-in upsampler.
 """
 
-from upbench.upsamplers import carafe, lau, sapa, simple  # noqa: F401  (registration side effects)
+from upbench.upsamplers import (  # noqa: F401  (registration side effects)
+    carafe,
+    dupsampling,
+    lau,
+    nrd,
+    pyramid_fuse,
+    sapa,
+    simple,
+)
 from upbench.upsamplers._registry import (
     create_upsampler,
     get_upsampler_class,
