@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -28,7 +29,8 @@ def test_build_json(native):
     res = _run("ops", "build", "--json")
     assert res.exit_code == 0
     data = json.loads(res.output)
-    assert data["reused"] and data["library"].endswith(".so")
+    assert data["library"].endswith(".so") and Path(data["library"]).is_file()
+    assert isinstance(data["seconds"], float) and isinstance(data["with_cuda"], bool)
 
 
 def test_check_passes_and_reports_errors(native):

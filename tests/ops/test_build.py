@@ -57,3 +57,11 @@ def test_a_broken_source_raises_a_native_build_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_build, "_state", {})
     with pytest.raises(_build.NativeBuildError, match="op: broken"):
         _build.build()
+
+
+def test_build_key_is_stable_across_a_build(native):
+    """cpp_extension appends to the flag lists it is given; the key must not change."""
+    key = _build.build_key()
+    _build.build()
+    assert _build.build_key() == key
+    assert (_build.build_directory() / "upbench_ops.so").is_file()

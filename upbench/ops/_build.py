@@ -197,9 +197,10 @@ def _build_locked(verbose: bool | None) -> BuildInfo:
                 cpp_extension.load(
                     name=LIB_NAME,
                     sources=_sources(with_cuda),
-                    extra_cflags=CFLAGS,
-                    extra_ldflags=LDFLAGS,
-                    extra_cuda_cflags=NVCC_FLAGS,
+                    # copies: cpp_extension appends to the lists it is given
+                    extra_cflags=list(CFLAGS),
+                    extra_ldflags=list(LDFLAGS),
+                    extra_cuda_cflags=list(NVCC_FLAGS),
                     extra_include_paths=[str(root)],
                     build_directory=str(bdir),
                     with_cuda=with_cuda,
