@@ -13,7 +13,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: quick test install build venv torch clean
+.PHONY: quick test gate install build venv torch clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,13 @@ quick: build
 
 test: build
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The CI regression gate: run the CI suite, then check it against the stored baseline
+# (exit 1 on a regression, 2 on unusable input).
+GATE_OUT ?= $(shell mktemp -d)
+gate: build
+	$(VENV)/bin/upbench run suites/ci.yaml --out $(GATE_OUT)
+	$(VENV)/bin/upbench check $(GATE_OUT) --baseline results/baselines/ci.json
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -118,7 +118,7 @@ def seed_spread(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def build_baseline(records: list[dict[str, Any]], reference: str, seed: int | None = None,
-                   k: float = 3.0, floor: float = 0.5,
+                   k: float = 2.0, floor: float = 0.5,
                    previous: Baseline | None = None) -> Baseline:
     """A baseline from result records.
 
