@@ -48,8 +48,9 @@ test: build
 
 # The CI regression gate: run the CI suite, then check it against the stored baseline
 # (exit 1 on a regression, 2 on unusable input).
-GATE_OUT ?= $(shell mktemp -d)
+GATE_OUT ?= build/gate
 gate: build
+	rm -rf $(GATE_OUT)
 	$(VENV)/bin/upbench run suites/ci.yaml --out $(GATE_OUT)
 	$(VENV)/bin/upbench check $(GATE_OUT) --baseline results/baselines/ci.json
 
