@@ -113,6 +113,26 @@ def list_ops() -> list[str]:
     return sorted(_OPS)
 
 
+def register_backward_op(op: str, n_saved: int) -> None:
+    """Wire the autograd of ``upbench::<op>`` to its separate ``_<op>_backward`` op.
+
+    The convention shared by the ops: the backward op takes ``(grad_out, *the first n_saved
+    inputs, *the remaining non-tensor inputs)`` and returns the gradients of those n_saved
+    tensor inputs; the remaining inputs get no gradient.
+    """
+    backward = getattr(torch.ops.upbench, f"_{op}_backward")
+
+    def _setup(ctx, inputs, output):
+        ctx.save_for_backward(*inputs[:n_saved])
+        ctx.args = tuple(inputs[n_saved:])
+
+    def _backward(ctx, grad):
+        grads = backward(grad.contiguous(), *ctx.saved_tensors, *ctx.args)
+        return (*grads, *([None] * len(ctx.args)))
+
+    torch.library.register_autograd(f"upbench::{op}", _backward, setup_context=_setup)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading the library and choosing an implementation
 

@@ -11,7 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import (
+    OpCase,
+    OpSpec,
+    register_backward_op,
+    register_op,
+    resolve_impl,
+)
 
 OP = "carafe"
 
@@ -127,17 +133,7 @@ def _register() -> None:
     def _fake_bwd(grad_out, features, masks, kernel_size, group_size, scale_factor):
         return torch.empty_like(features), torch.empty_like(masks)
 
-    def _setup(ctx, inputs, output):
-        features, masks, k, g, s = inputs
-        ctx.save_for_backward(features, masks)
-        ctx.args = (k, g, s)
-
-    def _backward(ctx, grad):
-        features, masks = ctx.saved_tensors
-        gf, gm = torch.ops.upbench._carafe_backward(grad.contiguous(), features, masks, *ctx.args)
-        return gf, gm, None, None, None
-
-    torch.library.register_autograd("upbench::carafe", _backward, setup_context=_setup)
+    register_backward_op(OP, 2)
 
 
 SPEC = register_op(

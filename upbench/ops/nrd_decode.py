@@ -17,7 +17,13 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import (
+    OpCase,
+    OpSpec,
+    register_backward_op,
+    register_op,
+    resolve_impl,
+)
 
 OP = "nrd_decode"
 MAX_HIDDEN = 64
@@ -197,18 +203,7 @@ def _register() -> None:
     def _fake_bwd(grad_out, params, guidance, num_classes, hidden, grid, coords):
         return torch.empty_like(params), torch.empty_like(guidance)
 
-    def _setup(ctx, inputs, output):
-        params, guidance, *rest = inputs
-        ctx.save_for_backward(params, guidance)
-        ctx.args = tuple(rest)
-
-    def _backward(ctx, grad):
-        params, guidance = ctx.saved_tensors
-        gp, gg = torch.ops.upbench._nrd_decode_backward(grad.contiguous(), params, guidance,
-                                                        *ctx.args)
-        return gp, gg, None, None, None, None
-
-    torch.library.register_autograd("upbench::nrd_decode", _backward, setup_context=_setup)
+    register_backward_op(OP, 2)
 
 
 SPEC = register_op(

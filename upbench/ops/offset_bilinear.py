@@ -24,7 +24,13 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import (
+    OpCase,
+    OpSpec,
+    register_backward_op,
+    register_op,
+    resolve_impl,
+)
 
 OP = "offset_bilinear"
 
@@ -185,18 +191,7 @@ def _register() -> None:
     def _fake_bwd(grad_out, x, offsets, scale_h, scale_w):
         return torch.empty_like(x), torch.empty_like(offsets)
 
-    def _setup(ctx, inputs, output):
-        x, offsets, sh, sw = inputs
-        ctx.save_for_backward(x, offsets)
-        ctx.args = (sh, sw)
-
-    def _backward(ctx, grad):
-        x, offsets = ctx.saved_tensors
-        gx, goff = torch.ops.upbench._offset_bilinear_backward(grad.contiguous(), x, offsets,
-                                                               *ctx.args)
-        return gx, goff, None, None
-
-    torch.library.register_autograd("upbench::offset_bilinear", _backward, setup_context=_setup)
+    register_backward_op(OP, 2)
 
 
 SPEC = register_op(

@@ -16,7 +16,13 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import (
+    OpCase,
+    OpSpec,
+    register_backward_op,
+    register_op,
+    resolve_impl,
+)
 
 OP = "sapa_similarity"
 
@@ -124,18 +130,7 @@ def _register() -> None:
     def _fake_bwd(grad_out, query, key, kernel_size, scale_factor):
         return torch.empty_like(query), torch.empty_like(key)
 
-    def _setup(ctx, inputs, output):
-        query, key, k, s = inputs
-        ctx.save_for_backward(query, key)
-        ctx.args = (k, s)
-
-    def _backward(ctx, grad):
-        query, key = ctx.saved_tensors
-        gq, gk = torch.ops.upbench._sapa_similarity_backward(grad.contiguous(), query, key,
-                                                             *ctx.args)
-        return gq, gk, None, None
-
-    torch.library.register_autograd("upbench::sapa_similarity", _backward, setup_context=_setup)
+    register_backward_op(OP, 2)
 
 
 SPEC = register_op(
