@@ -109,41 +109,40 @@ template <typename scalar_t>
 void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d, int64_t N,
                  int64_t C, int64_t G) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
-  // One task = one low-res row y of one (n, c). Tap (i, j) of centre (yc, xc) = (y-i+r, x-j+r)
-  // reads x[y, x]; its s*s output pixels are summed (mask * grad) and gathered into gx[y, x].
+  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
+  // One task = one low-res row y of one (n, c). Tap (i, j) of output pixel (p, q) reads x at
+  // column q/s + j - r; its mask * grad is added at high resolution into q_acc[q + j*s] (the
+  // transpose of expand_row's layout), so every tap is one contiguous multiply-add, and the s
+  // columns of each low-res pixel are summed once at the end.
   at::parallel_for(0, N * C * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> prod(d.W), acc(d.w);
+    std::vector<acc_t> q_acc(L);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t y = t % d.h, nc = t / d.h, n = nc / C, c = nc % C;
       const scalar_t* mblock = mp + (n * G + c / Cg) * KK * HW;
       const scalar_t* gplane = gp + nc * HW;
-      std::fill(acc.begin(), acc.end(), acc_t(0));
+      std::fill(q_acc.begin(), q_acc.end(), acc_t(0));
       for (int64_t i = 0; i < K; ++i) {
         const int64_t yc = y - i + r;
         if (yc < 0 || yc >= d.h) continue;
-        for (int64_t j = 0; j < K; ++j) {
-          std::fill(prod.begin(), prod.end(), acc_t(0));
-          for (int64_t a = 0; a < d.s; ++a) {
-            const int64_t p = yc * d.s + a;
-            const scalar_t* mrow = mblock + (i * K + j) * HW + p * d.W;
-            const scalar_t* grow = gplane + p * d.W;
-            acc_t* __restrict__ pr = prod.data();
+        for (int64_t a = 0; a < d.s; ++a) {
+          const int64_t p = yc * d.s + a;
+          const scalar_t* __restrict__ grow = gplane + p * d.W;
+          for (int64_t j = 0; j < K; ++j) {
+            const scalar_t* __restrict__ mrow = mblock + (i * K + j) * HW + p * d.W;
+            acc_t* __restrict__ dst = q_acc.data() + j * d.s;
 #pragma omp simd
             for (int64_t q = 0; q < d.W; ++q)
-              pr[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
-          }
-          // centre column xc feeds x = xc + j - r
-          const int64_t lo = std::max<int64_t>(0, r - j), hi = std::min<int64_t>(d.w, d.w + r - j);
-          for (int64_t xc = lo; xc < hi; ++xc) {
-            acc_t sum = acc_t(0);
-            for (int64_t b = 0; b < d.s; ++b) sum += prod[xc * d.s + b];
-            acc[xc + j - r] += sum;
+              dst[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
           }
         }
       }
+      const acc_t* body = q_acc.data() + static_cast<int64_t>(r) * d.s;
       scalar_t* row = gxp + t * d.w;
-      for (int64_t xx = 0; xx < d.w; ++xx) row[xx] = static_cast<scalar_t>(acc[xx]);
+      for (int64_t xx = 0; xx < d.w; ++xx) {
+        acc_t sum = acc_t(0);
+        for (int64_t b = 0; b < d.s; ++b) sum += body[xx * d.s + b];
+        row[xx] = static_cast<scalar_t>(sum);
+      }
     }
   });
 }
