@@ -8,6 +8,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_window.h"
 
 namespace upb {
 namespace carafe {
@@ -78,32 +79,6 @@ UPB_HOST_DEVICE inline acc_t grad_mask_term(const scalar_t* __restrict__ gplane,
   const int64_t y = p / d.s + i - r, x = q / d.s + j - r;
   if (y < 0 || y >= d.h || x < 0 || x >= d.w) return acc_t(0);
   return static_cast<acc_t>(gplane[p * d.W + q]) * static_cast<acc_t>(xplane[y * d.w + x]);
-}
-
-}  // namespace carafe
-}  // namespace upb
-
-namespace upb {
-namespace carafe {
-
-// Row helper of the vectorised CPU path: the low-res row `xrow` (length w) nearest-expanded by s
-// and zero-padded by r*s on both sides, so that tap column j of output column q reads
-// dst[q + j*s]  ==  x[q/s + j - r]  (0 outside), the same value forward_elem reads.
-template <typename scalar_t, typename acc_t>
-UPB_HOST_DEVICE inline void expand_row(const scalar_t* __restrict__ xrow, const Dims& d,
-                                       acc_t* __restrict__ dst) {
-  const int64_t pad = static_cast<int64_t>(d.K / 2) * d.s;
-  for (int64_t k = 0; k < pad; ++k) dst[k] = acc_t(0);
-  acc_t* body = dst + pad;
-  for (int64_t x = 0; x < d.w; ++x) {
-    const acc_t v = static_cast<acc_t>(xrow[x]);
-    for (int b = 0; b < d.s; ++b) body[x * d.s + b] = v;
-  }
-  for (int64_t k = pad + d.W; k < d.W + 2 * pad; ++k) dst[k] = acc_t(0);
-}
-
-UPB_HOST_DEVICE inline int64_t expanded_len(const Dims& d) {
-  return d.W + 2 * static_cast<int64_t>(d.K / 2) * d.s;
 }
 
 }  // namespace carafe

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_window.h"
 
 namespace upb {
 namespace sapa {
@@ -84,26 +85,6 @@ UPB_HOST_DEVICE inline acc_t grad_key_elem(const scalar_t* __restrict__ gbase,
     }
   }
   return acc;
-}
-
-// Row helper of the vectorised CPU path: the low-res row `krow` (length w) nearest-expanded by s
-// and zero-padded by r*s on both sides, so that tap column j of query column q reads
-// dst[q + j*s] == key[q/s + j - r] (0 outside), the value forward_elem reads.
-template <typename scalar_t, typename acc_t>
-UPB_HOST_DEVICE inline void expand_row(const scalar_t* __restrict__ krow, const Dims& d,
-                                       acc_t* __restrict__ dst) {
-  const int64_t pad = static_cast<int64_t>(d.K / 2) * d.s;
-  for (int64_t k = 0; k < pad; ++k) dst[k] = acc_t(0);
-  acc_t* mid = dst + pad;
-  for (int64_t x = 0; x < d.w; ++x) {  // no integer division in this hot loop
-    const acc_t v = static_cast<acc_t>(krow[x]);
-    for (int b = 0; b < d.s; ++b) mid[x * d.s + b] = v;
-  }
-  for (int64_t k = 0; k < pad; ++k) mid[d.W + k] = acc_t(0);
-}
-
-UPB_HOST_DEVICE inline int64_t expanded_len(const Dims& d) {
-  return d.W + 2 * static_cast<int64_t>(d.K / 2) * d.s;
 }
 
 }  // namespace sapa
