@@ -7,20 +7,11 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import get_op, offset_bilinear
-from upbench.ops._registry import ensure_native
 from upbench.ops.offset_bilinear import offset_bilinear_grid_sample, offset_bilinear_reference
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _native():
-    ensure_native()
-
-
-@pytest.fixture(params=[0, 1], ids=["fast", "elementwise"])
-def mode(request):
-    old = torch.ops.upbench._set_cpu_kernel_mode(request.param)
-    yield request.param
-    torch.ops.upbench._set_cpu_kernel_mode(old)
+# every test needs the native library; `kernel_mode` (tests/conftest.py) runs a test in both
+# CPU kernel modes
+pytestmark = pytest.mark.usefixtures("native")
 
 
 def _gen(seed):
@@ -28,7 +19,7 @@ def _gen(seed):
 
 
 @pytest.mark.parametrize("case", range(4))
-def test_native_matches_reference_and_gradcheck(mode, case):
+def test_native_matches_reference_and_gradcheck(kernel_mode, case):
     spec = get_op("offset_bilinear")
     c = spec.check_cases(torch.float64, torch.device("cpu"), _gen(20 + case))[case]
     x, off, sh, sw = c.args
@@ -47,7 +38,7 @@ def test_native_matches_reference_and_gradcheck(mode, case):
 
 
 @pytest.mark.parametrize("m", [1, 16])
-def test_official_lau_gradcheck_shape(mode, m):
+def test_official_lau_gradcheck_shape(kernel_mode, m):
     """Official gradcheck geometry: input (2, 16, 5, 5), k_h = 3, k_w = 2, float64."""
     g = _gen(7)
     x = torch.randn(2, 16, 5, 5, generator=g, dtype=torch.float64, requires_grad=True)
@@ -110,7 +101,7 @@ def test_offset_gradient_zero_where_clamped_and_one_sided_at_integers():
     assert g2[0, 0, 2, 0] == x[0, 0, 2, 0] - x[0, 0, 1, 0]
 
 
-def test_backward_deterministic(mode):
+def test_backward_deterministic(kernel_mode):
     g = _gen(5)
     x = torch.randn(2, 8, 9, 9, generator=g, requires_grad=True)
     off = (torch.randn(2, 2, 18, 18, generator=g) * 2).requires_grad_()

@@ -6,20 +6,11 @@ import pytest
 import torch
 
 from upbench.ops import get_op, sapa_similarity
-from upbench.ops._registry import ensure_native
 from upbench.ops.sapa_similarity import sapa_similarity_reference
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _native():
-    ensure_native()
-
-
-@pytest.fixture(params=[0, 1], ids=["fast", "elementwise"])
-def mode(request):
-    old = torch.ops.upbench._set_cpu_kernel_mode(request.param)
-    yield request.param
-    torch.ops.upbench._set_cpu_kernel_mode(old)
+# every test needs the native library; `kernel_mode` (tests/conftest.py) runs a test in both
+# CPU kernel modes
+pytestmark = pytest.mark.usefixtures("native")
 
 
 def _naive(query, key, k, s):
@@ -44,7 +35,7 @@ def test_reference_matches_loop_oracle():
     torch.testing.assert_close(sapa_similarity_reference(q, k, 3, 2), _naive(q, k, 3, 2))
 
 
-def test_official_check_shape(mode):
+def test_official_check_shape(kernel_mode):
     """poppinace/sapa forward_check: b4, h10, w12, c8, K5, s2, atol 1e-5 (float32)."""
     g = torch.Generator().manual_seed(1)
     q = torch.randn(4, 8, 20, 24, generator=g)
@@ -55,7 +46,7 @@ def test_official_check_shape(mode):
 
 
 @pytest.mark.parametrize("case", range(4))
-def test_native_matches_reference_and_gradcheck(mode, case):
+def test_native_matches_reference_and_gradcheck(kernel_mode, case):
     g = torch.Generator().manual_seed(10 + case)
     spec = get_op("sapa_similarity")
     c = spec.check_cases(torch.float64, torch.device("cpu"), g)[case]
@@ -68,7 +59,7 @@ def test_native_matches_reference_and_gradcheck(mode, case):
     )
 
 
-def test_backward_matches_reference_and_is_deterministic(mode):
+def test_backward_matches_reference_and_is_deterministic(kernel_mode):
     g = torch.Generator().manual_seed(3)
     q = torch.randn(2, 5, 14, 10, generator=g, dtype=torch.float32, requires_grad=True)
     k = torch.randn(2, 5, 7, 5, generator=g, dtype=torch.float32, requires_grad=True)
