@@ -23,18 +23,6 @@ def _cases(name, dtype=torch.float64, seed=0):
     return get_op(name).check_cases(dtype, torch.device("cpu"), gen)
 
 
-def _grad_args(spec, args):
-    out = []
-    for i, a in enumerate(args):
-        if i in spec.grad_inputs:
-            if isinstance(a, (list, tuple)):
-                a = type(a)(t.detach().clone().requires_grad_() for t in a)
-            else:
-                a = a.detach().clone().requires_grad_()
-        out.append(a)
-    return out
-
-
 def test_every_op_is_registered_with_cases():
     assert {"bilinear_upsample", "pixel_shuffle", "carafe"} <= set(OPS)
     for name in OPS:
@@ -58,7 +46,7 @@ def test_gradcheck_float64(name, kernel_mode):
     the Jacobian) on the others, all in float64."""
     spec = get_op(name)
     for i, case in enumerate(_cases(name, seed=3)):
-        args = _grad_args(spec, case.args)
+        args = spec.grad_args(case.args)
         leaves, rebuild = _flatten_lists(args)
         assert torch.autograd.gradcheck(lambda *a, rb=rebuild: spec.run("native", *rb(a)), leaves,
                                         eps=1e-6, atol=1e-7, fast_mode=i > 0), case.label
@@ -109,7 +97,7 @@ def test_non_contiguous_inputs(name, native):
         refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
         for o, r in zip(outs, refs):
             assert rel_err(o, r) <= 1e-10, case.label
-        grad_args = _grad_args(spec, args)
+        grad_args = spec.grad_args(args)
         o = spec.run("native", *grad_args)
         o = o if isinstance(o, torch.Tensor) else o[0]
         o.sum().backward()
@@ -120,7 +108,7 @@ def test_opcheck(name, native):
     spec = get_op(name)
     op = getattr(torch.ops.upbench, name).default
     for case in _cases(name, seed=5)[:2]:
-        args = _grad_args(spec, case.args)
+        args = spec.grad_args(case.args)
         torch.library.opcheck(op, tuple(args))
 
 
@@ -138,7 +126,7 @@ def test_cpu_backward_is_deterministic(name, native):
     case = _cases(name, seed=6)[0]
     grads = []
     for _ in range(2):
-        args = _grad_args(spec, case.args)
+        args = spec.grad_args(case.args)
         out = spec.run("native", *args)
         out = out if isinstance(out, torch.Tensor) else out[0]
         out.backward(torch.ones_like(out))

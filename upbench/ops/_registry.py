@@ -83,6 +83,19 @@ class OpSpec:
             return self.aten(*args)
         raise ValueError(f"impl must be 'native', 'reference' or 'aten', got {impl!r}")
 
+    def grad_args(self, args: tuple) -> list:
+        """``args`` with the gradient inputs (``grad_inputs``; tensors or lists of tensors)
+        replaced by detached leaves that require grad."""
+        out = []
+        for i, a in enumerate(args):
+            if i in self.grad_inputs:
+                if isinstance(a, (list, tuple)):
+                    a = type(a)(t.detach().requires_grad_() for t in a)
+                else:
+                    a = a.detach().requires_grad_()
+            out.append(a)
+        return out
+
     def impls(self) -> list[str]:
         """The implementations this op has: native, reference and, where one exists, aten."""
         return ["native", "reference"] + (["aten"] if self.aten is not None else [])

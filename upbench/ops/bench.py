@@ -41,21 +41,9 @@ class BenchResult:
     machine: dict[str, str] = field(default_factory=dict)
 
 
-def _with_grad(spec: OpSpec, args: tuple) -> list:
-    out = []
-    for i, a in enumerate(args):
-        if i in spec.grad_inputs:
-            if isinstance(a, (list, tuple)):
-                a = type(a)(t.detach().requires_grad_() for t in a)
-            else:
-                a = a.detach().requires_grad_()
-        out.append(a)
-    return out
-
-
 def _fwd_bwd(spec: OpSpec, impl: str, args: tuple):
     def run():
-        grad_args = _with_grad(spec, args)
+        grad_args = spec.grad_args(args)
         out = spec.run(impl, *grad_args)
         outs = [out] if isinstance(out, torch.Tensor) else [o for o in out if o.requires_grad]
         torch.autograd.backward(outs, [torch.ones_like(o) for o in outs])
