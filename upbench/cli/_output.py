@@ -11,25 +11,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from upbench.utils.jsonsafe import json_safe
+
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_jsonable(v) for v in obj]
-    if hasattr(obj, "__fspath__"):
-        return str(obj)
-    return obj
-
-
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (NaN/inf become null)."""
-    sys.stdout.write(json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False) + "\n")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

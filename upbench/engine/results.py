@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from upbench.utils.jsonsafe import json_safe
+
 SCHEMA = "upbench.result/1"
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, set)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 def write_atomic(path: str | Path, data: dict[str, Any]) -> Path:
@@ -29,7 +20,7 @@ def write_atomic(path: str | Path, data: dict[str, Any]) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(_clean(data), f, indent=2)
+            json.dump(json_safe(data), f, indent=2)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())

@@ -1,0 +1,19 @@
+"""JSON-safe values: what result files and ``--json`` output write."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def json_safe(obj: Any) -> Any:
+    """``obj`` with NaN/inf floats as None, tuples and sets as lists, paths as strings."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    return obj
