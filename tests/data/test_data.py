@@ -51,7 +51,7 @@ def test_voc_layout_palette_png(tmp_path):
     (tmp_path / "ImageSets" / "Segmentation" / "val.txt").write_text("b\na\n")
     ds = FolderSegmentation(tmp_path, "voc", "val", num_classes=3, size=(6, 8))
     assert [p.image.stem for p in ds.pairs] == ["b", "a"]
-    x, y = ds.batch([0, 1])
+    (x,), y = ds.batch([0, 1])
     assert x.shape == (2, 3, 6, 8) and y.shape == (2, 6, 8)
     # class 3 >= num_classes becomes ignore; 255 stays ignore; palette indices are classes
     assert set(y.unique().tolist()) == {0, 1, 2, 255}
@@ -85,3 +85,15 @@ def test_missing_files_are_clear_errors(tmp_path):
     _rgb(tmp_path / "images" / "train" / "q.png")
     with pytest.raises(FileNotFoundError, match="label file"):
         find_pairs(tmp_path, "generic", "train")
+
+
+def test_flip_mirrors_the_chosen_samples_of_every_tensor():
+    from upbench.data import TensorSplit
+
+    x = torch.arange(2 * 3 * 2 * 4, dtype=torch.float32).view(2, 3, 2, 4)
+    y = torch.arange(2 * 2 * 4).view(2, 2, 4)
+    split = TensorSplit(x, y)
+    (fx,), fy = split.batch([0, 1], torch.tensor([False, True]))
+    assert torch.equal(fx[0], x[0]) and torch.equal(fy[0], y[0])
+    assert torch.equal(fx[1], x[1].flip(-1)) and torch.equal(fy[1], y[1].flip(-1))
+    assert torch.equal(split.images, x)  # the split itself is untouched

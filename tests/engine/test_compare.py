@@ -45,5 +45,14 @@ def test_missing_reference_warns():
 def test_repeated_seed_keeps_the_newest():
     old, new = res("x", 0, 10), res("x", 0, 20)
     old["finished_at"], new["finished_at"] = "2026-01-01T00:00:00", "2026-01-02T00:00:00"
-    rows, warnings = aggregate([new, old], None)
+    old["hash"], new["hash"] = "a" * 16, "b" * 16
+    rows, warnings = aggregate([new, old], "")
     assert rows[0]["mIoU"] == 20 and rows[0]["n_ok"] == 1 and "newest" in warnings[0]
+    # the same result read twice (compare A A) is not "another config hash"
+    rows, warnings = aggregate([new, dict(new)], "")
+    assert rows[0]["n_ok"] == 1 and not warnings
+
+
+def test_default_reference_is_the_tasks():
+    rows, warnings = aggregate([res("bilinear", 0, 70), res("x", 0, 71)])
+    assert not warnings and rows[1]["dmIoU"] == pytest.approx(1) and rows[1]["reference"] == "bilinear"

@@ -54,10 +54,10 @@ def test_offset_guided_loss_at_init_punishes_every_pixel():
     """With Δ = 0, L_i = L'_i: every valid pixel takes the extra λ (Eq. 3's trivial solution)."""
     up = create_upsampler("lau", 5, 2, lam=0.3)
     x = _x()
-    out = up(x)
+    out, state = up.forward_with_state(x)
     target = torch.randint(0, 5, (2, 8, 12), generator=torch.Generator().manual_seed(1))
     target[0, 0, :] = 255
-    losses = up.extra_losses(out, target)
+    losses = up.extra_losses(out, target, state)
     want = 0.3 * F.cross_entropy(out, target, ignore_index=255)
     torch.testing.assert_close(losses["lau_offset_guided"], want)
 
@@ -73,13 +73,13 @@ def test_offset_guided_loss_matches_loop_oracle_and_has_gradient_only_through_L(
     up = create_upsampler("lau", 4, 2, lam=0.3)
     _random_offsets(up)
     x = _x(c=4).requires_grad_()
-    out = up(x)
+    out, state = up.forward_with_state(x)
     target = torch.randint(0, 4, (2, 8, 12), generator=torch.Generator().manual_seed(2))
     loss = F.cross_entropy(out, target, reduction="none")
     ref = F.cross_entropy(offset_bilinear(x, torch.zeros(2, 2, 8, 12), 2), target,
                           reduction="none")
     want = (0.3 * loss * (loss >= ref)).mean()
-    got = up.extra_losses(out, target)["lau_offset_guided"]
+    got = up.extra_losses(out, target, state)["lau_offset_guided"]
     torch.testing.assert_close(got, want)
     # the weight Λ is a constant: d(extra)/d(out) = λ·[L ≥ L']·dL/d(out) / #pixels
     (g_out,) = torch.autograd.grad(got, out, retain_graph=True)
@@ -92,10 +92,10 @@ def test_regression_loss_matches_loop_oracle():
     up = create_upsampler("lau", 3, s, loss="regression", lam=lam, gamma=gamma)
     _random_offsets(up, std=0.5, seed=3)
     x = _x(n=1, c=3, h=3, w=3, seed=4)
-    out = up(x)
-    off = up._cache[1]
+    out, state = up.forward_with_state(x)
+    off = state[1]
     target = torch.randint(0, 3, (1, 6, 6), generator=torch.Generator().manual_seed(5))
-    got = up.extra_losses(out, target)
+    got = up.extra_losses(out, target, state)
 
     def ce(logits, t):
         return -torch.log_softmax(logits, 0)[t]
@@ -126,16 +126,16 @@ def test_regression_loss_matches_loop_oracle():
 
 def test_loss_selection_and_errors():
     up = create_upsampler("lau", 5, 2, loss="none")
-    out = up(_x())
-    assert up.extra_losses(out, torch.zeros(2, 8, 12, dtype=torch.long)) == {}
+    out, state = up.forward_with_state(_x())
+    assert up.extra_losses(out, torch.zeros(2, 8, 12, dtype=torch.long), state) == {}
     up = create_upsampler("lau", 5, 2)
-    with pytest.raises(RuntimeError, match="forward"):
+    with pytest.raises(ValueError, match="forward_with_state"):
         up.extra_losses(torch.zeros(2, 5, 8, 12), torch.zeros(2, 8, 12, dtype=torch.long))
-    out = up(_x())
+    out, state = up.forward_with_state(_x())
     with pytest.raises(ValueError, match="prediction"):
-        up.extra_losses(out[..., :4], torch.zeros(2, 8, 4, dtype=torch.long))
+        up.extra_losses(out[..., :4], torch.zeros(2, 8, 4, dtype=torch.long), state)
     with pytest.raises(ValueError, match="target"):
-        up.extra_losses(out, torch.zeros(2, 8, 10, dtype=torch.long))
+        up.extra_losses(out, torch.zeros(2, 8, 10, dtype=torch.long), state)
     with pytest.raises(ValueError, match="loss"):
         create_upsampler("lau", 5, 2, loss="bogus")
 

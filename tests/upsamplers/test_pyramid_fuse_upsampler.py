@@ -49,12 +49,13 @@ def test_forward_backward_losses_small():
     x = torch.randn(2, 8, 2, 2)
     pyr = [x] + [torch.randn(2, 8, 2 << i, 2 << i) for i in range(1, 4)]
     pyr = [p.requires_grad_(True) for p in pyr]
-    out = up(pyr[0], pyramid=pyr)
+    out, state = up.forward_with_state(pyr[0], pyramid=pyr)
     assert out.shape == (2, 3, 16, 16)
+    torch.testing.assert_close(out, up(pyr[0], pyramid=pyr))
     target = torch.randint(0, 3, (2, 16, 16))
     target[:, :8, :8] = 1
     target[0, 0, 0] = 255
-    losses = up.extra_losses(out, target)
+    losses = up.extra_losses(out, target, state)
     assert set(losses) == {"pyramid_ce", "unity_bce"}
     (out.mean() + sum(losses.values())).backward()
     assert pyr[3].grad is not None and pyr[3].grad.abs().sum() > 0

@@ -1,4 +1,4 @@
-"""``upbench compare``: aggregate result directories into one table."""
+"""``upbench compare``: aggregate result directories into one table per task."""
 
 from __future__ import annotations
 
@@ -6,39 +6,51 @@ import sys
 
 import click
 
-from upbench.cli._output import console, err_console, print_table
+from upbench.cli._output import console, err_console, print_json, print_table
+
+
+def _fail(msg: str, as_json: bool) -> None:
+    if as_json:
+        print_json({"error": msg, "exit_code": 2})
+    else:
+        err_console.print(f"[red]error[/red] {msg}", highlight=False, markup=True)
+    sys.exit(2)
 
 
 @click.command("compare")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path())
-@click.option("--reference", default="bilinear", show_default=True,
-              help="Upsampler the deltas are taken against ('' for none).")
+@click.option("--reference", default=None,
+              help="Upsampler the deltas are taken against (default: each task's reference, "
+                   "e.g. bilinear for segmentation; '' for none).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "latex", "json"]),
               default="table", show_default=True)
 @click.option("--plot", "plot_file", default=None, type=click.Path(dir_okay=False),
-              help="Save accuracy against GFLOPs to this PNG.")
+              help="Save the primary metric against GFLOPs (a panel per task) to this PNG.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-def compare_cmd(dirs: tuple[str, ...], reference: str, fmt: str, plot_file: str | None,
+def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_file: str | None,
                 as_json: bool) -> None:
-    """Compare result DIRS: mean ± std over seeds, deltas against --reference, FLOPs, FPS."""
-    from upbench.engine.compare import aggregate, display_rows, plot, render
+    """Compare result DIRS: a table per task, mean ± std over seeds, paired deltas against the
+    reference upsampler, FLOPs, params, FPS."""
+    from upbench.engine.compare import aggregate, by_task, display_rows, plot, render, table_title
     from upbench.engine.results import load_results
 
+    as_json = as_json or fmt == "json"
     try:
         results = load_results(*dirs)
     except FileNotFoundError as e:
-        err_console.print(f"[red]error[/red] {e}", highlight=False)
-        sys.exit(2)
+        _fail(str(e), as_json)
     if not results:
-        err_console.print(f"[red]error[/red] no upbench result files in {', '.join(dirs)}")
-        sys.exit(2)
-    rows, warnings = aggregate(results, reference or None)
+        _fail(f"no upbench result files in {', '.join(dirs)}", as_json)
+    rows, warnings = aggregate(results, reference)
     for w in warnings:
-        err_console.print(f"[yellow]warning[/yellow] {w}", highlight=False)
-    fmt = "json" if as_json else fmt
-    if fmt == "table":
-        cols, body = display_rows(rows, len({r["suite"] for r in rows}) > 1)
-        print_table(f"{len(results)} result(s); deltas vs {reference or '—'}", cols, body)
+        err_console.print(f"[yellow]warning[/yellow] {w}", highlight=False, markup=True)
+    if as_json:
+        console.file.write(render(rows, "json"))
+    elif fmt == "table":
+        multi = len({r["suite"] for r in rows}) > 1
+        for task, trows in by_task(rows).items():
+            cols, body = display_rows(trows, multi)
+            print_table(table_title(task, trows), cols, body)
     else:
         console.file.write(render(rows, fmt))
     if plot_file:

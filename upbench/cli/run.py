@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -53,28 +54,43 @@ class RichReporter(Reporter):
         color = {"ok": "green", "failed": "red"}.get(status, "yellow")
         extra = ""
         if status == "ok":
-            extra = f"mIoU {result['metrics']['mIoU']:.2f}  ({result['wall_time_s']:.0f} s)"
+            extra = f"{metric_summary(result)}  ({result['wall_time_s']:.0f} s)"
         elif result.get("error"):
             extra = result["error"].splitlines()[0][:160]
-        self.p.console.print(f"[{color}]{status:6}[/{color}] {cell.label} seed {cell.seed}  "
-                             f"{extra}", highlight=False)
+        self.p.console.print(f"[{color}]{status:6}[/{color}] {escape(cell.label)} seed "
+                             f"{cell.seed}  {escape(extra)}", highlight=False)
 
 
-def summary_rows(results: list[dict[str, Any]]) -> list[tuple]:
-    """Rows of the end-of-run table."""
+def shown_metrics(task: str) -> list:
+    """The metrics a task shows in tables (primary first)."""
+    from upbench.engine.compare import task_metrics
+
+    return [m for m in task_metrics(task) if m.shown]
+
+
+def metric_summary(result: dict[str, Any]) -> str:
+    """``mIoU 71.20  bIoU 54.10`` from a result, by its task's shown metrics."""
+    m = result.get("metrics") or {}
+    return "  ".join(f"{x.key} {x.format(m.get(x.key))}" for x in shown_metrics(result["task"]))
+
+
+def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
+    """Columns and rows of the end-of-run table (metric columns from the results' tasks)."""
+    tasks = list(dict.fromkeys(r["task"] for r in results))
+    metrics = []
+    for t in tasks:
+        metrics += [x for x in shown_metrics(t) if x.key not in {y.key for y in metrics}]
+    cols = ["upsampler", "seed", "status"] + [x.header for x in metrics] + [
+        "GFLOPs", "params", "FPS", "impl", "time s", "error"]
     rows = []
     for r in results:
         m, fl = r.get("metrics") or {}, r.get("flops") or {}
         lat, p = r.get("latency") or {}, r.get("params") or {}
-        rows.append((r["label"], r["seed"], r["status"], m.get("mIoU"), m.get("bIoU"),
+        rows.append((r["label"], r["seed"], r["status"], *[m.get(x.key) for x in metrics],
                      (fl.get("total") or 0) / 1e9 if fl.get("total") is not None else None,
                      p.get("total"), lat.get("fps"), r.get("impl"), r.get("wall_time_s"),
                      (r.get("error") or "")[:60]))
-    return rows
-
-
-SUMMARY_COLUMNS = ["upsampler", "seed", "status", "mIoU", "bIoU", "GFLOPs", "params", "FPS",
-                   "impl", "time s", "error"]
+    return cols, rows
 
 
 @click.command("run")
@@ -122,8 +138,7 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
                                                      "impl", "wall_time_s")}
                               for r in summary.results]})
     else:
-        rows = summary_rows(summary.results)
-        cols = SUMMARY_COLUMNS
+        cols, rows = summary_table(summary.results)
         if not any(r[-1] for r in rows):
             rows, cols = [r[:-1] for r in rows], cols[:-1]
         print_table(f"{suite.name}: {len(summary.results)} cell(s) run, {len(summary.skipped)} "

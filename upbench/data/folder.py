@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from upbench.data.batching import flip_samples
+
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -103,7 +105,8 @@ def load_label(path: Path, num_classes: int, reduce_zero_label: bool) -> np.ndar
 
 
 class FolderSegmentation:
-    """A lazily read on-disk split; ``batch(indices)`` → (images (B,3,H,W), labels (B,H,W)).
+    """A lazily read on-disk split (:class:`upbench.tasks.base.Split`): ``batch(indices, flip)``
+    → ``((images (B,3,H,W),), labels (B,H,W))``.
 
     Args:
         root: dataset directory.
@@ -136,7 +139,10 @@ class FolderSegmentation:
         return (torch.from_numpy(x.transpose(2, 0, 1).copy()),
                 torch.from_numpy(np.asarray(lab).astype(np.int64)))
 
-    def batch(self, indices) -> tuple[torch.Tensor, torch.Tensor]:
-        """Stack the samples at ``indices``."""
+    def batch(self, indices, flip: torch.Tensor | None = None
+              ) -> tuple[tuple[torch.Tensor], torch.Tensor]:
+        """``((images,), labels)`` of the samples at ``indices``, those with ``flip`` mirrored."""
         items = [self.item(int(i)) for i in indices]
-        return torch.stack([a for a, _ in items]), torch.stack([b for _, b in items])
+        x, y = flip_samples(flip, torch.stack([a for a, _ in items]),
+                            torch.stack([b for _, b in items]))
+        return (x,), y

@@ -17,9 +17,11 @@ from upbench.measure.memory import peak_memory_bytes
 from upbench.measure.timing import Timing, time_interleaved
 
 
-def _summary(times_ms: list[float], x: torch.Tensor, warmup: int) -> dict[str, Any]:
+def _summary(times_ms: list[float], inputs: tuple[torch.Tensor, ...], warmup: int
+             ) -> dict[str, Any]:
     t = Timing([v / 1e3 for v in times_ms])
     med = t.median * 1e3
+    x = inputs[0]
     return {"batch_size": int(x.shape[0]), "input_size": list(x.shape[2:]), "warmup": warmup,
             "repeats": len(times_ms), "median_ms": med, "iqr_ms": t.iqr * 1e3,
             "fps": 1000.0 * x.shape[0] / med if med > 0 else None, "times_ms": times_ms,
@@ -28,9 +30,10 @@ def _summary(times_ms: list[float], x: torch.Tensor, warmup: int) -> dict[str, A
 
 
 @torch.no_grad()
-def measure_latency(model: nn.Module, x: torch.Tensor, warmup: int = 3,
+def measure_latency(model: nn.Module, inputs: tuple[torch.Tensor, ...], warmup: int = 3,
                     repeats: int = 10) -> dict[str, Any]:
-    """Forward latency of ``model(x)``: warm-ups, then ``repeats`` timed runs.
+    """Inference latency of a task model, ``model.infer(*inputs)`` (network and prediction
+    post-processing): warm-ups, then ``repeats`` timed runs.
 
     On CUDA each run is synchronised before and after the timed region. Returns the median, the
     IQR (q75 − q25), FPS = batch / median, the raw times (ms), threads, device and dtype.
@@ -38,15 +41,17 @@ def measure_latency(model: nn.Module, x: torch.Tensor, warmup: int = 3,
     was = model.training
     model.eval()
     try:
-        t = time_interleaved({"model": lambda: model(x)}, repeats, warmup, x.device)["model"]
+        t = time_interleaved({"model": lambda: model.infer(*inputs)}, repeats, warmup,
+                             inputs[0].device)["model"]
     finally:
         model.train(was)
-    return _summary([v * 1e3 for v in t.samples], x, warmup)
+    return _summary([v * 1e3 for v in t.samples], inputs, warmup)
 
 
 @torch.no_grad()
 def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: str,
-                        x: torch.Tensor, warmup: int = 3, repeats: int = 15) -> dict[str, Any]:
+                        inputs: tuple[torch.Tensor, ...], warmup: int = 3, repeats: int = 15
+                        ) -> dict[str, Any]:
     """Latency ratio of ``model`` against the same baseline with the reference upsampler.
 
     Both run interleaved in the same loop (model, reference, model, ...), so machine noise hits
@@ -57,8 +62,9 @@ def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: 
     for m, _ in states:
         m.eval()
     try:
-        t = time_interleaved({"model": lambda: model(x), "reference": lambda: reference(x)},
-                             repeats, warmup, x.device)
+        t = time_interleaved({"model": lambda: model.infer(*inputs),
+                              "reference": lambda: reference.infer(*inputs)},
+                             repeats, warmup, inputs[0].device)
     finally:
         for m, was in states:
             m.train(was)
@@ -67,12 +73,12 @@ def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: 
             "ratio_samples": [ai / bi for ai, bi in zip(a, b)],
             "model_ms": [v * 1e3 for v in a], "reference_ms": [v * 1e3 for v in b],
             "warmup": warmup, "repeats": repeats, "threads": torch.get_num_threads(),
-            "device": str(x.device), "input_size": list(x.shape[2:])}
+            "device": str(inputs[0].device), "input_size": list(inputs[0].shape[2:])}
 
 
 @torch.no_grad()
-def measure_peak_memory(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
-    """Peak memory of one forward (:func:`upbench.measure.memory.peak_memory_bytes`).
+def measure_peak_memory(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
+    """Peak memory of one inference (:func:`upbench.measure.memory.peak_memory_bytes`).
 
     CUDA: ``torch.cuda.max_memory_allocated`` after a reset. CPU: the resident-set growth — the
     peak RSS (VmHWM, reset through ``/proc/self/clear_refs``) minus the RSS before, with glibc
@@ -81,13 +87,14 @@ def measure_peak_memory(model: nn.Module, x: torch.Tensor) -> dict[str, Any]:
     was = model.training
     model.eval()
     try:
-        peak = peak_memory_bytes(lambda: model(x), x.device)
+        peak = peak_memory_bytes(lambda: model.infer(*inputs), inputs[0].device)
     finally:
         model.train(was)
     if peak is None:
         return {"method": "unavailable", "peak_mb": None,
                 "reason": "/proc/self/clear_refs is not writable"}
-    method = "cuda_max_memory_allocated" if x.device.type == "cuda" else "cpu_rss_growth"
+    method = ("cuda_max_memory_allocated" if inputs[0].device.type == "cuda"
+              else "cpu_rss_growth")
     return {"method": method, "peak_mb": peak / 2**20}
 
 

@@ -30,6 +30,7 @@ from upbench.engine.profile import (
 from upbench.engine.results import SCHEMA, finished_hashes, write_atomic
 from upbench.engine.suite import Cell, Suite
 from upbench.engine.train import Diverged, evaluate, train
+from upbench.tasks import Unhostable
 
 
 class Reporter:
@@ -90,35 +91,37 @@ def base_record(suite: Suite, cell: Cell) -> dict[str, Any]:
     from upbench.upsamplers import get_upsampler_class
 
     cls = get_upsampler_class(cell.upsampler.name)
-    return {"schema": SCHEMA, "suite": suite.name, "task": suite.task, "baseline": suite.baseline,
-            "upsampler": cell.upsampler.name, "label": cell.label,
+    return {"schema": SCHEMA, "suite": cell.suite, "task": suite.task,
+            "baseline": suite.baseline, "upsampler": cell.upsampler.name, "label": cell.label,
             "hparams": cell.upsampler.hparams, "space": cls.space, "guided": cls.guided,
             "seed": cell.seed, "hash": cell.hash, "config": cell.config, "status": "running",
             "error": None}
 
 
-def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
-             reporter: Reporter | None = None) -> dict[str, Any]:
-    """Train, evaluate and profile one cell; never raises except KeyboardInterrupt."""
-    from upbench.data import make_split
-    from upbench.metrics import SegMetrics
-    from upbench.models import Unhostable, build_model
+def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
+    """Train, evaluate and profile one cell; never raises except KeyboardInterrupt.
+
+    Everything (suite settings, data, model, evaluator) is rebuilt from the cell's resolved
+    config, so the same function runs a cell in this process or in a worker.
+    """
     from upbench.ops import record_impls
     from upbench.upsamplers import get_upsampler_class
 
     rep = reporter or Reporter()
+    suite = cell.suite_config()
+    task = suite.task_def
     rec = base_record(suite, cell)
     rec["started_at"] = _now()
     t0 = time.perf_counter()
     device = torch.device(suite.device)
     ups_ops = get_upsampler_class(cell.upsampler.name).ops
+    entry = cell.upsampler
     try:
         with _threads(suite.threads):
             rec["env"] = environment() | {"threads": torch.get_num_threads()}
             try:
-                model = build_model(suite.baseline, suite.dataset.num_classes, cell.upsampler.name,
-                                    cell.upsampler.hparams, suite.model, suite.impl, cell.seed,
-                                    cell.upsampler.placement)
+                model = task.build_model(suite, entry.name, entry.hparams, entry.placement,
+                                         cell.seed)
             except Unhostable as e:
                 rec.update(status="n/a", error=str(e))
                 return rec
@@ -129,38 +132,35 @@ def run_cell(suite: Suite, cell: Cell, data: tuple[Any, Any] | None = None,
                 rep.phase(cell, "flops")
                 size = suite.profile.flops_size or suite.input_size
                 try:
-                    rec["flops"] = count_flops(model, (torch.zeros(1, 3, *size),), model.slots
+                    target, part = model.flops_target()
+                    rec["flops"] = count_flops(target, task.example_inputs(suite, size), part
                                                ).as_dict() | {"input_size": list(size)}
                 except Exception as e:  # noqa: BLE001 - counting must not lose the cell
                     rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
-            train_split, val_split = data or (make_split(suite.dataset, "train", suite.input_size),
-                                              make_split(suite.dataset, "val", suite.input_size))
+            train_split, val_split = task.splits(suite)
             with record_impls() as impls:
                 rep.phase(cell, "train")
                 rec["train"] = train(model, train_split, suite.train, cell.seed, device,
                                      lambda it, n, loss: rep.iteration(cell, it, n, loss))
                 rep.phase(cell, "eval")
                 te = time.perf_counter()
-                m = SegMetrics(suite.dataset.num_classes,
-                               boundary_dilation_ratio=suite.metrics.boundary_dilation_ratio,
-                               trimap_widths=suite.metrics.trimap_widths)
-                rec["metrics"] = evaluate(model, val_split, m, suite.train.eval_batch_size, device)
+                rec["metrics"] = evaluate(model, val_split, task.evaluator(suite),
+                                          suite.train.eval_batch_size, device)
                 rec["eval_time_s"] = time.perf_counter() - te
                 size = suite.profile.latency_size or suite.input_size
-                x = torch.randn(1, 3, *size, device=device)
+                inputs = task.example_inputs(suite, size, device)
                 if suite.profile.latency:
                     rep.phase(cell, "latency")
-                    rec["latency"] = measure_latency(model, x, suite.profile.latency_warmup,
+                    rec["latency"] = measure_latency(model, inputs, suite.profile.latency_warmup,
                                                      suite.profile.latency_repeats)
                 if suite.profile.memory:
-                    rec["memory"] = measure_peak_memory(model, x)
+                    rec["memory"] = measure_peak_memory(model, inputs)
                 if suite.profile.speed_reference:
                     rep.phase(cell, "speed")
-                    ref = build_model(suite.baseline, suite.dataset.num_classes,
-                                      suite.profile.speed_reference, {}, suite.model, suite.impl,
-                                      cell.seed).to(device)
+                    ref = task.build_model(suite, suite.profile.speed_reference, {}, None,
+                                           cell.seed).to(device)
                     rec["speed"] = measure_speed_ratio(model, ref, suite.profile.speed_reference,
-                                                       x, suite.profile.latency_warmup,
+                                                       inputs, suite.profile.latency_warmup,
                                                        suite.profile.speed_repeats)
             rec["impl_by_op"] = {k: sorted(v) for k, v in sorted(impls.items())}
             rec["impl"] = _impl_summary(ups_ops, impls)
@@ -182,8 +182,6 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
               reporter: Reporter | None = None, force: bool = False,
               rerun_failed: bool = False) -> RunSummary:
     """Run ``cells`` of ``suite``, writing ``<out_dir>/<label>__seed<s>__<hash>.json`` each."""
-    from upbench.data import make_split
-
     rep = reporter or Reporter()
     out = Path(out_dir)
     done = {} if force else finished_hashes(out)
@@ -191,14 +189,10 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
     summary = RunSummary(skipped=[c for c in cells if c not in todo])
     t0 = time.perf_counter()
     rep.suite_start(suite, cells, todo)
-    data = None
     try:
-        if todo:
-            data = (make_split(suite.dataset, "train", suite.input_size),
-                    make_split(suite.dataset, "val", suite.input_size))
         for i, cell in enumerate(todo):
             rep.cell_start(cell, i, len(todo))
-            result = run_cell(suite, cell, data, rep)
+            result = run_cell(cell, rep)
             write_atomic(out / cell.filename, result)
             summary.results.append(result)
             rep.cell_end(cell, result)

@@ -3,8 +3,8 @@
 A suite file (``yaml.safe_load``) looks like::
 
     name: quick
-    task: segmentation          # the only task of this baseline so far
-    baseline: seg               # upbench.models.seg
+    task: segmentation          # a key of upbench.tasks.TASKS (picks the dataset/model/metrics
+    baseline: seg               #   sections and the default baseline)
     input_size: [64, 64]
     dataset: {kind: synthetic, num_classes: 8, train_size: 384, val_size: 96}
     model: {widths: [16, 32, 64, 128], decoder_channels: 32}
@@ -31,84 +31,9 @@ from typing import Any, Literal
 
 import yaml
 
-from upbench.engine.schema import ConfigError, build, to_dict
+from upbench.tasks import TASKS, Task, get_task
+from upbench.utils.schema import ConfigError, build, to_dict
 from upbench.utils.suggest import closest
-
-FORMATS = ("generic", "voc", "ade20k", "cityscapes")
-
-
-@dataclass
-class DatasetConfig:
-    """Where the data comes from.
-
-    ``kind: synthetic`` uses :mod:`upbench.data.synthetic` (``num_classes``, ``train_size``,
-    ``val_size``, ``seed``, ``max_things``, ``small_objects``); ``kind: folder`` reads an on-disk
-    dataset (``format``, ``root``, ``num_classes``, optional ``train_split``/``val_split`` and
-    ``reduce_zero_label``, ``max_train``/``max_val`` to subsample). Images are resized to the
-    suite's ``input_size``.
-    """
-
-    kind: Literal["synthetic", "folder"] = "synthetic"
-    num_classes: int = 8
-    train_size: int = 256
-    val_size: int = 64
-    seed: int = 0
-    max_things: int = 4
-    small_objects: int = 4
-    format: Literal["generic", "voc", "ade20k", "cityscapes"] = "generic"
-    root: str | None = None
-    train_split: str | None = None
-    val_split: str | None = None
-    reduce_zero_label: bool | None = None
-    max_train: int | None = None
-    max_val: int | None = None
-    _base_dir: str = field(default="", repr=False)
-
-    def validate(self, file: str, prefix: str) -> None:
-        if self.num_classes < 2 or self.num_classes > 254:
-            raise ConfigError(file, f"{prefix}.num_classes", "must be in 2..254")
-        if self.kind == "synthetic":
-            for k in ("train_size", "val_size"):
-                if getattr(self, k) < 1:
-                    raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
-            return
-        if not self.root:
-            raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
-        root = self.resolved_root(Path(file).parent if file else Path("."))
-        if not root.is_dir():
-            parent = root.parent
-            names = [p.name for p in parent.iterdir() if p.is_dir()] if parent.is_dir() else []
-            best = closest(root.name, names)
-            raise ConfigError(file, f"{prefix}.root", f"dataset directory {str(root)!r} does not "
-                              "exist", str(parent / best) if best else None)
-        self.root = str(root)
-
-    @staticmethod
-    def _expand(p: str) -> Path:
-        return Path(p).expanduser()
-
-    def resolved_root(self, base: Path) -> Path:
-        """``root`` as given if absolute or existing from the cwd, else relative to the suite."""
-        p = self._expand(self.root or "")
-        if p.is_absolute() or p.exists():
-            return p.resolve() if p.exists() else p
-        return (base / p).resolve()
-
-
-@dataclass
-class ModelConfig:
-    """The segmentation baseline's size (see :class:`upbench.models.seg.SegBaseline`)."""
-
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    decoder_channels: int = 32
-
-    def validate(self, file: str, prefix: str) -> None:
-        if len(self.widths) != 4 or len(self.blocks) != 4:
-            raise ConfigError(file, f"{prefix}.widths", "widths and blocks need 4 entries (stages "
-                              "at stride 4, 8, 16, 32)")
-        if min(self.widths + [self.decoder_channels]) < 1 or min(self.blocks) < 1:
-            raise ConfigError(file, prefix, "widths, blocks and decoder_channels must be >= 1")
 
 
 @dataclass
@@ -171,14 +96,6 @@ class ProfileConfig:
 
 
 @dataclass
-class MetricsConfig:
-    """Metric parameters (METRICS.md): boundary IoU dilation ratio, trimap band widths."""
-
-    boundary_dilation_ratio: float = 0.02
-    trimap_widths: list[int] = field(default_factory=lambda: [2, 4])
-
-
-@dataclass
 class UpsamplerEntry:
     """One upsampler of a suite: registry name, hyper-parameters and the label results use."""
 
@@ -190,33 +107,51 @@ class UpsamplerEntry:
 
 @dataclass
 class Suite:
-    """A validated suite. ``upsamplers`` is ``"all"`` (every registered one) or a list;
-    ``exclude`` removes names from ``all``; ``threads`` sets torch's thread count for the whole
-    cell (training, evaluation and profiling; null = torch's default)."""
+    """A validated suite.
+
+    ``task`` picks the task (:data:`upbench.tasks.TASKS`) and with it the dataclasses of the
+    ``dataset``, ``model`` and ``metrics`` sections and the default ``baseline``. ``upsamplers``
+    is ``"all"`` (every registered one) or a list; ``exclude`` removes names from ``all``;
+    ``threads`` sets torch's thread count for the whole cell (training, evaluation and profiling;
+    null = torch's default).
+    """
 
     name: str
-    task: Literal["segmentation"] = "segmentation"
-    baseline: Literal["seg"] = "seg"
+    task: str = "segmentation"
+    baseline: str | None = None
     description: str = ""
     input_size: list[int] = field(default_factory=lambda: [64, 64])
-    dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
+    dataset: Any = None
+    model: Any = None
     train: TrainConfig = field(default_factory=TrainConfig)
     upsamplers: Any = "all"
     exclude: list[str] = field(default_factory=list)
     seeds: list[int] = field(default_factory=lambda: [0])
     profile: ProfileConfig = field(default_factory=ProfileConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    metrics: Any = None
     device: Literal["cpu", "cuda"] = "cpu"
     impl: Literal["auto", "native", "reference"] = "auto"
     threads: int | None = None
     source: str = field(default="", repr=False)
 
+    @property
+    def task_def(self) -> Task:
+        """The :class:`~upbench.tasks.base.Task` of this suite."""
+        return get_task(self.task)
+
     def validate(self, file: str, prefix: str) -> None:
-        if len(self.input_size) != 2 or min(self.input_size) < 32 or any(
-            v % 32 for v in self.input_size
+        task = self.task_def
+        if self.baseline is None:
+            self.baseline = task.baselines[0]
+        elif self.baseline not in task.baselines:
+            raise ConfigError(file, "baseline", f"task {self.task!r} has the baseline(s) "
+                              f"{', '.join(task.baselines)}, got {self.baseline!r}",
+                              closest(self.baseline, task.baselines))
+        m = task.input_multiple
+        if len(self.input_size) != 2 or min(self.input_size) < m or any(
+            v % m for v in self.input_size
         ):
-            raise ConfigError(file, "input_size", "must be [H, W] with multiples of 32 (the "
+            raise ConfigError(file, "input_size", f"must be [H, W] with multiples of {m} (the "
                               f"baseline's output stride), got {self.input_size!r}")
         if not self.seeds:
             raise ConfigError(file, "seeds", "needs at least one seed")
@@ -224,6 +159,23 @@ class Suite:
             raise ConfigError(file, "threads", "must be >= 1 (or null for torch's default)")
         self.upsamplers = parse_upsamplers(self.upsamplers, self.exclude, file)
         self.source = file
+        task.validate(self, file)
+
+
+# top-level keys that do not define a cell's result (left out of its config and hash)
+NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "source")
+
+
+def build_suite(raw: dict[str, Any], file: str = "") -> Suite:
+    """Validate a raw suite mapping into a :class:`Suite` (the task's sections included)."""
+    name = raw.get("task", "segmentation")
+    if not isinstance(name, str) or name not in TASKS:
+        raise ConfigError(file, "task", f"unknown task {name!r} (known: {', '.join(TASKS)})",
+                          closest(str(name), TASKS))
+    task = TASKS[name]
+    types = {"dataset": task.dataset_config, "model": task.model_config,
+             "metrics": task.metrics_config}
+    return build(Suite, raw, file, field_types=types)
 
 
 def _label(name: str, hparams: dict[str, Any]) -> str:
@@ -350,7 +302,7 @@ def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
     raw = apply_overrides(raw, overrides, file)
     if seeds is not None:
         raw["seeds"] = list(seeds)
-    return build(Suite, raw, file)
+    return build_suite(raw, file)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,13 +311,27 @@ def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
 
 @dataclass
 class Cell:
-    """One unit of work: an upsampler × seed of a suite, with its full resolved config."""
+    """One unit of work: an upsampler × seed of a suite, with its full resolved config.
+
+    A cell is picklable and self-contained: :meth:`suite_config` rebuilds the suite settings
+    from ``config`` alone, so a worker process (or a Ray task) can run it.
+    """
 
     suite: str
     upsampler: UpsamplerEntry
     seed: int
     config: dict[str, Any]
     hash: str
+
+    def suite_config(self) -> Suite:
+        """The suite (its settings, with this cell's upsampler as the only entry) rebuilt and
+        revalidated from ``config``."""
+        raw = {k: v for k, v in self.config.items() if k not in ("upsampler", "seed")}
+        e = self.upsampler
+        raw["upsamplers"] = [{e.name: dict(e.hparams) | ({"placement": e.placement}
+                                                        if e.placement else {})}]
+        raw["seeds"] = [self.seed]
+        return build_suite(raw, "")
 
     @property
     def label(self) -> str:
@@ -395,9 +361,8 @@ def expand(suite: Suite, only: list[str] | tuple[str, ...] = ()) -> list[Cell]:
                                   closest(o, sorted(names)))
         entries = [e for e in entries if e.name in only or e.label in only]
     base = to_dict(suite)
-    for k in ("upsamplers", "seeds", "exclude", "description", "source"):
+    for k in NOT_IN_CELL:
         base.pop(k, None)
-    base["dataset"].pop("_base_dir", None)
     cells = []
     for e in entries:
         for seed in suite.seeds:

@@ -1,7 +1,10 @@
-"""Training and evaluation of one segmentation cell.
+"""The task-agnostic train and evaluation loops of one cell.
 
-The data order (a seeded permutation per epoch) and the random flips come from one generator seeded
-by the cell's seed, so every upsampler of a suite sees the same batches in the same order.
+The loops know nothing of a task: a split gives ``(inputs, targets)`` batches, the model gives its
+losses (``training_losses``) and predictions (``predict``), the evaluator accumulates
+(``update``/``compute``). The data order (a seeded permutation per epoch) and the random flips
+come from one generator seeded by the cell's seed, so every upsampler of a suite sees the same
+batches in the same order.
 """
 
 from __future__ import annotations
@@ -12,10 +15,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-
-IGNORE = 255
 
 
 class Diverged(RuntimeError):
@@ -49,44 +49,65 @@ def lr_factor(it: int, cfg) -> float:
     return 1.0
 
 
+def to_device(obj: Any, device: torch.device) -> Any:
+    """Tensors inside tuples, lists and dicts moved to ``device`` (other values as they are)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_device(v, device) for v in obj)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    return obj
+
+
 def batches(split, batch_size: int, gen: torch.Generator, flip: bool = False,
-            shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Endless seeded batches ``(images, labels)`` (a new permutation per epoch)."""
+            shuffle: bool = True) -> Iterator[tuple[tuple[torch.Tensor, ...], Any]]:
+    """Endless seeded batches ``(inputs, targets)`` (a new permutation per epoch); one pass in
+    order with ``shuffle=False``."""
     n = len(split)
+    if n == 0:
+        raise ValueError("the split is empty: no samples to batch")
     while True:
         order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
         # training drops the last partial batch (unless the split is smaller than one batch)
         stop = n - batch_size + 1 if shuffle and n >= batch_size else n
         for i in range(0, stop, batch_size):
             idx = order[i:i + batch_size]
-            x, y = split.batch(idx)
-            if flip:
-                f = torch.rand(len(idx), generator=gen) < 0.5
-                if f.any():
-                    x, y = x.clone(), y.clone()
-                    x[f], y[f] = x[f].flip(-1), y[f].flip(-1)
-            yield x, y
+            f = (torch.rand(len(idx), generator=gen) < 0.5) if flip else None
+            yield split.batch(idx, f)
         if not shuffle:
             return
 
 
 class FitPasses:
     """A re-iterable ordered pass over the training split, for upsamplers' ``fit`` steps (each
-    ``iter()`` starts a new pass, so a two-pass fit works)."""
+    ``iter()`` starts a new pass, so a two-pass fit works); yields ``(inputs, targets)``."""
 
     def __init__(self, split, batch_size: int) -> None:
         self.split, self.batch_size = split, batch_size
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def __iter__(self) -> Iterator[tuple[tuple[torch.Tensor, ...], Any]]:
         return batches(self.split, self.batch_size, torch.Generator(), shuffle=False)
 
     def __len__(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
 
 
+def _total(losses: dict[str, torch.Tensor]) -> torch.Tensor:
+    if not losses:
+        raise RuntimeError("the model returned no loss terms")
+    it = iter(losses.values())
+    total = next(it)
+    for v in it:
+        total = total + v
+    return total
+
+
 def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
           on_iter: Callable[[int, int, float], None] | None = None) -> dict[str, Any]:
-    """Train ``model`` on ``split`` for ``cfg.iterations`` iterations.
+    """Train a task model on ``split`` for ``cfg.iterations`` iterations.
+
+    Each iteration minimises the sum of ``model.training_losses(inputs, targets)``.
 
     Raises:
         Diverged: the loss became NaN/inf (with the iteration).
@@ -99,17 +120,13 @@ def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
     opt = make_optimizer(model, cfg)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: lr_factor(it, cfg))
     data = batches(split, cfg.batch_size, gen, flip=cfg.flip)
-    curve, loss_v = [], math.nan
+    curve, loss_v, terms = [], math.nan, {}
     every = max(1, cfg.iterations // 50)
     t0 = time.perf_counter()
     for it in range(cfg.iterations):
-        x, y = next(data)
-        x, y = x.to(device), y.to(device)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y, ignore_index=IGNORE)
-        extra = model.extra_losses(logits, y)
-        for v in extra.values():
-            loss = loss + v
+        inputs, targets = next(data)
+        losses = model.training_losses(to_device(inputs, device), to_device(targets, device))
+        loss = _total(losses)
         loss_v = float(loss.detach())
         if not math.isfinite(loss_v):
             raise Diverged(f"loss became {loss_v} at iteration {it + 1}/{cfg.iterations}")
@@ -121,24 +138,26 @@ def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
         sched.step()
         if it % every == 0 or it == cfg.iterations - 1:
             curve.append([it + 1, loss_v])
+            terms = {k: float(v.detach()) for k, v in losses.items()}
         if on_iter is not None:
             on_iter(it + 1, cfg.iterations, loss_v)
     train_time = time.perf_counter() - t0
     return {"iterations": cfg.iterations, "batch_size": cfg.batch_size, "time_s": train_time,
-            "fit_time_s": fit_time, "final_loss": loss_v, "loss_curve": curve,
+            "fit_time_s": fit_time, "final_loss": loss_v, "final_loss_terms": terms,
+            "loss_curve": curve,
             "iters_per_s": cfg.iterations / train_time if train_time > 0 else None}
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split, metrics, batch_size: int,
+def evaluate(model: nn.Module, split, evaluator, batch_size: int,
              device: torch.device) -> dict[str, Any]:
-    """Run ``model`` over ``split`` in order and return ``metrics.compute()``."""
+    """Run ``model`` over ``split`` in order, feed ``model.predict`` of every batch to the
+    evaluator and return ``evaluator.compute()``."""
     model.eval()
-    for x, y in batches(split, batch_size, torch.Generator(), shuffle=False):
-        logits = model(x.to(device))
-        if logits.shape[-2:] != y.shape[-2:]:
-            raise RuntimeError(f"model output {tuple(logits.shape)} does not match labels "
-                               f"{tuple(y.shape)}")
-        metrics.update(logits.argmax(1).cpu(), y)
-    model.train()
-    return metrics.compute()
+    try:
+        for inputs, targets in batches(split, batch_size, torch.Generator(), shuffle=False):
+            outputs = model(*to_device(inputs, device))
+            evaluator.update(to_device(model.predict(outputs), torch.device("cpu")), targets)
+    finally:
+        model.train()
+    return evaluator.compute()

@@ -18,8 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from upbench.tasks import Metric
+
 BASELINE_SCHEMA = "upbench.baseline/1"
-GATED_METRICS = ("mIoU", "aAcc", "mAcc", "bIoU")
+
+
+def gated_metrics(task: str) -> list[Metric]:
+    """The metrics of ``task`` the gate checks (:attr:`Metric.gated`)."""
+    from upbench.engine.compare import task_metrics
+
+    return [m for m in task_metrics(task) if m.gated]
 
 
 class BaselineError(ValueError):
@@ -77,12 +85,13 @@ def cell_entry(rec: dict[str, Any]) -> dict[str, Any]:
     flops, params = rec.get("flops") or {}, rec.get("params") or {}
     metrics = rec.get("metrics") or {}
     speed = rec.get("speed") or {}
+    gated = [m.key for m in gated_metrics(rec.get("task", "segmentation"))]
     return {
         "upsampler": rec.get("upsampler"),
         "status": rec.get("status"),
         "flops": {"total": flops.get("total"), "upsampler": flops.get("upsampler")},
         "params": {"total": params.get("total"), "upsampler": params.get("upsampler")},
-        "metrics": {m: metrics.get(m) for m in GATED_METRICS if m in metrics},
+        "metrics": {m: metrics.get(m) for m in gated if m in metrics},
         "speed": {"reference": speed.get("reference"), "ratio": speed.get("ratio"),
                   "ratio_samples": speed.get("ratio_samples", [])},
         "impl": rec.get("impl"),
@@ -101,7 +110,9 @@ def seed_spread(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if r.get("status") == "ok":
             by_label.setdefault(r["label"], []).append(r)
     out: dict[str, dict[str, Any]] = {}
-    for m in GATED_METRICS:
+    tasks = {r.get("task", "segmentation") for r in records}
+    keys = list(dict.fromkeys(m.key for t in sorted(tasks) for m in gated_metrics(t)))
+    for m in keys:
         variances, seeds = [], set()
         for recs in by_label.values():
             vals = [r["metrics"][m] for r in recs
@@ -118,14 +129,13 @@ def seed_spread(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def build_baseline(records: list[dict[str, Any]], reference: str, seed: int | None = None,
-                   k: float = 2.0, floor: float = 0.5,
-                   previous: Baseline | None = None) -> Baseline:
+                   k: float = 2.0, previous: Baseline | None = None) -> Baseline:
     """A baseline from result records.
 
     The gated values come from the records of ``seed`` (default: the lowest seed present). Where
     the records hold ≥ 2 seeds, each metric's tolerance is ``max(floor, k × pooled seed-to-seed
-    std)``, stated with the spread it came from; otherwise the previous baseline's tolerances are
-    kept.
+    std)`` in the metric's unit (``floor`` = the metric's ``tolerance_floor``), stated with the
+    spread it came from; otherwise the previous baseline's tolerances are kept.
 
     Raises:
         BaselineError: no usable records, or records of several suites.
@@ -142,15 +152,16 @@ def build_baseline(records: list[dict[str, Any]], reference: str, seed: int | No
         raise BaselineError(f"no results for seed {seed}")
     spread = seed_spread(records)
     tolerances: dict[str, dict[str, Any]] = dict(previous.tolerances) if previous else {}
+    floors = {m.key: m.tolerance_floor for m in gated_metrics(ok[0].get("task", "segmentation"))}
     for m, s in spread.items():
+        floor = floors.get(m, 0.0)
         tolerances[m] = {
             "abs": round(max(floor, k * s["pooled_std"]), 3),
             "rule": f"max({floor}, {k} × pooled seed-to-seed std)",
             "pooled_std": round(s["pooled_std"], 4), "max_std": round(s["max_std"], 4),
             "seeds": s["seeds"], "cells": s["cells"],
         }
-    missing = [m for m in GATED_METRICS if any(m in c["metrics"] for c in cells.values())
-               and m not in tolerances]
+    missing = sorted({m for c in cells.values() for m in c["metrics"] if m not in tolerances})
     if missing:
         raise BaselineError(
             f"no tolerance for {missing}: run the suite with ≥ 2 seeds (e.g. --seeds 0,1,2) so "

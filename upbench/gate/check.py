@@ -1,7 +1,8 @@
 """Compare a result set with a baseline: every gated quantity becomes one row with a verdict.
 
 * FLOPs and parameters: exact.
-* Accuracy: a drop larger than the metric's stated tolerance is a regression.
+* Accuracy: a move in the metric's bad direction (a drop of mIoU, a rise of abs_rel) larger
+  than its stated tolerance, in the metric's unit, is a regression.
 * Speed: the latency ratio against the reference upsampler (measured interleaved in the same run)
   regresses only when it grew by more than ``factor`` **and** a one-sided Mann–Whitney U test of
   the current per-repeat ratios against the baseline's says so at level ``alpha`` (the rule asv
@@ -14,7 +15,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from upbench.engine.compare import task_metrics
 from upbench.gate.baseline import Baseline, BaselineError, cell_entry
+from upbench.tasks import Metric
 
 OK, REGRESSION, NEW = "ok", "REGRESSION", "new"
 
@@ -74,19 +77,25 @@ def _exact_rows(label: str, cur: dict, base: dict) -> list[CheckRow]:
     return rows
 
 
-def _metric_rows(label: str, cur: dict, base: dict, tolerances: dict) -> list[CheckRow]:
+def _metric_rows(label: str, cur: dict, base: dict, tolerances: dict,
+                 metrics: dict[str, Metric]) -> list[CheckRow]:
     rows = []
     for m, b in base.get("metrics", {}).items():
         v = cur["metrics"].get(m)
         tol = tolerances.get(m, {}).get("abs")
         if tol is None:
             raise BaselineError(f"the baseline states no tolerance for metric {m!r}")
+        if m not in metrics:
+            raise BaselineError(f"the baseline gates metric {m!r}, which the results' task does "
+                                f"not report (it has: {', '.join(metrics)})")
+        metric = metrics[m]
+        bound = f"{'−' if metric.higher_is_better else '+'}{tol}"
         if not isinstance(v, (int, float)) or not math.isfinite(v):
-            rows.append(CheckRow(label, m, b, v, f"±{tol}", REGRESSION, "metric missing or NaN"))
+            rows.append(CheckRow(label, m, b, v, bound, REGRESSION, "metric missing or NaN"))
             continue
-        verdict = REGRESSION if v < b - tol else OK
-        detail = "better" if v > b + tol else ""
-        rows.append(CheckRow(label, m, round(b, 3), round(v, 3), f"−{tol}", verdict, detail))
+        verdict = REGRESSION if metric.regressed(v, b, tol) else OK
+        detail = "better" if metric.improved(v, b, tol) else ""
+        rows.append(CheckRow(label, m, round(b, 4), round(v, 4), bound, verdict, detail))
     return rows
 
 
@@ -123,6 +132,8 @@ def check_results(records: list[dict[str, Any]], baseline: Baseline,
     factor = baseline.speed.get("factor", 1.25) if factor is None else factor
     alpha = baseline.speed.get("alpha", 0.002) if alpha is None else alpha
     by_label = _select(records, baseline)
+    task = next(iter(by_label.values())).get("task", "segmentation")
+    metrics = {m.key: m for m in task_metrics(task)}
     rows: list[CheckRow] = []
     for label, base in baseline.cells.items():
         rec = by_label[label]
@@ -134,7 +145,7 @@ def check_results(records: list[dict[str, Any]], baseline: Baseline,
         if rec.get("status") != "ok":
             continue
         rows += _exact_rows(label, cur, base)
-        rows += _metric_rows(label, cur, base, baseline.tolerances)
+        rows += _metric_rows(label, cur, base, baseline.tolerances, metrics)
         srow = _speed_row(label, cur, base, factor, alpha)
         if srow is not None:
             rows.append(srow)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
@@ -19,6 +19,11 @@ class Upsampler(nn.Module):
             (N, out_channels, s·h, s·w)); ``"label"`` for decoders that produce the final
             prediction (output (N, num_classes, s·h, s·w)) and may bring losses and fitting.
         ops: the ``upbench.ops`` operators this upsampler calls (for reports).
+        needs_pyramid: a label-space decoder that takes ``pyramid=`` (decoder features from x up
+            to the guide's resolution, each 2× the previous).
+        guide_stride: the output stride of the guide a label-space decoder wants (None: none).
+        default_placement: ``"decoder"`` or ``"final"`` where a host puts it unless the suite
+            says otherwise (None: decoder for feature upsamplers, final for label-space ones).
 
     Instance attributes:
         in_channels, scale, out_channels.
@@ -28,6 +33,9 @@ class Upsampler(nn.Module):
     guided: ClassVar[bool] = False
     space: ClassVar[Literal["feature", "label"]] = "feature"
     ops: ClassVar[tuple[str, ...]] = ()
+    needs_pyramid: ClassVar[bool] = False
+    guide_stride: ClassVar[int | None] = None
+    default_placement: ClassVar[Literal["decoder", "final"] | None] = None
 
     def __init__(self, in_channels: int, scale: int, impl: str = "auto") -> None:
         super().__init__()
@@ -46,8 +54,16 @@ class Upsampler(nn.Module):
         """Upsample x (N, C, h, w) to (N, out_channels, s·h, s·w)."""
         raise NotImplementedError
 
-    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Auxiliary training losses of this upsampler (none by default)."""
+    def forward_with_state(self, *args: Any) -> tuple[torch.Tensor, Any]:
+        """``forward(*args)`` and the intermediate tensors :meth:`extra_losses` needs (None by
+        default). Nothing is kept on the module: a host that wants the losses passes the state
+        on, so deepcopy, pickling and tracing of the module never see activations."""
+        return self(*args), None
+
+    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor,
+                     state: Any = None) -> dict[str, torch.Tensor]:
+        """Auxiliary training losses (none by default) of the prediction ``outputs`` this module
+        produced, with the ``state`` that :meth:`forward_with_state` returned with it."""
         return {}
 
     def fit(self, dataloader) -> None:

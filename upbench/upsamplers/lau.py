@@ -32,9 +32,10 @@ class LaU(Upsampler):
     Usable as a feature upsampler at any stage.
 
     Location-aware losses (:meth:`extra_losses`) apply when this module's output is the
-    prediction (class scores upsampled to the label size, as in the paper): ``forward`` caches its
-    last input x, offsets and output, from which the bilinear counterpart (zero offsets) and the
-    four integer-neighbour samplings are recomputed without gradient.
+    prediction (class scores upsampled to the label size, as in the paper): ``forward_with_state``
+    returns the input x and the offsets with the output, from which the bilinear counterpart
+    (zero offsets) and the four integer-neighbour samplings are recomputed without gradient.
+    Nothing is kept on the module.
 
     Args:
         bottleneck: channels of the 1×1 reduction (64 in the official code).
@@ -64,7 +65,6 @@ class LaU(Upsampler):
         self.loss, self.lam, self.gamma = loss, float(lam), float(gamma)
         self.branch_y = self._branch(in_channels, bottleneck, scale, negative_slope)
         self.branch_x = self._branch(in_channels, bottleneck, scale, negative_slope)
-        self._cache: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @staticmethod
     def _branch(c: int, mid: int, s: int, slope: float) -> nn.Sequential:
@@ -84,19 +84,24 @@ class LaU(Upsampler):
         return torch.cat((dy, dx), dim=1)
 
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_with_state(x, guide)[0]
+
+    def forward_with_state(self, x: torch.Tensor, guide: torch.Tensor | None = None
+                           ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The output and the state of the losses: (x, offsets (N, 2, s·h, s·w))."""
         self.check_input(x, guide)
         off = self.offsets(x)
-        out = ops.offset_bilinear(x, off, self.scale, impl=self.impl)
-        self._cache = (x, off, out)
-        return out
+        return ops.offset_bilinear(x, off, self.scale, impl=self.impl), (x, off)
 
     # ------------------------------------------------------------------------------------------
     # Location-aware losses (paper §3.2)
 
-    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The location-aware losses of the last forward.
+    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor,
+                     state: tuple[torch.Tensor, torch.Tensor] | None = None
+                     ) -> dict[str, torch.Tensor]:
+        """The location-aware losses of one forward.
 
-        With L_i the per-pixel cross-entropy of ``outputs`` (this module's last output) and
+        With L_i the per-pixel cross-entropy of ``outputs`` (this module's output) and
         target (ignore 255), the paper's offset-guided loss is Σ L_i·Λ_i with Λ_i = 1 where
         L_i < L'_i (the bilinear counterpart, zero offsets) and 1 + λ otherwise. The standard
         cross-entropy (Λ = 1) is the task loss, so this returns only the extra part
@@ -107,18 +112,21 @@ class LaU(Upsampler):
         neighbours ⌊·⌋/⌈·⌉ of i/s}. Λ and Θ_opt carry no gradient.
 
         Args:
-            outputs: the prediction (N, K, H, W) returned by the last forward.
+            outputs: the prediction (N, K, H, W) returned by :meth:`forward_with_state`.
             target: integer labels (N, H, W), 255 = ignore.
+            state: the state :meth:`forward_with_state` returned with ``outputs``.
         """
         if self.loss == "none":
             return {}
-        if self._cache is None:
-            raise RuntimeError("lau.extra_losses: call forward first (the losses use its offsets)")
-        x, off, out = self._cache
-        if outputs.shape != out.shape:
+        if state is None:
+            raise ValueError("lau.extra_losses: pass the state that forward_with_state returned "
+                             "with outputs (the losses use its input and offsets)")
+        x, off = state
+        want = (x.shape[0], x.shape[1], x.shape[2] * self.scale, x.shape[3] * self.scale)
+        if tuple(outputs.shape) != want:
             raise ValueError(
-                f"lau.extra_losses: outputs {tuple(outputs.shape)} are not this upsampler's last "
-                f"output {tuple(out.shape)}; the location-aware losses need LaU to produce the "
+                f"lau.extra_losses: outputs {tuple(outputs.shape)} are not this upsampler's "
+                f"output {want}; the location-aware losses need LaU to produce the "
                 "prediction (class scores at the label size)"
             )
         if target.shape != (outputs.shape[0], *outputs.shape[2:]):

@@ -107,7 +107,6 @@ class PyramidFuse(Upsampler):
         self.semantic = nn.ModuleList(nn.Conv2d(in_channels, num_classes, 1)
                                       for _ in range(self.levels))
         self.unity = UnityHead(in_channels, unity_channels)
-        self._last: dict[str, list[torch.Tensor]] | None = None
 
     def _used_levels(self, pyramid: list[torch.Tensor] | None) -> int:
         return min(self.levels, len(pyramid)) if pyramid else 1
@@ -131,6 +130,15 @@ class PyramidFuse(Upsampler):
         guide: torch.Tensor | None = None,
         pyramid: list[torch.Tensor] | None = None,
     ) -> torch.Tensor:
+        return self.forward_with_state(x, guide, pyramid)[0]
+
+    def forward_with_state(
+        self,
+        x: torch.Tensor,
+        guide: torch.Tensor | None = None,
+        pyramid: list[torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, dict[str, list[torch.Tensor]]]:
+        """The logits and the state of the losses: the semantic and unity pyramids."""
         self.check_input(x, guide, pyramid)
         L = self._used_levels(pyramid)
         feat = pyramid[L - 1]
@@ -139,17 +147,21 @@ class PyramidFuse(Upsampler):
         sem = [conv((F.avg_pool2d(feat, f) + lv) if f > 1 else feat)
                for conv, f, lv in zip(self.semantic[:L], factors, levels, strict=True)]
         uni = self.unity(feat, factors[:-1])
-        self._last = {"semantic": sem, "unity": uni}
         out, _level = ops.pyramid_fuse(sem, uni, self.tau, impl=self.impl)
         rest = self.scale >> (L - 1)
-        return ops.bilinear_upsample(out, rest, impl=self.impl) if rest > 1 else out
+        out = ops.bilinear_upsample(out, rest, impl=self.impl) if rest > 1 else out
+        return out, {"semantic": sem, "unity": uni}
 
-    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        """``pyramid_ce`` and ``unity_bce`` of Eq. 1 for the most recent forward; target (N, H, W)
-        at the output resolution, ignore ``ignore_index``."""
-        if self._last is None:
-            raise RuntimeError("pyramid-fuse: call forward before extra_losses")
-        sem, uni = self._last["semantic"], self._last["unity"]
+    def extra_losses(self, outputs: torch.Tensor, target: torch.Tensor,
+                     state: dict[str, list[torch.Tensor]] | None = None
+                     ) -> dict[str, torch.Tensor]:
+        """``pyramid_ce`` and ``unity_bce`` of Eq. 1 for one forward; target (N, H, W) at the
+        output resolution, ignore ``ignore_index``; ``state`` as :meth:`forward_with_state`
+        returned it."""
+        if state is None:
+            raise ValueError("pyramid-fuse.extra_losses: pass the state that forward_with_state "
+                             "returned with outputs (the semantic and unity pyramids)")
+        sem, uni = state["semantic"], state["unity"]
         H = target.shape[-2]
         cells = [H // s.shape[2] for s in sem]
         sem_t, uni_t = pyramid_ground_truth(target, self.num_classes, cells, self.ignore_index)

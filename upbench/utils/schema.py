@@ -105,13 +105,18 @@ def coerce(value: Any, tp: Any, file: str, key: str) -> Any:
     raise TypeError(f"schema: unsupported annotation {tp!r} at {key}")  # programming error
 
 
-def build(cls: type, data: Any, file: str = "", prefix: str = "") -> Any:
-    """Build dataclass ``cls`` from mapping ``data``; unknown/missing keys and bad types raise."""
+def build(cls: type, data: Any, file: str = "", prefix: str = "",
+          field_types: dict[str, type] | None = None) -> Any:
+    """Build dataclass ``cls`` from mapping ``data``; unknown/missing keys and bad types raise.
+
+    ``field_types`` replaces the annotation of some fields (a suite's ``dataset`` section is the
+    dataclass of its task); such a field missing from ``data`` is built from an empty mapping.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(file, prefix, f"expected a mapping, got {data!r}")
-    hints = get_type_hints(cls)
+    hints = get_type_hints(cls) | (field_types or {})
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init and not f.name.startswith("_")}
     for k in data:
         if not isinstance(k, str) or k not in fields:
@@ -122,6 +127,8 @@ def build(cls: type, data: Any, file: str = "", prefix: str = "") -> Any:
         key = _join(prefix, name)
         if name in data:
             kwargs[name] = coerce(data[name], hints[name], file, key)
+        elif field_types and name in field_types:
+            kwargs[name] = coerce({}, field_types[name], file, key)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise ConfigError(file, key, "missing required key")
     obj = cls(**kwargs)

@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from upbench.engine.flops import count_flops, count_params
-from upbench.models import SegBaseline, Unhostable, build_model
+from upbench.engine.suite import build_suite
+from upbench.tasks import Unhostable
+from upbench.tasks.segmentation import TASK, SegBaseline
 from upbench.upsamplers import get_upsampler_class, list_upsamplers
 
 SMALL = {"widths": [8, 8, 16, 16], "decoder_channels": 8}
@@ -62,10 +64,9 @@ def test_guided_slot_receives_lateral_feature(monkeypatch):
 
 
 def test_unhostable_and_bad_input():
+    suite = build_suite({"name": "t", "dataset": {"num_classes": 5}, "model": SMALL})
     with pytest.raises(Unhostable, match="up_kernel"):
-        build_model("seg", 5, "carafe", {"up_kernel": 4})
-    with pytest.raises(KeyError, match="baseline"):
-        build_model("detection", 5, "bilinear", {})
+        TASK.build_model(suite, "carafe", {"up_kernel": 4}, None, 0)
     with pytest.raises(ValueError, match="multiples of 32"):
         SegBaseline(5, "bilinear", **SMALL)(torch.randn(1, 3, 48, 48))
 
@@ -97,7 +98,7 @@ def label_decoder():
             up = nn.functional.interpolate(self.cls(guide), scale_factor=self.scale // 8)
             return up
 
-        def extra_losses(self, outputs, target):
+        def extra_losses(self, outputs, target, state=None):
             return {"aux": outputs.float().mean() * 0}
 
     try:
@@ -115,7 +116,8 @@ def test_label_space_slot_contract(label_decoder):
     # x = P5 (stride 32), guide = P2 (stride 4), pyramid P5..P2, all with D channels
     assert label_decoder[0] == ((2, 8, 2, 2), (2, 8, 16, 16),
                                 [(2, 8, 2, 2), (2, 8, 4, 4), (2, 8, 8, 8), (2, 8, 16, 16)])
-    assert set(m.extra_losses(y, torch.zeros(2, 64, 64, dtype=torch.long))) == {"final_up.aux"}
+    losses = m.training_losses((torch.randn(2, 3, 64, 64),), torch.zeros(2, 64, 64, dtype=torch.long))
+    assert set(losses) == {"ce", "final_up.aux"}
     assert all(type(u).__name__ == "Bilinear" for u in m.up)  # the top-down slots stay bilinear
 
 

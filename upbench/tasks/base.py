@@ -1,0 +1,220 @@
+"""The task contract: what the task-agnostic engine needs from a task (DESIGN.md, "Tasks").
+
+A task is one folder ``upbench/tasks/<task>/`` and one entry in :data:`upbench.tasks.TASKS`. It
+declares its suite sections (dataset, model and metrics dataclasses), its :class:`Metric` s (the
+first is the primary), its reference upsampler and baselines, and builds the train and
+validation :class:`Split` s, the :class:`TaskModel` hosting one upsampler, an :class:`Evaluator`
+and example inputs for FLOPs, latency and memory. The engine (suite, runner, train loop, profile,
+compare, gate) and the CLI know nothing else of a task.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, Protocol
+
+import torch
+from torch import nn
+
+from upbench.models.slots import Unhostable
+
+Batch = tuple[tuple[torch.Tensor, ...], Any]  # (model inputs, targets)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One reported quantity of a task.
+
+    Attributes:
+        key: the key in a result's ``metrics`` (e.g. ``"mIoU"``, ``"abs_rel"``).
+        higher_is_better: the direction; a move the other way is a regression.
+        unit: shown in headers and the gate's tolerance (``"%"``, ``"m"``, ``""``).
+        digits: decimals in tables.
+        shown: a column of compare's table (all metrics go to CSV and JSON).
+        delta: compare also shows the paired Δ against the reference upsampler.
+        gated: the CI gate checks it (with a tolerance in ``unit``).
+        tolerance_floor: the gate's smallest tolerance, in ``unit``.
+    """
+
+    key: str
+    higher_is_better: bool
+    unit: str = ""
+    digits: int = 2
+    shown: bool = True
+    delta: bool = False
+    gated: bool = True
+    tolerance_floor: float = 0.5
+
+    @property
+    def direction(self) -> Literal["higher", "lower"]:
+        """``"higher"`` or ``"lower"`` (is better)."""
+        return "higher" if self.higher_is_better else "lower"
+
+    @property
+    def header(self) -> str:
+        """Column header with the direction arrow, e.g. ``mIoU ↑`` or ``abs_rel ↓``."""
+        return f"{self.key} {'↑' if self.higher_is_better else '↓'}"
+
+    def regressed(self, value: float, baseline: float, tolerance: float) -> bool:
+        """True when ``value`` moved from ``baseline`` in the bad direction by more than
+        ``tolerance``."""
+        return value < baseline - tolerance if self.higher_is_better else value > baseline + tolerance
+
+    def improved(self, value: float, baseline: float, tolerance: float) -> bool:
+        """True when ``value`` moved in the good direction by more than ``tolerance``."""
+        return self.regressed(baseline, value, tolerance)
+
+    def format(self, value: float | None) -> str:
+        """``value`` with this metric's digits (``—`` for missing or NaN)."""
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return "—"
+        return f"{value:.{self.digits}f}"
+
+
+class Split(Protocol):
+    """A dataset split: ``len()`` samples, batched by index.
+
+    ``batch(indices, flip)`` returns ``(inputs, targets)``: ``inputs`` is the tuple of model inputs
+    (tensors with a leading batch dimension), ``targets`` whatever the task's loss and evaluator
+    take. ``flip`` (bool per sample, or None) asks for a horizontal flip of those samples — of
+    their inputs and targets alike, as the task defines it (boxes move, labels flip).
+    """
+
+    def __len__(self) -> int: ...
+
+    def batch(self, indices: torch.Tensor, flip: torch.Tensor | None = None) -> Batch: ...
+
+
+class Evaluator(Protocol):
+    """Accumulates over a split, as the field's evaluators do: ``update`` per batch, then
+    ``compute() -> {metric key: value}`` divides at the end."""
+
+    def update(self, predictions: Any, targets: Any) -> None: ...
+
+    def compute(self) -> dict[str, Any]: ...
+
+
+class TaskModel(nn.Module):
+    """A task's baseline network with named upsampler slots.
+
+    * ``forward(*inputs)`` is the network alone and returns tensors (what FLOPs and latency
+      measure);
+    * ``loss(outputs, targets) -> dict`` is the training loss, the slots' own losses included;
+    * ``predict(outputs)`` is what the evaluator takes (``infer`` = ``predict(forward(...))``, what
+      latency times);
+    * ``fit(passes)`` runs the slots' fitting steps before training (e.g. a PCA of the labels).
+
+    Attributes:
+        slots: module names holding the upsampler under test (its params / FLOPs share).
+        placement: where the upsampler sits (``decoder`` or ``final``), for the record.
+    """
+
+    slots: list[str]
+    placement: str = "decoder"
+
+    def loss(self, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
+        """Named loss terms; the train loop minimises their sum."""
+        raise NotImplementedError
+
+    def training_losses(self, inputs: tuple[torch.Tensor, ...], targets: Any
+                        ) -> dict[str, torch.Tensor]:
+        """One training forward and its losses (``loss(forward(*inputs), targets)``). A model
+        whose loss needs more than the outputs (a slot's intermediate state, or targets inside
+        the network as in Faster R-CNN) overrides this."""
+        return self.loss(self(*inputs), targets)
+
+    def predict(self, outputs: Any) -> Any:
+        """Predictions for the evaluator from ``forward``'s outputs."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def infer(self, *inputs: torch.Tensor) -> Any:
+        """The full inference path: ``predict(forward(*inputs))``."""
+        return self.predict(self(*inputs))
+
+    def slot_modules(self) -> list[tuple[str, nn.Module]]:
+        """(name, module) of the slots holding the upsampler under test."""
+        mods = dict(self.named_modules())
+        return [(s, mods[s]) for s in self.slots]
+
+    def fit(self, passes: Any) -> None:
+        """Run each slot upsampler's fitting step (e.g. DUpsampling's PCA) before training."""
+        for _, mod in self.slot_modules():
+            mod.fit(passes)
+
+    def flops_target(self) -> tuple[nn.Module, list[str]]:
+        """The module fvcore traces on the example inputs and the names of its upsampler slots
+        (default: this model). A model whose forward is not a traceable tensor function (e.g.
+        detection post-processing) returns a wrapper and says in its docstring what is counted."""
+        return self, list(self.slots)
+
+
+class Task:
+    """A task. Subclasses set the class attributes and implement the builders.
+
+    Attributes:
+        name: the suite's ``task:`` value.
+        baselines: baseline names of the suite's ``baseline:`` (the first is the default).
+        reference: the upsampler deltas are taken against (as the task's baseline ships).
+        metrics: the reported metrics, the primary first.
+        dataset_config, model_config, metrics_config: the dataclasses of the suite sections
+            ``dataset``, ``model`` and ``metrics``.
+        input_multiple: ``input_size`` must be a multiple of this (the output stride).
+    """
+
+    name: ClassVar[str] = ""
+    baselines: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[str] = "bilinear"
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+    dataset_config: ClassVar[type]
+    model_config: ClassVar[type]
+    metrics_config: ClassVar[type]
+    input_multiple: ClassVar[int] = 32
+
+    @property
+    def primary(self) -> Metric:
+        """The first metric."""
+        return self.metrics[0]
+
+    def metric(self, key: str) -> Metric:
+        """The metric with ``key``."""
+        for m in self.metrics:
+            if m.key == key:
+                return m
+        raise KeyError(f"task {self.name!r} has no metric {key!r} (it has: "
+                       f"{', '.join(m.key for m in self.metrics)})")
+
+    def validate(self, suite: Any, file: str) -> None:
+        """Cross-section checks of a whole suite (sections are checked by their dataclasses);
+        raises :class:`upbench.utils.schema.ConfigError`. Nothing by default."""
+
+    def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
+        """Open the suite's dataset before any work starts (list files, check pairs, decode a
+        sample; ``deep``: every sample); raises ConfigError naming the file. Nothing by default."""
+
+    def splits(self, suite: Any) -> tuple[Split, Split]:
+        """The (train, validation) splits of a suite at its input size."""
+        raise NotImplementedError
+
+    def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
+                    placement: str | None, seed: int) -> TaskModel:
+        """The suite's baseline hosting ``upsampler``, initialised from ``seed``.
+
+        Raises:
+            Unhostable: the baseline cannot host it (the cell is n/a with the reason).
+        """
+        raise NotImplementedError
+
+    def evaluator(self, suite: Any) -> Evaluator:
+        """A fresh evaluator for the validation split."""
+        raise NotImplementedError
+
+    def example_inputs(self, suite: Any, size: Sequence[int], device: torch.device | str = "cpu",
+                       batch: int = 1) -> tuple[torch.Tensor, ...]:
+        """Model inputs of ``batch`` images of ``size`` (H, W), for FLOPs, latency and memory."""
+        raise NotImplementedError
+
+
+__all__ = ["Batch", "Evaluator", "Metric", "Split", "Task", "TaskModel", "Unhostable"]

@@ -1,0 +1,62 @@
+"""Semantic segmentation: the FPN baseline, synthetic scenes or VOC/ADE20K/Cityscapes folders,
+mIoU / bIoU / trimap mIoU as mmseg and boundary-iou-api define them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from upbench.metrics import SegMetrics
+from upbench.tasks.base import Task
+from upbench.tasks.segmentation.config import DatasetConfig, MetricsConfig, ModelConfig
+from upbench.tasks.segmentation.data import make_split
+from upbench.tasks.segmentation.metrics import METRICS
+from upbench.tasks.segmentation.model import SegBaseline
+from upbench.utils.schema import ConfigError
+
+
+class Segmentation(Task):
+    """The segmentation task (baseline ``seg``: :class:`SegBaseline`)."""
+
+    name = "segmentation"
+    baselines = ("seg",)
+    reference = "bilinear"
+    metrics = METRICS
+    dataset_config = DatasetConfig
+    model_config = ModelConfig
+    metrics_config = MetricsConfig
+    input_multiple = 32
+
+    def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
+        if suite.dataset.kind != "folder":
+            return
+        for split in ("train", "val"):
+            try:
+                make_split(suite.dataset, split, suite.input_size)
+            except (FileNotFoundError, ValueError) as e:
+                raise ConfigError(file, "dataset.root", f"{split} split: {e}") from None
+
+    def splits(self, suite: Any):
+        return (make_split(suite.dataset, "train", suite.input_size),
+                make_split(suite.dataset, "val", suite.input_size))
+
+    def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
+                    placement: str | None, seed: int) -> SegBaseline:
+        m = suite.model
+        return SegBaseline(suite.dataset.num_classes, upsampler, hparams, widths=m.widths,
+                           blocks=m.blocks, decoder_channels=m.decoder_channels, impl=suite.impl,
+                           seed=seed, placement=placement)
+
+    def evaluator(self, suite: Any) -> SegMetrics:
+        return SegMetrics(suite.dataset.num_classes,
+                          boundary_dilation_ratio=suite.metrics.boundary_dilation_ratio,
+                          trimap_widths=suite.metrics.trimap_widths)
+
+    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
+        return (torch.randn(batch, 3, *size, device=device),)
+
+
+TASK = Segmentation()
+
+__all__ = ["TASK", "SegBaseline", "Segmentation"]

@@ -1,0 +1,93 @@
+"""The segmentation task's suite sections: ``dataset``, ``model`` and ``metrics``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from upbench.utils.schema import ConfigError
+from upbench.utils.suggest import closest
+
+FORMATS = ("generic", "voc", "ade20k", "cityscapes")
+
+
+def resolve_root(root: str, file: str, key: str) -> str:
+    """A dataset directory as an absolute path: as given if absolute or existing from the cwd,
+    else relative to the suite file. Raises ConfigError (with the closest existing sibling)
+    when it does not exist."""
+    p = Path(root).expanduser()
+    if not (p.is_absolute() or p.exists()):
+        p = (Path(file).parent if file else Path(".")) / p
+    p = p.resolve() if p.exists() else p
+    if not p.is_dir():
+        parent = p.parent
+        names = [c.name for c in parent.iterdir() if c.is_dir()] if parent.is_dir() else []
+        best = closest(p.name, names)
+        raise ConfigError(file, key, f"dataset directory {str(p)!r} does not exist",
+                          str(parent / best) if best else None)
+    return str(p)
+
+
+@dataclass
+class DatasetConfig:
+    """Where the data comes from.
+
+    ``kind: synthetic`` uses :mod:`upbench.data.synthetic` (``num_classes``, ``train_size``,
+    ``val_size``, ``seed``, ``max_things``, ``small_objects``); ``kind: folder`` reads an on-disk
+    dataset (``format``, ``root``, ``num_classes``, optional ``train_split``/``val_split`` and
+    ``reduce_zero_label``, ``max_train``/``max_val`` to subsample). Images are resized to the
+    suite's ``input_size``.
+    """
+
+    kind: Literal["synthetic", "folder"] = "synthetic"
+    num_classes: int = 8
+    train_size: int = 256
+    val_size: int = 64
+    seed: int = 0
+    max_things: int = 4
+    small_objects: int = 4
+    format: Literal["generic", "voc", "ade20k", "cityscapes"] = "generic"
+    root: str | None = None
+    train_split: str | None = None
+    val_split: str | None = None
+    reduce_zero_label: bool | None = None
+    max_train: int | None = None
+    max_val: int | None = None
+
+    def validate(self, file: str, prefix: str) -> None:
+        if self.num_classes < 2 or self.num_classes > 254:
+            raise ConfigError(file, f"{prefix}.num_classes", "must be in 2..254")
+        if self.kind == "synthetic":
+            for k in ("train_size", "val_size"):
+                if getattr(self, k) < 1:
+                    raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
+            return
+        if not self.root:
+            raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
+        self.root = resolve_root(self.root, file, f"{prefix}.root")
+
+
+@dataclass
+class ModelConfig:
+    """The segmentation baseline's size (see :class:`~upbench.tasks.segmentation.model
+    .SegBaseline`)."""
+
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    decoder_channels: int = 32
+
+    def validate(self, file: str, prefix: str) -> None:
+        if len(self.widths) != 4 or len(self.blocks) != 4:
+            raise ConfigError(file, f"{prefix}.widths", "widths and blocks need 4 entries (stages "
+                              "at stride 4, 8, 16, 32)")
+        if min(self.widths + [self.decoder_channels]) < 1 or min(self.blocks) < 1:
+            raise ConfigError(file, prefix, "widths, blocks and decoder_channels must be >= 1")
+
+
+@dataclass
+class MetricsConfig:
+    """Metric parameters (METRICS.md): boundary IoU dilation ratio, trimap band widths."""
+
+    boundary_dilation_ratio: float = 0.02
+    trimap_widths: list[int] = field(default_factory=lambda: [2, 4])
