@@ -37,11 +37,17 @@ build: install
 	$(VENV)/bin/upbench ops build
 
 QUICK_OUT ?= results/quick
+# one quick suite per task: suites/quick.yaml (segmentation) and suites/<task>-quick.yaml
+QUICK_SUITES ?= suites/quick.yaml $(filter-out suites/quick.yaml,$(sort $(wildcard suites/*-quick.yaml)))
 
+# every quick suite runs even if a cell of another failed; the exit code says whether any did
 quick: build
 	$(VENV)/bin/upbench ops check
-	$(VENV)/bin/upbench run suites/quick.yaml --out $(QUICK_OUT)
-	$(VENV)/bin/upbench compare $(QUICK_OUT) --format markdown
+	@status=0; for s in $(QUICK_SUITES); do \
+		$(VENV)/bin/upbench run $$s --out $(QUICK_OUT)/$$(basename $$s .yaml) || status=$$?; \
+		[ $$status -eq 130 ] && exit 130; \
+	done; \
+	$(VENV)/bin/upbench compare $(QUICK_OUT) --format markdown; exit $$status
 
 test: build
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -162,6 +162,8 @@ class Task:
         dataset_config, model_config, metrics_config: the dataclasses of the suite sections
             ``dataset``, ``model`` and ``metrics``.
         input_multiple: ``input_size`` must be a multiple of this (the output stride).
+        eval_size: the evaluation size ``(H, W)`` FLOPs and latency are reported at, as the
+            task's papers do (independent of the training size; None: the suite's input size).
     """
 
     name: ClassVar[str] = ""
@@ -172,6 +174,7 @@ class Task:
     model_config: ClassVar[type]
     metrics_config: ClassVar[type]
     input_multiple: ClassVar[int] = 32
+    eval_size: ClassVar[tuple[int, int] | None] = None
 
     @property
     def primary(self) -> Metric:
