@@ -65,3 +65,16 @@ def test_write_atomic_leaves_no_partial_file(tmp_path):
     assert sorted(f.name for f in tmp_path.iterdir()) == ["a.json"]
     with pytest.raises(FileNotFoundError):
         load_results(tmp_path / "missing")
+
+
+def test_artifacts_are_written_beside_the_result_and_not_read_as_results(tmp_path):
+    from upbench.engine.results import is_artifact, write_result
+
+    rec = {"schema": "upbench.result/1", "hash": "0123456789abcdef", "label": "x", "seed": 0,
+           "status": "ok", "artifacts": {"detections.json": [{"image_id": 1, "score": 0.5}]}}
+    p = write_result(tmp_path, "x__seed0__0123456789abcdef.json", rec)
+    art = tmp_path / "x__seed0__0123456789abcdef.detections.json"
+    assert json.loads(art.read_text()) == [{"image_id": 1, "score": 0.5}]
+    assert json.loads(p.read_text())["artifacts"] == [art.name]
+    assert is_artifact(art) and not is_artifact(p)
+    assert [r["label"] for r in load_results(tmp_path)] == ["x"]

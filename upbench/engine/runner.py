@@ -27,7 +27,7 @@ from upbench.engine.profile import (
     measure_peak_memory,
     measure_speed_ratio,
 )
-from upbench.engine.results import SCHEMA, finished_hashes, write_atomic
+from upbench.engine.results import SCHEMA, finished_hashes, write_result
 from upbench.engine.suite import Cell, Suite
 from upbench.engine.train import Diverged, evaluate, train
 from upbench.tasks import Unhostable
@@ -144,8 +144,12 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                                      lambda it, n, loss: rep.iteration(cell, it, n, loss))
                 rep.phase(cell, "eval")
                 te = time.perf_counter()
-                rec["metrics"] = evaluate(model, val_split, task.evaluator(suite),
+                evaluator = task.evaluator(suite)
+                rec["metrics"] = evaluate(model, val_split, evaluator,
                                           suite.train.eval_batch_size, device)
+                artifacts = getattr(evaluator, "artifacts", None)  # optional (Evaluator)
+                if artifacts is not None:
+                    rec["artifacts"] = artifacts()
                 rec["eval_time_s"] = time.perf_counter() - te
                 size = suite.profile.latency_size or suite.input_size
                 inputs = task.example_inputs(suite, size, device)
@@ -193,7 +197,7 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
         for i, cell in enumerate(todo):
             rep.cell_start(cell, i, len(todo))
             result = run_cell(cell, rep)
-            write_atomic(out / cell.filename, result)
+            write_result(out, cell.filename, result)
             summary.results.append(result)
             rep.cell_end(cell, result)
     except KeyboardInterrupt:

@@ -89,7 +89,12 @@ class Split(Protocol):
 
 class Evaluator(Protocol):
     """Accumulates over a split, as the field's evaluators do: ``update`` per batch, then
-    ``compute() -> {metric key: value}`` divides at the end."""
+    ``compute() -> {metric key: value}`` divides at the end.
+
+    An evaluator may also define ``artifacts() -> {name: JSON-able}`` (called after
+    ``compute``): files the driver writes beside the cell's result as ``<stem>.<name>`` (e.g.
+    ``detections.json``, the COCO results anyone can re-evaluate). Workers never write files.
+    """
 
     def update(self, predictions: Any, targets: Any) -> None: ...
 
