@@ -121,7 +121,7 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
             rec["env"] = environment() | {"threads": torch.get_num_threads()}
             try:
                 model = task.build_model(suite, entry.name, entry.hparams, entry.placement,
-                                         cell.seed)
+                                         cell.seed, entry.decode_stride)
             except Unhostable as e:
                 rec.update(status="n/a", error=str(e))
                 return rec
@@ -147,6 +147,9 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                 evaluator = task.evaluator(suite)
                 rec["metrics"] = evaluate(model, val_split, evaluator,
                                           suite.train.eval_batch_size, device)
+                diagnostics = model.diagnostics(val_split)
+                if diagnostics:
+                    rec["diagnostics"] = diagnostics
                 artifacts = getattr(evaluator, "artifacts", None)  # optional (Evaluator)
                 if artifacts is not None:
                     rec["artifacts"] = artifacts()

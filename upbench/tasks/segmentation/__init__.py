@@ -42,11 +42,12 @@ class Segmentation(Task):
                 make_split(suite.dataset, "val", suite.input_size))
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
-                    placement: str | None, seed: int) -> SegBaseline:
+                    placement: str | None, seed: int, decode_stride: int | None = None
+                    ) -> SegBaseline:
         m = suite.model
         return SegBaseline(suite.dataset.num_classes, upsampler, hparams, widths=m.widths,
                            blocks=m.blocks, decoder_channels=m.decoder_channels, impl=suite.impl,
-                           seed=seed, placement=placement)
+                           seed=seed, placement=placement, decode_stride=decode_stride)
 
     def evaluator(self, suite: Any) -> SegMetrics:
         return SegMetrics(suite.dataset.num_classes,
