@@ -62,7 +62,16 @@ class TrainConfig:
 
 @dataclass
 class ProfileConfig:
-    """What to profile in every cell (sizes default to the suite's ``input_size``)."""
+    """What to profile in every cell, at batch 1.
+
+    FLOPs and latency are measured at ``flops_size`` / ``latency_size``, by default the task's
+    evaluation size (``Task.eval_size``: 512×512 for segmentation, as the papers report),
+    independent of the training ``input_size``. Latency is timed interleaved with the same
+    baseline hosting the reference upsampler (``speed_reference``, default the task's), so every
+    result carries the latency ratio against it: ``latency_repeats`` repeats, or
+    ``speed_repeats`` when ``speed_reference`` is set explicitly (the CI gate's Mann–Whitney U
+    test of the ratio wants ≥ 5 of them).
+    """
 
     flops: bool = True
     flops_size: list[int] | None = None
@@ -71,8 +80,6 @@ class ProfileConfig:
     latency_warmup: int = 3
     latency_repeats: int = 10
     memory: bool = True
-    # the CI gate's speed measure: latency ratio against the baseline with this upsampler,
-    # timed interleaved in the same loop (None: not measured)
     speed_reference: str | None = None
     speed_repeats: int = 15
 

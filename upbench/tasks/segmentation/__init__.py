@@ -27,6 +27,7 @@ class Segmentation(Task):
     model_config = ModelConfig
     metrics_config = MetricsConfig
     input_multiple = 32
+    eval_size = (512, 512)  # mmseg's ADE20K / VOC crop, the papers' FLOPs size
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         if suite.dataset.kind != "folder":
