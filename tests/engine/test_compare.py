@@ -90,3 +90,27 @@ def test_significance_marks_only_intervals_that_exclude_zero():
     md = render(rows, "markdown")
     table = md.split("- Δ")[0].split("\n", 1)[1]  # without the bold title
     assert "*" not in table and "fewer than 3 seeds" in md
+
+
+def test_latex_escapes_every_special_character_and_names_booktabs():
+    from upbench.engine.compare import latex_escape
+
+    assert latex_escape("a_b&c%d$e#f{g}h~i^j\\k") == (
+        "a\\_b\\&c\\%d\\$e\\#f\\{g\\}h\\textasciitilde{}i\\textasciicircum{}j\\textbackslash{}k")
+    rows, _ = aggregate([res("bilinear", 0, 70), res("x_{1}^2", 0, 71)])
+    tex = render(rows, "latex")
+    assert "x\\_\\{1\\}\\textasciicircum{}2" in tex and "booktabs" in tex and "\\toprule" in tex
+
+
+def test_compare_json_errors_are_json(tmp_path):
+    from click.testing import CliRunner
+
+    from upbench.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["compare", str(tmp_path / "missing"), "--json"])
+    assert r.exit_code == 2
+    out = json.loads(r.stdout)
+    assert out["exit_code"] == 2 and "missing" in out["error"]
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(cli, ["compare", str(tmp_path / "empty"), "--format", "json"])
+    assert r.exit_code == 2 and "no upbench result files" in json.loads(r.stdout)["error"]

@@ -20,7 +20,6 @@ from upbench.upsamplers._label_pca import fit_label_pca, label_patches
 from upbench.upsamplers._registry import register_upsampler
 from upbench.upsamplers.base import Upsampler
 
-
 TEMPERATURE_FIT_IMAGES = 256  # training label maps the initial temperature is fitted on
 
 
