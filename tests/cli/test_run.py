@@ -99,6 +99,11 @@ def test_run_resume_compare_flops(suite, tmp_path, monkeypatch):
     assert ok["flops"]["counter"] == "fvcore"
     lat = ok["latency"]
     assert lat["batch_size"] == 1 and lat["repeats"] == 2 and lat["median_ms"] > 0
+    # profiled at the task's evaluation size, not the 32×32 training size, and timed
+    # interleaved with the task's reference upsampler (the ratio is in every result)
+    assert lat["input_size"] == [512, 512] and ok["flops"]["input_size"] == [512, 512]
+    assert lat["interleaved_with"] == "bilinear" and res["nearest"]["speed"]["reference"] == "bilinear"
+    assert len(res["nearest"]["speed"]["ratio_samples"]) == 2
     assert lat["iqr_ms"] >= 0 and lat["threads"] >= 1 and lat["device"] == "cpu"
     assert "peak_mb" in ok["memory"]
     assert ok["train"]["time_s"] > 0 and ok["train"]["iterations"] == 2
@@ -118,6 +123,12 @@ def test_run_resume_compare_flops(suite, tmp_path, monkeypatch):
     rows = json.loads(r.stdout)
     assert rows[0]["upsampler"] == "bilinear" and rows[0]["dmIoU"] == 0
     assert (tmp_path / "p.png").stat().st_size > 0
+    r = invoke("compare", out, "--report", tmp_path / "report")
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "report" / "out.md").read_text()
+    assert "## segmentation (suite tiny): deltas vs bilinear" in page and "× ref latency" in page
+    for png in ("out-segmentation-accuracy.png", "out-segmentation-latency.png"):
+        assert f"]({png})" in page and (tmp_path / "report" / png).stat().st_size > 5000
     near = next(x for x in rows if x["upsampler"] == "nearest")
     assert near["dmIoU"] == pytest.approx(near["mIoU"] - rows[0]["mIoU"])
     assert invoke("compare", tmp_path / "nothing").exit_code == 2

@@ -120,7 +120,7 @@ class FakeTask(Task):
         return (FakeSplit(d.train_size, suite.input_size, d.seed),
                 FakeSplit(d.val_size, suite.input_size, d.seed + 1))
 
-    def build_model(self, suite, upsampler, hparams, placement, seed):
+    def build_model(self, suite, upsampler, hparams, placement, seed, decode_stride=None):
         return FakeNet(upsampler, hparams, suite.model.width, suite.impl, seed)
 
     def evaluator(self, suite):

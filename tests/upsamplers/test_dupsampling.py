@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from upbench.upsamplers import create_upsampler
@@ -108,3 +109,37 @@ def test_randomised_pca_matches_dense_pca():
 
     assert err(w_rand) <= 1.05 * err(w_dense)
     torch.testing.assert_close(w_rand.t() @ w_rand, torch.eye(12), atol=1e-4, rtol=0)
+
+
+def test_fit_sets_the_temperature_that_sharpens_the_oracle_reconstruction():
+    from upbench.engine.train import FitPasses
+    from upbench.upsamplers.dupsampling import reconstruction_upper_bound
+
+    labels = torch.zeros(8, 32, 32, dtype=torch.long)
+    for i in range(8):
+        labels[i, : 4 + 3 * i, :] = 1
+        labels[i, :, 20 - i:] = 2
+
+    class Split:
+        def __len__(self):
+            return 8
+
+        def batch(self, idx, flip=None):
+            return (torch.zeros(len(idx), 3, 32, 32),), labels[idx]
+
+    up = create_upsampler("dupsampling", 4, 16, num_classes=3, compressed_channels=8)
+    assert float(up.temperature.detach()) == 1.0
+    up.fit(FitPasses(Split(), 4))
+    t = float(up.temperature.detach())
+    assert 0.003 < t < 1.0 and t == pytest.approx(up.best_temperature(labels))
+    oracle = up.label_oracle(labels)
+    assert oracle["ratio"] == 16
+    assert oracle["dupsampling_mIoU"] == pytest.approx(
+        100 * reconstruction_upper_bound(labels, 16, up, 3))
+    assert oracle["dupsampling_mIoU"] > oracle["bilinear_mIoU"]
+    paper = create_upsampler("dupsampling", 4, 16, num_classes=3, compressed_channels=8,
+                             init_temperature=1.0)
+    paper.fit(FitPasses(Split(), 4))
+    assert float(paper.temperature.detach()) == 1.0  # the paper's initialisation, kept
+    with pytest.raises(ValueError, match="init_temperature"):
+        create_upsampler("dupsampling", 4, 16, init_temperature=0.0)

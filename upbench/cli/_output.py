@@ -22,9 +22,12 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False) + "\n")
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print a rich table; floats are shown with 4 significant digits."""
-    table = Table(title=title, show_lines=False)
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+                caption: Sequence[str] = ()) -> None:
+    """Print a rich table; floats are shown with 4 significant digits; ``caption`` lines are
+    printed under it."""
+    table = Table(title=title, show_lines=False,
+                  caption="\n".join(caption) if caption else None, caption_justify="left")
     for col in columns:
         table.add_column(col)
     for row in rows:

@@ -26,12 +26,22 @@ def _fail(msg: str, as_json: bool) -> None:
               default="table", show_default=True)
 @click.option("--plot", "plot_file", default=None, type=click.Path(dir_okay=False),
               help="Save the primary metric against GFLOPs (a panel per task) to this PNG.")
+@click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
+              help="Write one Markdown page per result set (each DIR) with each task's table "
+                   "and plots into this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_file: str | None,
-                as_json: bool) -> None:
+                report_dir: str | None, as_json: bool) -> None:
     """Compare result DIRS: a table per task, mean ± std over seeds, paired deltas against the
     reference upsampler, FLOPs, params, FPS."""
-    from upbench.engine.compare import aggregate, by_task, display_rows, plot, render, table_title
+    from upbench.engine.compare import (
+        aggregate,
+        by_task,
+        display_rows,
+        render,
+        table_notes,
+        table_title,
+    )
     from upbench.engine.results import load_results
 
     as_json = as_json or fmt == "json"
@@ -50,9 +60,19 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_fil
         multi = len({r["suite"] for r in rows}) > 1
         for task, trows in by_task(rows).items():
             cols, body = display_rows(trows, multi)
-            print_table(table_title(task, trows), cols, body)
+            print_table(table_title(task, trows), cols, body, caption=table_notes(trows))
     else:
         console.file.write(render(rows, fmt))
     if plot_file:
+        from upbench.engine.plots import plot
+
         plot(rows, plot_file)
         err_console.print(f"plot written to {plot_file}")
+    if report_dir:
+        from pathlib import Path
+
+        from upbench.engine.report import write_report
+
+        for d in dirs:
+            page = write_report(Path(d).name or d, d, load_results(d), report_dir, reference)
+            err_console.print(f"report written to {page}")

@@ -1,10 +1,14 @@
 """Aggregate result files: one row per (suite, task, upsampler), mean ± std over seeds, paired
-deltas against each task's reference upsampler, FLOPs, params and FPS.
+deltas against each task's reference upsampler with their significance, FLOPs, params, FPS and
+the latency ratio against the reference.
 
 The columns come from the task's :class:`~upbench.tasks.base.Metric` s: every ``shown`` metric is
-a column (with its direction), ``delta`` metrics also get the paired Δ: the mean ± std over
-seeds of (upsampler − reference) at the same seed (every upsampler of a suite shares the seed's
-initialisation and data order, so paired deltas are far less noisy than differences of means).
+a column (with its direction), ``delta`` metrics also get the paired Δ: the mean over seeds of
+(upsampler − reference) at the same seed (every upsampler of a suite shares the seed's
+initialisation and data order, so paired deltas are far less noisy than differences of means),
+with its 95 % confidence interval from the t-distribution over the seeds (``scipy.stats``) and a
+mark when the interval excludes zero. With fewer than three paired seeds there is no interval and
+no mark (a two-seed interval is too wide to mean anything).
 """
 
 from __future__ import annotations
@@ -37,18 +41,38 @@ def _mean_std(vals: list[Any]) -> tuple[float | None, float | None]:
     return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else None)
 
 
-def _paired(row: dict[str, Any], ref: dict[str, Any] | None, key: str
-            ) -> tuple[float | None, float | None]:
-    """Δkey against the reference: the mean (± std) of per-seed differences over the seeds both
-    have, or the difference of the means when they share no seed."""
+CONFIDENCE = 0.95
+MIN_SEEDS_FOR_CI = 3
+
+
+def paired_delta(diffs: list[float]) -> dict[str, Any]:
+    """Mean, std, n and the two-sided 95 % t confidence interval of per-seed differences;
+    ``significant`` is whether the interval excludes zero (None with fewer than 3 seeds)."""
+    from scipy import stats
+
+    n = len(diffs)
+    mean = statistics.fmean(diffs)
+    sd = statistics.stdev(diffs) if n > 1 else None
+    out: dict[str, Any] = {"mean": mean, "std": sd, "n": n, "ci": None, "significant": None}
+    if n >= MIN_SEEDS_FOR_CI:
+        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
+        out["ci"] = [mean - half, mean + half]
+        out["significant"] = bool(out["ci"][0] > 0 or out["ci"][1] < 0)
+    return out
+
+
+def _paired(row: dict[str, Any], ref: dict[str, Any] | None, key: str) -> dict[str, Any] | None:
+    """Δkey against the reference from the per-seed differences over the seeds both have
+    (:func:`paired_delta`), or the difference of the means when they share no seed."""
     if not ref or row.get(key) is None or ref.get(key) is None:
-        return None, None
+        return None
     common = sorted(set(row["_by_seed"]) & set(ref["_by_seed"]))
     diffs = [row["_by_seed"][s][key] - ref["_by_seed"][s][key] for s in common
              if _finite(row["_by_seed"][s].get(key)) and _finite(ref["_by_seed"][s].get(key))]
     if not diffs:
-        return row[key] - ref[key], None
-    return statistics.fmean(diffs), (statistics.stdev(diffs) if len(diffs) > 1 else None)
+        return {"mean": row[key] - ref[key], "std": None, "n": 0, "ci": None,
+                "significant": None}
+    return paired_delta(diffs)
 
 
 def _newest(results: list[dict[str, Any]]) -> tuple[dict[tuple, dict[str, Any]], int]:
@@ -118,6 +142,18 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         row["upsampler_params_M"] = pa["upsampler"] / 1e6 if pa.get("upsampler") is not None else None
         row["FPS"], row["FPS_std"] = _mean_std([(r.get("latency") or {}).get("fps") for r in ok])
         row["latency_ms"], _ = _mean_std([(r.get("latency") or {}).get("median_ms") for r in ok])
+        speeds = [r.get("speed") or {} for r in ok]
+        row["latency_ratio"], row["latency_ratio_std"] = _mean_std([sp.get("ratio")
+                                                                    for sp in speeds])
+        row["latency_ratio_reference"] = next((sp.get("reference") for sp in speeds
+                                               if sp.get("reference")), None)
+        samples = [v for sp in speeds for v in sp.get("ratio_samples") or [] if _finite(v)]
+        row["latency_ratio_iqr"] = (statistics.quantiles(samples, n=4, method="inclusive")[::2]
+                                    if len(samples) > 1 else None)
+        row["latency_size"] = next(((r.get("latency") or {}).get("input_size") for r in ok
+                                    if (r.get("latency") or {}).get("input_size")), None)
+        row["flops_size"] = fl.get("input_size")
+        row["diagnostics"] = next((r["diagnostics"] for r in src if r.get("diagnostics")), None)
         row["impl"] = ",".join(sorted({r.get("impl") for r in ok if r.get("impl")})) or None
         row["_by_seed"] = {r["seed"]: r.get("metrics") or {} for r in ok}
         row["unsupported_ops"] = sorted({op for r in src
@@ -148,7 +184,10 @@ def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: lis
                           else None)
             for m in task_metrics(task):
                 if m.delta:
-                    row[f"d{m.key}"], row[f"d{m.key}_std"] = _paired(row, ref, m.key)
+                    d = _paired(row, ref, m.key) or {}
+                    row[f"d{m.key}"], row[f"d{m.key}_std"] = d.get("mean"), d.get("std")
+                    row[f"d{m.key}_n"], row[f"d{m.key}_ci"] = d.get("n"), d.get("ci")
+                    row[f"d{m.key}_significant"] = d.get("significant")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -173,6 +212,56 @@ def _signed_pm(v: float | None, sd: float | None, nd: int = 2) -> str:
 
 def _num(v: float | None, nd: int = 2) -> str:
     return "—" if v is None else f"{v:.{nd}f}"
+
+
+SIGNIFICANT = "*"
+
+
+def _delta(r: dict[str, Any], key: str, nd: int) -> str:
+    """``+1.33 [+0.10, +2.56]*`` (95 % CI, * when it excludes 0), ``+1.33 ± 0.58`` (two seeds),
+    ``+1.33`` (one)."""
+    v = r.get(f"d{key}")
+    if v is None:
+        return "—"
+    ci = r.get(f"d{key}_ci")
+    if ci:
+        mark = SIGNIFICANT if r.get(f"d{key}_significant") else ""
+        return f"{v:+.{nd}f} [{ci[0]:+.{nd}f}, {ci[1]:+.{nd}f}]{mark}"
+    return _signed_pm(v, r.get(f"d{key}_std"), nd)
+
+
+def _ratio(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}×"
+
+
+def table_notes(rows: list[dict[str, Any]]) -> list[str]:
+    """Footnotes of one task's table: the significance rule, sizes, a decoder's ceiling."""
+    notes = []
+    keys = [k[: -len("_significant")] for k in (rows[0] if rows else {})
+            if k.endswith("_significant")]
+    if keys:
+        few = any((r.get(f"{k}_n") or 0) < MIN_SEEDS_FOR_CI for r in rows for k in keys
+                  if r["upsampler"] != r.get("reference"))
+        notes.append("Δ: paired over seeds against the reference; [95 % CI] from the "
+                     f"t-distribution, {SIGNIFICANT} = the interval excludes 0"
+                     + (f"; with fewer than {MIN_SEEDS_FOR_CI} seeds: no interval and no mark"
+                        if few else ""))
+    sizes = {tuple(r["latency_size"]) for r in rows if r.get("latency_size")}
+    fsizes = {tuple(r["flops_size"]) for r in rows if r.get("flops_size")}
+    ref = next((r.get("latency_ratio_reference") for r in rows
+                if r.get("latency_ratio_reference")), None)
+    if sizes or fsizes:
+        notes.append("GFLOPs at " + ", ".join("×".join(map(str, s)) for s in sorted(fsizes))
+                     + "; FPS (batch 1) at " + ", ".join("×".join(map(str, s)) for s in sorted(sizes))
+                     + (f"; × ref latency: latency ratio against {ref}, timed interleaved in the "
+                        "same run" if ref else ""))
+    for r in rows:
+        o = (r.get("diagnostics") or {}).get("oracle")
+        if o:
+            notes.append(f"{r['upsampler']} reconstruction ceiling at ratio {o['ratio']} on the "
+                         f"validation labels (paper Table 1's oracle): {o['dupsampling_mIoU']:.1f} "
+                         f"mIoU vs bilinear {o['bilinear_mIoU']:.1f} from the same stride")
+    return notes
 
 
 def _status(r: dict[str, Any]) -> str:
@@ -201,7 +290,7 @@ def display_rows(rows: list[dict[str, Any]], multi_suite: bool = False
             if m.delta:
                 cols.append(f"Δ{m.key}")
     cols += ["GFLOPs", "ΔGFLOPs" if ref else "", "params (M)", "Δparams (M)" if ref else "",
-             "FPS", "impl", "status"]
+             "FPS", "× ref latency", "impl", "status"]
     out = []
     for r in rows:
         vals = [r["upsampler"], str(len(r["seeds"]))]
@@ -209,10 +298,11 @@ def display_rows(rows: list[dict[str, Any]], multi_suite: bool = False
             if m.shown:
                 vals.append(_pm(r.get(m.key), r.get(f"{m.key}_std"), m.digits))
                 if m.delta:
-                    vals.append(_signed_pm(r.get(f"d{m.key}"), r.get(f"d{m.key}_std"), m.digits))
+                    vals.append(_delta(r, m.key, m.digits))
         vals += [_num(r["GFLOPs"], 4), _signed(r.get("dGFLOPs"), 4) if ref else "",
                  _num(r["params_M"], 4), _signed(r.get("dparams_M"), 4) if ref else "",
-                 _num(r["FPS"], 1), r["impl"] or "—", _status(r)]
+                 _num(r["FPS"], 1), _ratio(r.get("latency_ratio")), r["impl"] or "—",
+                 _status(r)]
         out.append(([r["suite"]] if multi_suite else []) + vals)
     keep = [i for i, c in enumerate(cols) if c]
     return [cols[i] for i in keep], [[row[i] for i in keep] for row in out]
@@ -246,19 +336,28 @@ def latex_escape(s: str) -> str:
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
-    metric_cols: list[str] = []
+    flat = []
     for r in rows:
+        r = dict(r)
+        for k in [k for k in r if k.endswith("_ci")]:
+            ci = r.pop(k) or [None, None]
+            r[f"{k}_low"], r[f"{k}_high"] = ci
+        flat.append(r)
+    metric_cols: list[str] = []
+    for r in flat:
         for k in r.get("metric_keys", []):
-            for c in (k, f"{k}_std", f"d{k}", f"d{k}_std"):
+            for c in (k, f"{k}_std", f"d{k}", f"d{k}_std", f"d{k}_n", f"d{k}_ci_low",
+                      f"d{k}_ci_high", f"d{k}_significant"):
                 if c in r and c not in metric_cols:
                     metric_cols.append(c)
     cols = (["suite", "task", "upsampler", "reference", "n_ok", "n_failed", "n_na"] + metric_cols
             + ["GFLOPs", "dGFLOPs", "upsampler_GFLOPs", "params_M", "dparams_M",
-               "upsampler_params_M", "FPS", "latency_ms", "impl", "error"])
+               "upsampler_params_M", "FPS", "latency_ms", "latency_ratio",
+               "latency_ratio_reference", "impl", "error"])
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(cols)
-    for r in rows:
+    for r in flat:
         w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
     return buf.getvalue()
 
@@ -281,45 +380,15 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
             lines = [f"**{table_title(task, trows)}**", "",
                      "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
             lines += ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in body]
+            lines += [""] + [f"- {n}" for n in table_notes(trows)]
         elif fmt == "latex":
             lines = [f"% {latex_escape(table_title(task, trows))} -- needs \\usepackage{{booktabs}}",
                      "\\begin{tabular}{" + "l" * (2 if multi else 1) + "r" * (len(cols) - (2 if multi else 1)) + "}",
                      "\\toprule", " & ".join(latex_escape(c) for c in cols) + " \\\\", "\\midrule"]
             lines += [" & ".join(latex_escape(v) for v in row) + " \\\\" for row in body]
             lines += ["\\bottomrule", "\\end{tabular}"]
+            lines += [f"% {latex_escape(n)}" for n in table_notes(trows)]
         else:
             raise ValueError(f"unknown format {fmt!r}")
         parts.append("\n".join(lines) + "\n")
     return "\n".join(parts)
-
-
-def plot(rows: list[dict[str, Any]], path: str, metric: str | None = None) -> None:
-    """The primary metric (mean ± std over seeds) against GFLOPs, one labelled point per row;
-    one panel per task."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    groups = by_task(rows)
-    fig, axes = plt.subplots(1, len(groups), figsize=(7 * len(groups), 5), squeeze=False)
-    for ax, (task, trows) in zip(axes[0], groups.items(), strict=True):
-        ms = task_metrics(task)
-        m = next((x for x in ms if x.key == metric), ms[0] if ms else None)
-        key = metric or (m.key if m else None)
-        for r in trows:
-            if key is None or r.get(key) is None or r.get("GFLOPs") is None:
-                continue
-            ax.errorbar(r["GFLOPs"], r[key], yerr=r.get(f"{key}_std") or 0, fmt="o", capsize=3)
-            ax.annotate(r["upsampler"], (r["GFLOPs"], r[key]), textcoords="offset points",
-                        xytext=(4, 4), fontsize=8)
-        ax.set_xlabel("GFLOPs (fvcore, 1 FLOP = 1 multiply-add)")
-        unit = f" ({m.unit})" if m and m.unit else ""
-        arrow = f", {m.direction} is better" if m else ""
-        ax.set_ylabel(f"{key}{unit}{arrow}")
-        suites = sorted({r["suite"] for r in trows})
-        ax.set_title(f"{task}: {key} vs GFLOPs — {', '.join(suites)}")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

@@ -76,6 +76,26 @@ def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: 
             "device": str(inputs[0].device), "input_size": list(inputs[0].shape[2:])}
 
 
+def measure_speed(model: nn.Module, reference: nn.Module, reference_name: str,
+                  inputs: tuple[torch.Tensor, ...], warmup: int = 3, repeats: int = 15
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(latency, speed)`` of a task model from one interleaved loop against the same baseline
+    with the reference upsampler: the model's latency summary (median, IQR, FPS, ...) and the
+    latency ratio (:func:`measure_speed_ratio`). Timing both in one loop costs no extra
+    forward passes and keeps the ratio honest on a noisy machine."""
+    speed = measure_speed_ratio(model, reference, reference_name, inputs, warmup, repeats)
+    latency = _summary(speed["model_ms"], inputs, warmup) | {"interleaved_with": reference_name}
+    return latency, speed
+
+
+def profile_size(suite: Any, key: str) -> list[int]:
+    """The ``[H, W]`` FLOPs (``key="flops_size"``) or latency (``"latency_size"``) are measured
+    at: the suite's ``profile.<key>``, else the task's evaluation size (``Task.eval_size``, the
+    papers' reporting size, independent of the training size), else the input size."""
+    size = getattr(suite.profile, key) or suite.task_def.eval_size or suite.input_size
+    return list(size)
+
+
 @torch.no_grad()
 def measure_peak_memory(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
     """Peak memory of one inference (:func:`upbench.measure.memory.peak_memory_bytes`).

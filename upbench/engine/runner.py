@@ -23,9 +23,9 @@ import torch
 from upbench.engine.flops import count_flops, count_params
 from upbench.engine.profile import (
     environment,
-    measure_latency,
     measure_peak_memory,
-    measure_speed_ratio,
+    measure_speed,
+    profile_size,
 )
 from upbench.engine.results import SCHEMA, finished_hashes, write_result
 from upbench.engine.suite import Cell, Suite
@@ -121,7 +121,7 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
             rec["env"] = environment() | {"threads": torch.get_num_threads()}
             try:
                 model = task.build_model(suite, entry.name, entry.hparams, entry.placement,
-                                         cell.seed)
+                                         cell.seed, entry.decode_stride)
             except Unhostable as e:
                 rec.update(status="n/a", error=str(e))
                 return rec
@@ -130,7 +130,7 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
             rec["params"] = count_params(model, model.slots)
             if suite.profile.flops:
                 rep.phase(cell, "flops")
-                size = suite.profile.flops_size or suite.input_size
+                size = profile_size(suite, "flops_size")
                 try:
                     target, part = model.flops_target()
                     rec["flops"] = count_flops(target, task.example_inputs(suite, size), part
@@ -147,25 +147,25 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                 evaluator = task.evaluator(suite)
                 rec["metrics"] = evaluate(model, val_split, evaluator,
                                           suite.train.eval_batch_size, device)
+                diagnostics = model.diagnostics(val_split)
+                if diagnostics:
+                    rec["diagnostics"] = diagnostics
                 artifacts = getattr(evaluator, "artifacts", None)  # optional (Evaluator)
                 if artifacts is not None:
                     rec["artifacts"] = artifacts()
                 rec["eval_time_s"] = time.perf_counter() - te
-                size = suite.profile.latency_size or suite.input_size
+                size = profile_size(suite, "latency_size")
                 inputs = task.example_inputs(suite, size, device)
                 if suite.profile.latency:
                     rep.phase(cell, "latency")
-                    rec["latency"] = measure_latency(model, inputs, suite.profile.latency_warmup,
-                                                     suite.profile.latency_repeats)
+                    ref_name = suite.profile.speed_reference or task.reference
+                    ref = task.build_model(suite, ref_name, {}, None, cell.seed).to(device)
+                    repeats = (suite.profile.speed_repeats if suite.profile.speed_reference
+                               else suite.profile.latency_repeats)
+                    rec["latency"], rec["speed"] = measure_speed(
+                        model, ref, ref_name, inputs, suite.profile.latency_warmup, repeats)
                 if suite.profile.memory:
                     rec["memory"] = measure_peak_memory(model, inputs)
-                if suite.profile.speed_reference:
-                    rep.phase(cell, "speed")
-                    ref = task.build_model(suite, suite.profile.speed_reference, {}, None,
-                                           cell.seed).to(device)
-                    rec["speed"] = measure_speed_ratio(model, ref, suite.profile.speed_reference,
-                                                       inputs, suite.profile.latency_warmup,
-                                                       suite.profile.speed_repeats)
             rec["impl_by_op"] = {k: sorted(v) for k, v in sorted(impls.items())}
             rec["impl"] = _impl_summary(ups_ops, impls)
             rec["status"] = "ok"

@@ -62,7 +62,16 @@ class TrainConfig:
 
 @dataclass
 class ProfileConfig:
-    """What to profile in every cell (sizes default to the suite's ``input_size``)."""
+    """What to profile in every cell, at batch 1.
+
+    FLOPs and latency are measured at ``flops_size`` / ``latency_size``, by default the task's
+    evaluation size (``Task.eval_size``: 512×512 for segmentation, as the papers report),
+    independent of the training ``input_size``. Latency is timed interleaved with the same
+    baseline hosting the reference upsampler (``speed_reference``, default the task's), so every
+    result carries the latency ratio against it: ``latency_repeats`` repeats, or
+    ``speed_repeats`` when ``speed_reference`` is set explicitly (the CI gate's Mann–Whitney U
+    test of the ratio wants ≥ 5 of them).
+    """
 
     flops: bool = True
     flops_size: list[int] | None = None
@@ -71,8 +80,6 @@ class ProfileConfig:
     latency_warmup: int = 3
     latency_repeats: int = 10
     memory: bool = True
-    # the CI gate's speed measure: latency ratio against the baseline with this upsampler,
-    # timed interleaved in the same loop (None: not measured)
     speed_reference: str | None = None
     speed_repeats: int = 15
 
@@ -103,6 +110,22 @@ class UpsamplerEntry:
     hparams: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     placement: str | None = None
+    decode_stride: int | None = None
+
+    def cell_entry(self) -> dict[str, Any]:
+        """The upsampler part of a cell's config. A label-space decoder's decode stride is
+        resolved (the suite's, else the class's paper default) and recorded when it is not 32,
+        the stride every label-space cell had before it became a setting (their hashes hold)."""
+        from upbench.upsamplers import get_upsampler_class
+
+        out = {"name": self.name, "hparams": self.hparams, "label": self.label,
+               "placement": self.placement}
+        cls = get_upsampler_class(self.name)
+        if cls.space == "label":
+            stride = self.decode_stride or cls.decode_stride
+            if stride != 32:
+                out["decode_stride"] = stride
+        return out
 
 
 @dataclass
@@ -185,9 +208,17 @@ def _label(name: str, hparams: dict[str, Any]) -> str:
     return f"{name}({inner})"
 
 
+DECODE_STRIDES = (16, 32)
+
+
 def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[UpsamplerEntry]:
-    """``all`` | list of ``name`` / ``{name: {hparam: value}}`` → checked entries."""
-    from upbench.upsamplers import list_upsamplers, upsampler_hparams
+    """``all`` | list of ``name`` / ``{name: {hparam: value}}`` → checked entries.
+
+    Besides the upsampler's own hyper-parameters an entry may give the host settings
+    ``placement`` (``decoder`` | ``final``) and, for label-space decoders, ``decode_stride``
+    (16 | 32: the output stride of the feature it decodes from; default the paper's).
+    """
+    from upbench.upsamplers import get_upsampler_class, list_upsamplers, upsampler_hparams
 
     known = list_upsamplers()
     for i, name in enumerate(exclude):
@@ -227,13 +258,22 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
             raise ConfigError(file, f"{key}.{name}.placement", "must be 'decoder' (the top-down "
                               f"slots) or 'final' (the prediction upsampling), got {placement!r}",
                               closest(str(placement), ["decoder", "final"]))
+        stride = hp.pop("decode_stride", None)
+        if stride is not None:
+            if get_upsampler_class(name).space != "label":
+                raise ConfigError(file, f"{key}.{name}.decode_stride", "only label-space "
+                                  "decoders have a decoding stride (a feature upsampler's scale "
+                                  "is its slot's)")
+            if stride not in DECODE_STRIDES:
+                raise ConfigError(file, f"{key}.{name}.decode_stride", f"must be one of "
+                                  f"{', '.join(map(str, DECODE_STRIDES))}, got {stride!r}")
         for k in hp:
             if k not in accepted:
                 raise ConfigError(file, f"{key}.{name}.{k}", f"unknown hyper-parameter of "
                                   f"{name!r} (accepts: {', '.join(sorted(accepted)) or 'none'}; "
-                                  "and placement: decoder|final)",
-                                  closest(str(k), accepted | {"placement"}))
-        out.append(UpsamplerEntry(name, hp, label, placement))
+                                  "and placement: decoder|final, decode_stride: 16|32)",
+                                  closest(str(k), accepted | {"placement", "decode_stride"}))
+        out.append(UpsamplerEntry(name, hp, label, placement, stride))
     labels = [e.label for e in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
@@ -328,8 +368,9 @@ class Cell:
         revalidated from ``config``."""
         raw = {k: v for k, v in self.config.items() if k not in ("upsampler", "seed")}
         e = self.upsampler
-        raw["upsamplers"] = [{e.name: dict(e.hparams) | ({"placement": e.placement}
-                                                        if e.placement else {})}]
+        host = {k: v for k, v in (("placement", e.placement), ("decode_stride", e.decode_stride))
+                if v is not None}
+        raw["upsamplers"] = [{e.name: dict(e.hparams) | host}]
         raw["seeds"] = [self.seed]
         return build_suite(raw, "")
 
@@ -367,8 +408,7 @@ def expand(suite: Suite, only: list[str] | tuple[str, ...] = ()) -> list[Cell]:
     for e in entries:
         for seed in suite.seeds:
             cfg = copy.deepcopy(base)
-            cfg["upsampler"] = {"name": e.name, "hparams": e.hparams, "label": e.label,
-                                "placement": e.placement}
+            cfg["upsampler"] = e.cell_entry()
             cfg["seed"] = seed
             cells.append(Cell(suite.name, e, seed, cfg, config_hash(cfg)))
     return cells

@@ -49,7 +49,8 @@ def time_interleaved(
     warmup: int = 2,
     device: torch.device | None = None,
 ) -> dict[str, Timing]:
-    """Time every candidate ``repeats`` times, interleaved, after ``warmup`` untimed calls each.
+    """Time every candidate ``repeats`` times, interleaved (the order reversed every other
+    repeat), after ``warmup`` untimed calls each.
 
     On CUDA the device is synchronised before and after every timed call.
     """
@@ -58,8 +59,10 @@ def time_interleaved(
             fn()
     _sync(device)
     samples: dict[str, list[float]] = {k: [] for k in candidates}
-    for _ in range(repeats):
-        for name, fn in candidates.items():
+    order = list(candidates.items())
+    for i in range(repeats):
+        # A B C, C B A, ...: no candidate always runs first (caches, turbo, allocator state)
+        for name, fn in order if i % 2 == 0 else order[::-1]:
             _sync(device)
             t0 = time.perf_counter()
             fn()

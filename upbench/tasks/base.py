@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from upbench.models.slots import Unhostable
+from upbench.upsamplers.base import Upsampler
 
 Batch = tuple[tuple[torch.Tensor, ...], Any]  # (model inputs, targets)
 
@@ -147,7 +148,13 @@ class TaskModel(nn.Module):
     def fit(self, passes: Any) -> None:
         """Run each slot upsampler's fitting step (e.g. DUpsampling's PCA) before training."""
         for _, mod in self.slot_modules():
-            mod.fit(passes)
+            if isinstance(mod, Upsampler):
+                mod.fit(passes)
+
+    def diagnostics(self, val_split: Split) -> dict[str, Any]:
+        """Facts about the trained slots worth recording beside the metrics (e.g. a label-space
+        decoder's reconstruction ceiling on the validation labels); nothing by default."""
+        return {}
 
     def flops_target(self) -> tuple[nn.Module, list[str]]:
         """The module fvcore traces on the example inputs and the names of its upsampler slots
@@ -207,8 +214,11 @@ class Task:
         raise NotImplementedError
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
-                    placement: str | None, seed: int) -> TaskModel:
-        """The suite's baseline hosting ``upsampler``, initialised from ``seed``.
+                    placement: str | None, seed: int, decode_stride: int | None = None
+                    ) -> TaskModel:
+        """The suite's baseline hosting ``upsampler``, initialised from ``seed``; ``placement``
+        and ``decode_stride`` are the suite entry's host settings (None: the upsampler's
+        defaults; ``decode_stride`` only concerns label-space decoders).
 
         Raises:
             Unhostable: the baseline cannot host it (the cell is n/a with the reason).

@@ -24,6 +24,11 @@ class Upsampler(nn.Module):
         guide_stride: the output stride of the guide a label-space decoder wants (None: none).
         default_placement: ``"decoder"`` or ``"final"`` where a host puts it unless the suite
             says otherwise (None: decoder for feature upsamplers, final for label-space ones).
+        decode_stride: a label-space decoder's default decoding stride, the output stride of the
+            feature x it decodes from (its paper's; a suite entry's ``decode_stride`` overrides).
+        fused_input: a label-space decoder that decodes the multi-level fused feature
+            ``f(concat(downsample(F_i), F_last))`` at its decoding stride (DUpsampling §3.3)
+            rather than the decoder's feature at that stride.
 
     Instance attributes:
         in_channels, scale, out_channels.
@@ -36,6 +41,8 @@ class Upsampler(nn.Module):
     needs_pyramid: ClassVar[bool] = False
     guide_stride: ClassVar[int | None] = None
     default_placement: ClassVar[Literal["decoder", "final"] | None] = None
+    decode_stride: ClassVar[int] = 32
+    fused_input: ClassVar[bool] = False
 
     def __init__(self, in_channels: int, scale: int, impl: str = "auto") -> None:
         super().__init__()
@@ -68,6 +75,11 @@ class Upsampler(nn.Module):
 
     def fit(self, dataloader) -> None:
         """Fitting step before training (e.g. DUpsampling's PCA); nothing by default."""
+
+    def label_oracle(self, labels: torch.Tensor) -> dict[str, float] | None:
+        """A label-space decoder's reconstruction ceiling on ground-truth label maps (N, H, W),
+        e.g. DUpsampling's paper Table 1 oracle; None where it has none (the default)."""
+        return None
 
     def check_input(self, x: torch.Tensor, guide: torch.Tensor | None) -> None:
         """Shared argument checks: rank, channels, and the guide's size for guided upsamplers."""

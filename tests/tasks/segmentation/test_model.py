@@ -26,7 +26,8 @@ def test_every_upsampler_is_hosted_or_na(name):
     assert y.shape == (2, 5, 64, 64)
     y.mean().backward()
     cls = get_upsampler_class(name)
-    assert m.slots == (["up.0", "up.1", "up.2"] if cls.space == "feature" else ["final_up"])
+    assert m.slots == (["up.0", "up.1", "up.2"] if cls.space == "feature"
+                       else ["fuse", "final_up"] if cls.fused_input else ["final_up"])
     rep = count_flops(m, (torch.zeros(1, 3, 64, 64),), m.slots)
     assert rep.unsupported_ops == {}, f"{name}: FLOP handles missing for {rep.unsupported_ops}"
     assert rep.total > 0 and 0 <= rep.part <= rep.total
@@ -131,3 +132,47 @@ def test_final_placement_of_a_feature_upsampler():
 def test_final_placement_rejected_for_label_space(label_decoder):
     with pytest.raises(Unhostable, match="label-space decoder"):
         SegBaseline(5, "_test-label", placement="decoder", **SMALL)
+
+
+def test_dupsampling_decodes_the_fused_feature_at_its_paper_stride(monkeypatch):
+    """§3.3 / Fig. 2: F = f(concat(downsample(F_i), F_last)) at the decoding stride (16 by
+    default, 32 on request), every finer level downsampled to it; NRD keeps stride 32."""
+    seen = []
+    cls = get_upsampler_class("dupsampling")
+    orig = cls.forward
+
+    def spy(self, x, guide=None, pyramid=None):
+        seen.append((tuple(x.shape), self.scale))
+        return orig(self, x, guide, pyramid)
+
+    monkeypatch.setattr(cls, "forward", spy)
+    m = SegBaseline(5, "dupsampling", seed=0, **SMALL)
+    assert m(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)
+    assert seen[-1] == ((1, 8, 4, 4), 16)  # D channels at stride 16
+    assert m.fuse[0].in_channels == 3 * 8  # P4 + P3↓ + P2↓
+    m = SegBaseline(5, "dupsampling", seed=0, decode_stride=32, **SMALL)
+    m(torch.randn(1, 3, 64, 64))
+    assert seen[-1] == ((1, 8, 2, 2), 32) and m.fuse[0].in_channels == 4 * 8
+    assert SegBaseline(5, "nrd", seed=0, **SMALL).final_up.scale == 32
+    with pytest.raises(Unhostable, match="decode_stride"):
+        SegBaseline(5, "nrd", seed=0, decode_stride=8, **SMALL)
+
+
+def test_decode_stride_is_a_host_setting_of_label_space_entries(tmp_path):
+    from upbench.engine import ConfigError, expand, load_suite
+
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\nupsamplers: [dupsampling, {dupsampling: {decode_stride: 32}}, nrd]\n")
+    cells = expand(load_suite(p))
+    assert [c.label for c in cells] == ["dupsampling", "dupsampling(decode_stride=32)", "nrd"]
+    # the resolved stride is part of the cell (recorded when it is not the historical 32)
+    assert cells[0].config["upsampler"]["decode_stride"] == 16
+    assert "decode_stride" not in cells[1].config["upsampler"]
+    assert "decode_stride" not in cells[2].config["upsampler"]
+    assert cells[1].suite_config().upsamplers[0].decode_stride == 32
+    p.write_text("name: s\nupsamplers: [{carafe: {decode_stride: 16}}]\n")
+    with pytest.raises(ConfigError, match="only label-space decoders"):
+        load_suite(p)
+    p.write_text("name: s\nupsamplers: [{nrd: {decode_stride: 8}}]\n")
+    with pytest.raises(ConfigError, match="16, 32"):
+        load_suite(p)

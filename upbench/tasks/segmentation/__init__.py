@@ -27,6 +27,7 @@ class Segmentation(Task):
     model_config = ModelConfig
     metrics_config = MetricsConfig
     input_multiple = 32
+    eval_size = (512, 512)  # mmseg's ADE20K / VOC crop, the papers' FLOPs size
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         if suite.dataset.kind != "folder":
@@ -42,11 +43,12 @@ class Segmentation(Task):
                 make_split(suite.dataset, "val", suite.input_size))
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
-                    placement: str | None, seed: int) -> SegBaseline:
+                    placement: str | None, seed: int, decode_stride: int | None = None
+                    ) -> SegBaseline:
         m = suite.model
         return SegBaseline(suite.dataset.num_classes, upsampler, hparams, widths=m.widths,
                            blocks=m.blocks, decoder_channels=m.decoder_channels, impl=suite.impl,
-                           seed=seed, placement=placement)
+                           seed=seed, placement=placement, decode_stride=decode_stride)
 
     def evaluator(self, suite: Any) -> SegMetrics:
         return SegMetrics(suite.dataset.num_classes,

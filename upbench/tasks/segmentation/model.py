@@ -16,11 +16,17 @@ Residual stages use basic blocks (:class:`upbench.models.Encoder`); the top-down
 Slots: a *feature* upsampler goes into the three top-down slots (one instance each, scale 2;
 guided ones get the lateral encoder feature ``L_i = lat_i(C_i)`` (D channels) at the target
 resolution as ``guide``, as SAPA's FPN does; an upsampler that accepts ``guide_channels`` gets
-``D``); the final slot stays bilinear. A *label-space* decoder replaces ``head`` + ``final_up``: it gets
-``x = P5`` (scale 32), ``guide = P2`` (the stride-4 decoder feature) and ``pyramid = [P5, P4, P3,
-P2]``, and returns the logits; the top-down slots stay bilinear. A label-space decoder that is
-neither ``guided`` nor ``needs_pyramid`` gets ``guide = pyramid = None`` and the top-down path is
-not computed at all.
+``D``); the final slot stays bilinear. A *label-space* decoder replaces ``head`` + ``final_up``,
+hosted as its paper does, at its decoding stride ``s`` (``decode_stride``: 32 or 16, the class's
+paper default unless the suite entry says otherwise): it gets ``x`` = the decoder feature at
+stride ``s`` (P5 or P4), ``guide = P2`` (the stride-4 decoder feature; NRD's guidance) and
+``pyramid`` = the decoder features from stride ``s`` down to P2 (pyramid fuse's levels), and
+returns the logits at scale ``s``; the top-down slots stay bilinear. A decoder with
+``fused_input`` (DUpsampling, §3.3 / Fig. 2) instead gets ``x = fuse(concat(P_s,
+downsample(P_i) for the finer levels))``: every finer level bilinearly downsampled to stride
+``s``, concatenated and fused by a 3×3 conv-BN-ReLU (slot ``fuse``, counted with the decoder). A
+label-space decoder at stride 32 that is neither ``guided``, ``needs_pyramid`` nor
+``fused_input`` gets ``guide = pyramid = None`` and the top-down path is not computed at all.
 
 ``placement="final"`` (suite entry ``{name: {placement: final}}``, or a class attribute
 ``default_placement = "final"``) puts a non-guided *feature* upsampler into the final slot instead:
@@ -52,6 +58,7 @@ from upbench.tasks.segmentation.data import IGNORE_INDEX
 from upbench.upsamplers import get_upsampler_class
 
 SLOT_SEED_OFFSET = 1_000_003
+LEVEL_OF_STRIDE = {32: 0, 16: 1}  # decoding stride → index into [P5, P4, P3, P2]
 
 
 class SegBaseline(TaskModel):
@@ -67,6 +74,7 @@ class SegBaseline(TaskModel):
         impl: ``auto`` | ``native`` | ``reference``, passed to every upsampler.
         seed: initialisation seed (None: use the current RNG state).
         placement: ``decoder`` | ``final`` | None (the upsampler's default).
+        decode_stride: a label-space decoder's decoding stride, 16 or 32 (None: the class's).
 
     Raises:
         Unhostable: the upsampler cannot be built in its slot.
@@ -76,7 +84,7 @@ class SegBaseline(TaskModel):
                  hparams: dict[str, Any] | None = None, widths: list[int] | None = None,
                  blocks: list[int] | None = None, decoder_channels: int = 32,
                  impl: str = "auto", seed: int | None = None,
-                 placement: str | None = None) -> None:
+                 placement: str | None = None, decode_stride: int | None = None) -> None:
         super().__init__()
         widths = list(widths or [16, 32, 64, 128])
         blocks = list(blocks or [1, 1, 1, 1])
@@ -94,6 +102,7 @@ class SegBaseline(TaskModel):
             raise Unhostable(f"{upsampler} is guided: the final prediction slot has no guide "
                              "feature at the output resolution")
         self.placement = placement
+        self.decode_level, self.fuse = 0, None
         in_decoder = cls.space == "feature" and placement == "decoder"
         d = decoder_channels
         if seed is not None:
@@ -116,9 +125,16 @@ class SegBaseline(TaskModel):
                                  f"{self.final_up.out_channels}); it cannot upsample the logits")
             self.slots = ["final_up"]
         else:
-            self.final_up = make_upsampler(upsampler, d, 32, hparams, impl, num_classes,
+            stride = decode_stride or cls.decode_stride
+            if stride not in LEVEL_OF_STRIDE:
+                raise Unhostable(f"{upsampler}: decode_stride must be one of "
+                                 f"{sorted(LEVEL_OF_STRIDE)}, got {stride}")
+            self.decode_level = LEVEL_OF_STRIDE[stride]
+            n_fused = len(widths) - self.decode_level
+            self.fuse = conv_bn(n_fused * d, d, 3) if cls.fused_input else None
+            self.final_up = make_upsampler(upsampler, d, stride, hparams, impl, num_classes,
                                            guide_channels=d)
-            self.slots = ["final_up"]
+            self.slots = ["fuse", "final_up"] if self.fuse is not None else ["final_up"]
 
     def decoder_features(self, x: torch.Tensor) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Encoder features [C2..C5] and decoder features [P5, P4, P3, P2]."""
@@ -130,14 +146,23 @@ class SegBaseline(TaskModel):
         if x.dim() != 4 or x.shape[2] % 32 or x.shape[3] % 32:
             raise ValueError(f"SegBaseline: input must be (N, 3, H, W) with H, W multiples of 32, "
                              f"got {tuple(x.shape)}")
-        if self.head is None and not (self.final_up.guided or self.final_up.needs_pyramid):
+        up = self.final_up
+        if self.head is None and self.decode_level == 0 and self.fuse is None and not (
+                up.guided or up.needs_pyramid):
             # a label-space decoder that needs neither guide nor pyramid: skip the top-down path
             # (it would be computed for nothing and inflate latency)
             return self.lateral[3](self.encoder(x)[3]), None, None
         _, pyramid = self.decoder_features(x)
         if self.head is not None:
             return (self.head(pyramid[-1]),)
-        return pyramid[0], pyramid[-1], pyramid
+        levels = pyramid[self.decode_level:]
+        xin = levels[0]
+        if self.fuse is not None:
+            size = xin.shape[-2:]
+            xin = self.fuse(torch.cat([xin] + [F.interpolate(p, size=size, mode="bilinear",
+                                                             align_corners=False)
+                                               for p in levels[1:]], 1))
+        return xin, pyramid[-1], levels
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (N, K, H, W) for images (N, 3, H, W) with H, W multiples of 32."""
@@ -164,3 +189,14 @@ class SegBaseline(TaskModel):
     def predict(self, outputs: torch.Tensor) -> torch.Tensor:
         """The label map (N, H, W): arg-max over the classes."""
         return outputs.argmax(1)
+
+    @torch.no_grad()
+    def diagnostics(self, val_split: Any) -> dict[str, Any]:
+        """A label-space decoder's reconstruction ceiling (``label_oracle``) on the validation
+        labels, under ``oracle``."""
+        if self.space != "label":
+            return {}
+        chunks = [val_split.batch(torch.arange(i, min(i + 64, len(val_split))))[1]
+                  for i in range(0, len(val_split), 64)]
+        oracle = self.final_up.label_oracle(torch.cat(chunks)) if chunks else None
+        return {"oracle": oracle} if oracle else {}
