@@ -1,19 +1,20 @@
 # upbench — the two commands of the README: `make quick` and `make test`.
 #
 # Both work on a fresh machine with nothing but Python 3.11: they create .venv if missing, install
-# the CPU build of torch only when torch is absent (a GPU user's torch is kept), install upbench,
-# build the native library, then run.
+# torch 2.14.1 + torchvision 0.29.1 (the CUDA 13.0 builds; they run on the CPU too) only when torch
+# is absent (a user's own torch is kept), install upbench, build the native library, then run.
 #   make test TORCH="torch==2.13.0"     # choose the torch to install when none is present
+#   make cuda-check                     # the full CUDA build (sm_80, sm_90) and its registrations
 #   make test PYTHON=python3.12         # choose the interpreter for a new .venv
 
 PYTHON ?= python3
 VENV ?= .venv
-TORCH ?= torch==2.13.0
+TORCH ?= torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: quick test gate install build venv torch clean
+.PHONY: quick test gate cuda-check install build venv torch clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +26,11 @@ venv: $(PY)
 torch: venv
 	@if $(PY) -c "import torch" >/dev/null 2>&1; then \
 		echo "torch $$($(PY) -c 'import torch; print(torch.__version__)') already installed; keeping it"; \
+		$(PY) -c "import torchvision" >/dev/null 2>&1 || echo "note: torchvision is missing;" \
+			"the detection task needs the torchvision release matching this torch"; \
 	else \
-		echo "installing $(TORCH) (CPU build)"; \
-		$(PY) -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
+		echo "installing $(TORCH)"; \
+		$(PY) -m pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)); \
 	fi
 
 install: torch
@@ -59,6 +62,11 @@ gate: build
 	rm -rf $(GATE_OUT)
 	$(VENV)/bin/upbench run suites/ci.yaml --out $(GATE_OUT)
 	$(VENV)/bin/upbench check $(GATE_OUT) --baseline results/baselines/ci.json
+
+# The real CUDA build: every kernel and binding under torch's own nvcc flags for sm_80 and sm_90
+# (no GPU needed), loaded, every op checked for a CPU and a CUDA kernel (own cache directory).
+cuda-check: install
+	$(VENV)/bin/upbench ops cuda-check --archs "8.0;9.0"
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

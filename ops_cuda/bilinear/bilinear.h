@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 
 namespace upb {
 namespace bilinear {
@@ -12,10 +13,10 @@ namespace bilinear {
 template <typename acc_t>
 UPB_HOST_DEVICE inline void source_index(int64_t dst, int s, int64_t in_size, int64_t& i0,
                                          int64_t& i1, acc_t& lambda) {
-  acc_t src = (static_cast<acc_t>(dst) + acc_t(0.5)) / static_cast<acc_t>(s) - acc_t(0.5);
+  acc_t src = (load<acc_t>(dst) + acc_t(0.5)) / load<acc_t>(s) - acc_t(0.5);
   if (src < acc_t(0)) src = acc_t(0);
   i0 = upb_min(static_cast<int64_t>(src), in_size - 1);
-  lambda = upb_min(upb_max(src - static_cast<acc_t>(i0), acc_t(0)), acc_t(1));
+  lambda = upb_min(upb_max(src - load<acc_t>(i0), acc_t(0)), acc_t(1));
   i1 = i0 + (i0 < in_size - 1 ? 1 : 0);
 }
 
@@ -39,10 +40,10 @@ UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ plane, in
   acc_t ly, lx;
   source_index<acc_t>(p, s, h, y0, y1, ly);
   source_index<acc_t>(q, s, w, x0, x1, lx);
-  const acc_t top = (acc_t(1) - lx) * static_cast<acc_t>(plane[y0 * w + x0]) +
-                    lx * static_cast<acc_t>(plane[y0 * w + x1]);
-  const acc_t bot = (acc_t(1) - lx) * static_cast<acc_t>(plane[y1 * w + x0]) +
-                    lx * static_cast<acc_t>(plane[y1 * w + x1]);
+  const acc_t top = (acc_t(1) - lx) * load<acc_t>(plane[y0 * w + x0]) +
+                    lx * load<acc_t>(plane[y0 * w + x1]);
+  const acc_t bot = (acc_t(1) - lx) * load<acc_t>(plane[y1 * w + x0]) +
+                    lx * load<acc_t>(plane[y1 * w + x1]);
   return (acc_t(1) - ly) * top + ly * bot;
 }
 
@@ -68,7 +69,7 @@ UPB_HOST_DEVICE inline acc_t grad_elem(const scalar_t* __restrict__ gplane, int6
     acc_t row = acc_t(0);
     for (int64_t q = qlo; q < qhi; ++q) {
       const acc_t wx = axis_weight<acc_t>(q, x, s, w);
-      row += wx * static_cast<acc_t>(gplane[p * W + q]);
+      row += wx * load<acc_t>(gplane[p * W + q]);
     }
     acc += wy * row;
   }

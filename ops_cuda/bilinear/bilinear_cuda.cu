@@ -15,7 +15,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ x, scalar_t* __restr
   const int64_t H = h * s, W = w * s, total = NC * H * W;
   UPB_GRID_STRIDE(idx, total) {
     const int64_t q = idx % W, p = (idx / W) % H, nc = idx / (H * W);
-    out[idx] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * h * w, h, w, s, p, q));
+    out[idx] = store<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * h * w, h, w, s, p, q));
   }
 }
 
@@ -26,7 +26,7 @@ __global__ void backward_kernel(const scalar_t* __restrict__ g, scalar_t* __rest
   const int64_t total = NC * h * w;
   UPB_GRID_STRIDE(idx, total) {
     const int64_t xx = idx % w, y = (idx / w) % h, nc = idx / (h * w);
-    gx[idx] = static_cast<scalar_t>(grad_elem<scalar_t, acc_t>(g + nc * h * s * w * s, h, w, s, y, xx));
+    gx[idx] = store<scalar_t>(grad_elem<scalar_t, acc_t>(g + nc * h * s * w * s, h, w, s, y, xx));
   }
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 #include "../common/upb_window.h"
 
 namespace upb {
@@ -34,8 +35,8 @@ UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ xplane,
     for (int j = 0; j < d.K; ++j) {
       const int64_t x = xc + j - r;
       if (x < 0 || x >= d.w) continue;
-      const acc_t m = static_cast<acc_t>(mblock[(i * d.K + j) * HW + p * d.W + q]);
-      acc += m * static_cast<acc_t>(xplane[y * d.w + x]);
+      const acc_t m = load<acc_t>(mblock[(i * d.K + j) * HW + p * d.W + q]);
+      acc += m * load<acc_t>(xplane[y * d.w + x]);
     }
   }
   return acc;
@@ -61,7 +62,7 @@ UPB_HOST_DEVICE inline acc_t grad_x_elem(const scalar_t* __restrict__ gplane,
         const int64_t p = yc * d.s + a;
         for (int b = 0; b < d.s; ++b) {
           const int64_t idx = p * d.W + xc * d.s + b;
-          acc += static_cast<acc_t>(mtap[idx]) * static_cast<acc_t>(gplane[idx]);
+          acc += load<acc_t>(mtap[idx]) * load<acc_t>(gplane[idx]);
         }
       }
     }
@@ -78,7 +79,7 @@ UPB_HOST_DEVICE inline acc_t grad_mask_term(const scalar_t* __restrict__ gplane,
   const int r = d.K / 2;
   const int64_t y = p / d.s + i - r, x = q / d.s + j - r;
   if (y < 0 || y >= d.h || x < 0 || x >= d.w) return acc_t(0);
-  return static_cast<acc_t>(gplane[p * d.W + q]) * static_cast<acc_t>(xplane[y * d.w + x]);
+  return load<acc_t>(gplane[p * d.W + q]) * load<acc_t>(xplane[y * d.w + x]);
 }
 
 }  // namespace carafe

@@ -19,7 +19,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ x, const scalar_t* _
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nc = idx / (d.W * d.H);
     const int64_t n = nc / C, c = nc % C;
     const scalar_t* mblock = m + (n * G + c / Cg) * KK * d.H * d.W;
-    out[idx] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * d.h * d.w, mblock, d, p, q));
+    out[idx] = store<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * d.h * d.w, mblock, d, p, q));
   }
 }
 
@@ -33,7 +33,7 @@ __global__ void grad_x_kernel(const scalar_t* __restrict__ go, const scalar_t* _
     const int64_t xx = idx % d.w, y = (idx / d.w) % d.h, nc = idx / (d.w * d.h);
     const int64_t n = nc / C, c = nc % C;
     const scalar_t* mblock = m + (n * G + c / Cg) * KK * d.H * d.W;
-    gx[idx] = static_cast<scalar_t>(grad_x_elem<scalar_t, acc_t>(go + nc * d.H * d.W, mblock, d, y, xx));
+    gx[idx] = store<scalar_t>(grad_x_elem<scalar_t, acc_t>(go + nc * d.H * d.W, mblock, d, y, xx));
   }
 }
 
@@ -53,7 +53,7 @@ __global__ void grad_mask_kernel(const scalar_t* __restrict__ go, const scalar_t
       acc += grad_mask_term<scalar_t, acc_t>(go + (n * C + c) * d.H * d.W,
                                              x + (n * C + c) * d.h * d.w, d, i, j, p, q);
     }
-    gm[idx] = static_cast<scalar_t>(acc);
+    gm[idx] = store<scalar_t>(acc);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cuda_bf16.h>
 
 #include "upb_common.h"
+#include "upb_convert.h"
 
 namespace upb {
 

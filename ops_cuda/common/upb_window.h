@@ -8,6 +8,7 @@
 #pragma once
 
 #include "upb_common.h"
+#include "upb_convert.h"
 
 namespace upb {
 
@@ -23,7 +24,7 @@ UPB_HOST_DEVICE inline void expand_row(const scalar_t* __restrict__ row, const D
   for (int64_t k = 0; k < pad; ++k) dst[k] = acc_t(0);
   acc_t* body = dst + pad;
   for (int64_t x = 0; x < d.w; ++x) {  // no integer division in this hot loop
-    const acc_t v = static_cast<acc_t>(row[x]);
+    const acc_t v = load<acc_t>(row[x]);
     for (int b = 0; b < d.s; ++b) body[x * d.s + b] = v;
   }
   for (int64_t k = 0; k < pad; ++k) body[d.W + k] = acc_t(0);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 
 namespace upb {
 namespace dupsample {
@@ -34,9 +35,9 @@ UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ fn,
                                           int64_t c, int64_t p, int64_t q) {
   const int64_t o = row_of(d, c, p, q), hw = d.h * d.w, loc = (p / d.r) * d.w + q / d.r;
   const scalar_t* wrow = W + o * d.Ct;
-  acc_t acc = static_cast<acc_t>(b[o]);
+  acc_t acc = load<acc_t>(b[o]);
   for (int64_t k = 0; k < d.Ct; ++k)
-    acc += static_cast<acc_t>(wrow[k]) * static_cast<acc_t>(fn[k * hw + loc]);
+    acc += load<acc_t>(wrow[k]) * load<acc_t>(fn[k * hw + loc]);
   return acc;
 }
 
@@ -52,7 +53,7 @@ UPB_HOST_DEVICE inline acc_t grad_f_elem(const scalar_t* __restrict__ gn,
       const scalar_t* grow = gn + (c * H + y * d.r + i) * Wd + x * d.r;
       const int64_t o0 = (c * d.r + i) * d.r;
       for (int64_t j = 0; j < d.r; ++j)
-        acc += static_cast<acc_t>(W[(o0 + j) * d.Ct + k]) * static_cast<acc_t>(grow[j]);
+        acc += load<acc_t>(W[(o0 + j) * d.Ct + k]) * load<acc_t>(grow[j]);
     }
   }
   return acc;
@@ -71,8 +72,8 @@ UPB_HOST_DEVICE inline acc_t grad_w_elem(const scalar_t* __restrict__ g,
     const scalar_t* fplane = f + (n * d.Ct + k) * hw;
     for (int64_t y = 0; y < d.h; ++y)
       for (int64_t x = 0; x < d.w; ++x)
-        acc += static_cast<acc_t>(gplane[(y * d.r + i) * Wd + x * d.r + j]) *
-               static_cast<acc_t>(fplane[y * d.w + x]);
+        acc += load<acc_t>(gplane[(y * d.r + i) * Wd + x * d.r + j]) *
+               load<acc_t>(fplane[y * d.w + x]);
   }
   return acc;
 }
@@ -87,7 +88,7 @@ UPB_HOST_DEVICE inline acc_t grad_b_elem(const scalar_t* __restrict__ g, const D
     const scalar_t* gplane = g + (n * d.C + c) * H * Wd;
     for (int64_t y = 0; y < d.h; ++y)
       for (int64_t x = 0; x < d.w; ++x)
-        acc += static_cast<acc_t>(gplane[(y * d.r + i) * Wd + x * d.r + j]);
+        acc += load<acc_t>(gplane[(y * d.r + i) * Wd + x * d.r + j]);
   }
   return acc;
 }

@@ -18,7 +18,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ f, const scalar_t* _
   UPB_GRID_STRIDE(idx, total) {
     const int64_t q = idx % Wd, p = (idx / Wd) % H, nc = idx / (Wd * H);
     const int64_t n = nc / d.C, c = nc % d.C;
-    out[idx] = static_cast<scalar_t>(
+    out[idx] = store<scalar_t>(
         forward_elem<scalar_t, acc_t>(f + n * d.Ct * d.h * d.w, W, b, d, c, p, q));
   }
 }
@@ -31,7 +31,7 @@ __global__ void grad_f_kernel(const scalar_t* __restrict__ g, const scalar_t* __
   UPB_GRID_STRIDE(idx, total) {
     const int64_t x = idx % d.w, y = (idx / d.w) % d.h, nk = idx / (d.w * d.h);
     const int64_t n = nk / d.Ct, k = nk % d.Ct;
-    gf[idx] = static_cast<scalar_t>(
+    gf[idx] = store<scalar_t>(
         grad_f_elem<scalar_t, acc_t>(g + n * d.C * d.H() * d.W(), W, d, k, y, x));
   }
 }
@@ -44,9 +44,9 @@ __global__ void grad_w_kernel(const scalar_t* __restrict__ g, const scalar_t* __
   UPB_GRID_STRIDE(idx, total) {
     const int64_t o = idx / (d.Ct + 1), k = idx % (d.Ct + 1);
     if (k < d.Ct) {
-      gw[o * d.Ct + k] = static_cast<scalar_t>(grad_w_elem<scalar_t, acc_t>(g, f, d, o, k));
+      gw[o * d.Ct + k] = store<scalar_t>(grad_w_elem<scalar_t, acc_t>(g, f, d, o, k));
     } else {
-      gb[o] = static_cast<scalar_t>(grad_b_elem<scalar_t, acc_t>(g, d, o));
+      gb[o] = store<scalar_t>(grad_b_elem<scalar_t, acc_t>(g, d, o));
     }
   }
 }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 
 namespace upb {
 namespace nrd {
@@ -43,11 +44,11 @@ UPB_HOST_DEVICE inline void load_input(const scalar_t* __restrict__ gpix, int64_
                                        int64_t u, int64_t v, acc_t* __restrict__ z) {
   int64_t o = 0;
   if (d.coords) {
-    z[0] = static_cast<acc_t>(v) / static_cast<acc_t>(d.g);
-    z[1] = static_cast<acc_t>(u) / static_cast<acc_t>(d.g);
+    z[0] = load<acc_t>(v) / load<acc_t>(d.g);
+    z[1] = load<acc_t>(u) / load<acc_t>(d.g);
     o = 2;
   }
-  for (int64_t c = 0; c < d.m; ++c) z[o + c] = static_cast<acc_t>(gpix[c * gs]);
+  for (int64_t c = 0; c < d.m; ++c) z[o + c] = load<acc_t>(gpix[c * gs]);
 }
 
 // Hidden activations h1, h2 (post-ReLU) of one pixel; th = the cell's parameters, stride ts.
@@ -57,13 +58,13 @@ UPB_HOST_DEVICE inline void mlp_hidden(const scalar_t* __restrict__ th, int64_t 
                                        acc_t* __restrict__ h2) {
   const int64_t D0 = d.D0();
   for (int64_t i = 0; i < d.d; ++i) {
-    acc_t a = static_cast<acc_t>(th[(d.ob1() + i) * ts]);
-    for (int64_t c = 0; c < D0; ++c) a += static_cast<acc_t>(th[(i * D0 + c) * ts]) * z[c];
+    acc_t a = load<acc_t>(th[(d.ob1() + i) * ts]);
+    for (int64_t c = 0; c < D0; ++c) a += load<acc_t>(th[(i * D0 + c) * ts]) * z[c];
     h1[i] = a > acc_t(0) ? a : acc_t(0);
   }
   for (int64_t i = 0; i < d.d; ++i) {
-    acc_t a = static_cast<acc_t>(th[(d.ob2() + i) * ts]);
-    for (int64_t j = 0; j < d.d; ++j) a += static_cast<acc_t>(th[(d.oW2() + i * d.d + j) * ts]) * h1[j];
+    acc_t a = load<acc_t>(th[(d.ob2() + i) * ts]);
+    for (int64_t j = 0; j < d.d; ++j) a += load<acc_t>(th[(d.oW2() + i * d.d + j) * ts]) * h1[j];
     h2[i] = a > acc_t(0) ? a : acc_t(0);
   }
 }
@@ -72,8 +73,8 @@ UPB_HOST_DEVICE inline void mlp_hidden(const scalar_t* __restrict__ th, int64_t 
 template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline acc_t mlp_out(const scalar_t* __restrict__ th, int64_t ts, const Dims& d,
                                      const acc_t* __restrict__ h2, int64_t k) {
-  acc_t a = static_cast<acc_t>(th[(d.ob3() + k) * ts]);
-  for (int64_t j = 0; j < d.d; ++j) a += static_cast<acc_t>(th[(d.oW3() + k * d.d + j) * ts]) * h2[j];
+  acc_t a = load<acc_t>(th[(d.ob3() + k) * ts]);
+  for (int64_t j = 0; j < d.d; ++j) a += load<acc_t>(th[(d.oW3() + k * d.d + j) * ts]) * h2[j];
   return a;
 }
 
@@ -88,13 +89,13 @@ UPB_HOST_DEVICE inline void mlp_backprop(const scalar_t* __restrict__ th, int64_
     acc_t a = acc_t(0);
     if (h2[j] > acc_t(0))
       for (int64_t k = 0; k < d.K; ++k)
-        a += static_cast<acc_t>(th[(d.oW3() + k * d.d + j) * ts]) * static_cast<acc_t>(go[k * gos]);
+        a += load<acc_t>(th[(d.oW3() + k * d.d + j) * ts]) * load<acc_t>(go[k * gos]);
     dh2[j] = a;
   }
   for (int64_t i = 0; i < d.d; ++i) {
     acc_t a = acc_t(0);
     if (h1[i] > acc_t(0))
-      for (int64_t j = 0; j < d.d; ++j) a += static_cast<acc_t>(th[(d.oW2() + j * d.d + i) * ts]) * dh2[j];
+      for (int64_t j = 0; j < d.d; ++j) a += load<acc_t>(th[(d.oW2() + j * d.d + i) * ts]) * dh2[j];
     dh1[i] = a;
   }
 }
@@ -105,7 +106,7 @@ UPB_HOST_DEVICE inline acc_t grad_guidance(const scalar_t* __restrict__ th, int6
                                            const Dims& d, const acc_t* __restrict__ dh1, int64_t c) {
   const int64_t D0 = d.D0(), col = (d.coords ? 2 : 0) + c;
   acc_t a = acc_t(0);
-  for (int64_t i = 0; i < d.d; ++i) a += static_cast<acc_t>(th[(i * D0 + col) * ts]) * dh1[i];
+  for (int64_t i = 0; i < d.d; ++i) a += load<acc_t>(th[(i * D0 + col) * ts]) * dh1[i];
   return a;
 }
 
@@ -122,11 +123,11 @@ UPB_HOST_DEVICE inline acc_t grad_param_term(const Dims& d, int64_t p, const acc
   if (p < d.oW3()) { const int64_t q = p - d.oW2(); return dh2[q / d.d] * h1[q % d.d]; }
   if (p < d.ob1()) {
     const int64_t q = p - d.oW3();
-    return static_cast<acc_t>(go[(q / d.d) * gos]) * h2[q % d.d];
+    return load<acc_t>(go[(q / d.d) * gos]) * h2[q % d.d];
   }
   if (p < d.ob2()) return dh1[p - d.ob1()];
   if (p < d.ob3()) return dh2[p - d.ob2()];
-  return static_cast<acc_t>(go[(p - d.ob3()) * gos]);
+  return load<acc_t>(go[(p - d.ob3()) * gos]);
 }
 
 }  // namespace nrd

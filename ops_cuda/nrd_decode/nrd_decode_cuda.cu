@@ -22,7 +22,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ th, const scalar_t* 
     load_input<scalar_t, acc_t>(gd + n * d.m * HW + pix, HW, d, Y % d.g, X % d.g, z);
     mlp_hidden<scalar_t, acc_t>(cell, hw, d, z, h1, h2);
     for (int64_t k = 0; k < d.K; ++k)
-      out[(n * d.K + k) * HW + pix] = static_cast<scalar_t>(mlp_out<scalar_t, acc_t>(cell, hw, d, h2, k));
+      out[(n * d.K + k) * HW + pix] = store<scalar_t>(mlp_out<scalar_t, acc_t>(cell, hw, d, h2, k));
   }
 }
 
@@ -40,7 +40,7 @@ __global__ void grad_guidance_kernel(const scalar_t* __restrict__ go, const scal
     mlp_hidden<scalar_t, acc_t>(cell, hw, d, z, h1, h2);
     mlp_backprop<scalar_t, acc_t>(cell, hw, d, go + n * d.K * HW + pix, HW, h1, h2, dh1, dh2);
     for (int64_t c = 0; c < d.m; ++c)
-      ggd[(n * d.m + c) * HW + pix] = static_cast<scalar_t>(grad_guidance<scalar_t, acc_t>(cell, hw, d, dh1, c));
+      ggd[(n * d.m + c) * HW + pix] = store<scalar_t>(grad_guidance<scalar_t, acc_t>(cell, hw, d, dh1, c));
   }
 }
 
@@ -55,7 +55,7 @@ __global__ void grad_params_kernel(const scalar_t* __restrict__ go, const scalar
     const int64_t n = idx / hw, c = idx % hw, y = c / d.w, x = c % d.w;
     const scalar_t* cell = th + n * P * hw + c;
     scalar_t* gcell = gth + n * P * hw + c;
-    for (int64_t p = 0; p < P; ++p) gcell[p * hw] = static_cast<scalar_t>(0.0f);
+    for (int64_t p = 0; p < P; ++p) gcell[p * hw] = store<scalar_t>(0.0f);
     for (int64_t u = 0; u < d.g; ++u)
       for (int64_t v = 0; v < d.g; ++v) {
         const int64_t pix = (y * d.g + u) * W + x * d.g + v;
@@ -65,7 +65,7 @@ __global__ void grad_params_kernel(const scalar_t* __restrict__ go, const scalar
         mlp_backprop<scalar_t, acc_t>(cell, hw, d, gpix, HW, h1, h2, dh1, dh2);
         for (int64_t p = 0; p < P; ++p) {
           const acc_t t = grad_param_term<scalar_t, acc_t>(d, p, z, h1, h2, dh1, dh2, gpix, HW);
-          gcell[p * hw] = static_cast<scalar_t>(static_cast<acc_t>(gcell[p * hw]) + t);
+          gcell[p * hw] = store<scalar_t>(load<acc_t>(gcell[p * hw]) + t);
         }
       }
   }

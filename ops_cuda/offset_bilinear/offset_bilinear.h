@@ -12,6 +12,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 
 namespace upb {
 namespace offset_bilinear {
@@ -34,8 +35,8 @@ struct Axis {
 template <typename acc_t>
 UPB_HOST_DEVICE inline Axis<acc_t> axis_sample(int64_t dst, int s, acc_t delta, int64_t size) {
   Axis<acc_t> a;
-  acc_t pos = static_cast<acc_t>(dst) / static_cast<acc_t>(s) + delta;
-  const acc_t hi = static_cast<acc_t>(size - 1);
+  acc_t pos = load<acc_t>(dst) / load<acc_t>(s) + delta;
+  const acc_t hi = load<acc_t>(size - 1);
   a.dpos = (pos >= acc_t(0) && pos <= hi) ? acc_t(1) : acc_t(0);
   pos = pos < acc_t(0) ? acc_t(0) : (pos > hi ? hi : pos);
   int64_t i0 = static_cast<int64_t>(pos);  // pos >= 0 here, so truncation is floor
@@ -43,7 +44,7 @@ UPB_HOST_DEVICE inline Axis<acc_t> axis_sample(int64_t dst, int s, acc_t delta, 
   i0 = i0 > top ? top : i0;
   a.i0 = i0;
   a.i1 = i0 + 1 < size ? i0 + 1 : size - 1;
-  a.lam = pos - static_cast<acc_t>(i0);
+  a.lam = pos - load<acc_t>(i0);
   return a;
 }
 
@@ -67,18 +68,18 @@ template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline Sample<acc_t> sample_at(const scalar_t* __restrict__ obase, const Dims& d,
                                                int64_t m, int64_t p, int64_t q) {
   const int64_t HW = d.H * d.W, idx = p * d.W + q;
-  return make_sample<acc_t>(d, p, q, static_cast<acc_t>(obase[(2 * m) * HW + idx]),
-                            static_cast<acc_t>(obase[(2 * m + 1) * HW + idx]));
+  return make_sample<acc_t>(d, p, q, load<acc_t>(obase[(2 * m) * HW + idx]),
+                            load<acc_t>(obase[(2 * m + 1) * HW + idx]));
 }
 
 // The bilinear value of one plane (h x w) at a sample.
 template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ plane, const Dims& d,
                                           const Sample<acc_t>& s) {
-  const acc_t v00 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i0]);
-  const acc_t v01 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
-  const acc_t v10 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
-  const acc_t v11 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
+  const acc_t v00 = load<acc_t>(plane[s.y.i0 * d.w + s.x.i0]);
+  const acc_t v01 = load<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
+  const acc_t v10 = load<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
+  const acc_t v11 = load<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
   const acc_t top = v00 + s.x.lam * (v01 - v00), bot = v10 + s.x.lam * (v11 - v10);
   return top + s.y.lam * (bot - top);
 }
@@ -88,10 +89,10 @@ template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline void grad_offset_terms(const scalar_t* __restrict__ plane, const Dims& d,
                                               const Sample<acc_t>& s, acc_t go, acc_t& gdy,
                                               acc_t& gdx) {
-  const acc_t v00 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i0]);
-  const acc_t v01 = static_cast<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
-  const acc_t v10 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
-  const acc_t v11 = static_cast<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
+  const acc_t v00 = load<acc_t>(plane[s.y.i0 * d.w + s.x.i0]);
+  const acc_t v01 = load<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
+  const acc_t v10 = load<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
+  const acc_t v11 = load<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
   const acc_t top = v00 + s.x.lam * (v01 - v00), bot = v10 + s.x.lam * (v11 - v10);
   const acc_t left = v00 + s.y.lam * (v10 - v00), right = v01 + s.y.lam * (v11 - v01);
   gdy += go * s.y.dpos * (bot - top);

@@ -20,7 +20,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ x, const scalar_t* _
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nc = idx / HW;
     const int64_t n = nc / d.C, c = nc % d.C, m = d.M == 1 ? 0 : c;
     const Sample<acc_t> s = sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
-    out[idx] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * d.h * d.w, d, s));
+    out[idx] = store<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * d.h * d.w, d, s));
   }
 }
 
@@ -38,11 +38,11 @@ __global__ void grad_offset_kernel(const scalar_t* __restrict__ go, const scalar
     acc_t gy = acc_t(0), gx = acc_t(0);
     for (int64_t c = c_lo; c < c_hi; ++c) {
       grad_offset_terms<scalar_t, acc_t>(x + (n * d.C + c) * hw, d, s,
-                                         static_cast<acc_t>(go[(n * d.C + c) * HW + p * d.W + q]),
+                                         load<acc_t>(go[(n * d.C + c) * HW + p * d.W + q]),
                                          gy, gx);
     }
-    goff[(n * 2 * d.M + 2 * m) * HW + p * d.W + q] = static_cast<scalar_t>(gy);
-    goff[(n * 2 * d.M + 2 * m + 1) * HW + p * d.W + q] = static_cast<scalar_t>(gx);
+    goff[(n * 2 * d.M + 2 * m) * HW + p * d.W + q] = store<scalar_t>(gy);
+    goff[(n * 2 * d.M + 2 * m + 1) * HW + p * d.W + q] = store<scalar_t>(gx);
   }
 }
 
@@ -59,7 +59,7 @@ __global__ void grad_x_kernel(const scalar_t* __restrict__ go, const scalar_t* _
     int64_t in[4];
     acc_t wgt[4];
     input_weights<acc_t>(d, s, in, wgt);
-    const acc_t g = static_cast<acc_t>(go[idx]);
+    const acc_t g = load<acc_t>(go[idx]);
     acc_t* plane = gx + nc * d.h * d.w;
     for (int k = 0; k < 4; ++k) {
       if (wgt[k] != acc_t(0)) atomicAdd(plane + in[k], wgt[k] * g);

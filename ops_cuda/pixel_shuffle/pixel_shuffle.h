@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 
 namespace upb {
 namespace pixel_shuffle {

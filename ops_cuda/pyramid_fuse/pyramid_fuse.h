@@ -8,6 +8,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 
 namespace upb {
 namespace pyramid_fuse {
@@ -31,7 +32,7 @@ UPB_HOST_DEVICE inline int choose_level(const Pyramid<scalar_t>& p, acc_t tau, i
   for (int l = 0; l < p.L - 1; ++l) {
     const int s = p.L - 1 - l;
     const int64_t hl = p.h0 << l, wl = p.w0 << l;
-    const acc_t u = static_cast<acc_t>(p.uni[l][(n * hl + (Y >> s)) * wl + (X >> s)]);
+    const acc_t u = load<acc_t>(p.uni[l][(n * hl + (Y >> s)) * wl + (X >> s)]);
     if (u >= tau) return l;
   }
   return p.L - 1;
@@ -62,7 +63,7 @@ UPB_HOST_DEVICE inline acc_t grad_elem(const scalar_t* __restrict__ go,
     const scalar_t* grow = go + ((n * K + k) * H + Y) * W;
     for (int64_t b = 0; b < f; ++b) {
       const int64_t X = (x << s) + b;
-      if (lrow[X] == l) acc += static_cast<acc_t>(grow[X]);
+      if (lrow[X] == l) acc += load<acc_t>(grow[X]);
     }
   }
   return acc;

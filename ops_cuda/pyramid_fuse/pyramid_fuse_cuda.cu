@@ -16,8 +16,8 @@ __global__ void forward_kernel(Pyramid<scalar_t> p, float tau_f, double tau_d,
   const int64_t H = p.H(), W = p.W(), HW = H * W;
   // tau rounded to the input dtype, as a tensor >= python-scalar comparison does
   const acc_t tau = sizeof(acc_t) == sizeof(double)
-                        ? static_cast<acc_t>(tau_d)
-                        : static_cast<acc_t>(static_cast<scalar_t>(tau_f));
+                        ? load<acc_t>(tau_d)
+                        : load<acc_t>(store<scalar_t>(tau_f));
   UPB_GRID_STRIDE(idx, p.N * HW) {
     const int64_t n = idx / HW, Y = (idx % HW) / W, X = idx % W;
     const int l = choose_level<scalar_t, acc_t>(p, tau, n, Y, X);
@@ -36,7 +36,7 @@ __global__ void backward_kernel(const scalar_t* __restrict__ go, const int64_t* 
   const int64_t hl = H >> s, wl = W >> s;
   UPB_GRID_STRIDE(idx, N * K * hl * wl) {
     const int64_t x = idx % wl, y = (idx / wl) % hl, nk = idx / (wl * hl);
-    grad[idx] = static_cast<scalar_t>(
+    grad[idx] = store<scalar_t>(
         grad_elem<scalar_t, acc_t>(go, level, L, N, K, H, W, l, nk / K, nk % K, y, x));
   }
 }

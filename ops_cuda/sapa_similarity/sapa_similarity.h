@@ -9,6 +9,7 @@
 #pragma once
 
 #include "../common/upb_common.h"
+#include "../common/upb_convert.h"
 #include "../common/upb_window.h"
 
 namespace upb {
@@ -32,7 +33,7 @@ UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ qbase,
   const int64_t HW = d.H * d.W, hw = d.h * d.w, qi = p * d.W + q, ki = y * d.w + x;
   acc_t acc = acc_t(0);
   for (int64_t c = 0; c < d.d; ++c)
-    acc += static_cast<acc_t>(qbase[c * HW + qi]) * static_cast<acc_t>(kbase[c * hw + ki]);
+    acc += load<acc_t>(qbase[c * HW + qi]) * load<acc_t>(kbase[c * hw + ki]);
   return acc;
 }
 
@@ -51,8 +52,8 @@ UPB_HOST_DEVICE inline acc_t grad_query_elem(const scalar_t* __restrict__ gbase,
     for (int j = 0; j < d.K; ++j) {
       const int64_t x = xc + j - r;
       if (x < 0 || x >= d.w) continue;
-      acc += static_cast<acc_t>(gbase[(i * d.K + j) * HW + qi]) *
-             static_cast<acc_t>(kplane[y * d.w + x]);
+      acc += load<acc_t>(gbase[(i * d.K + j) * HW + qi]) *
+             load<acc_t>(kplane[y * d.w + x]);
     }
   }
   return acc;
@@ -79,7 +80,7 @@ UPB_HOST_DEVICE inline acc_t grad_key_elem(const scalar_t* __restrict__ gbase,
         const int64_t p = yc * d.s + a;
         for (int b = 0; b < d.s; ++b) {
           const int64_t idx = p * d.W + xc * d.s + b;
-          acc += static_cast<acc_t>(gtap[idx]) * static_cast<acc_t>(qplane[idx]);
+          acc += load<acc_t>(gtap[idx]) * load<acc_t>(qplane[idx]);
         }
       }
     }

@@ -18,7 +18,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ qp, const scalar_t* 
   UPB_GRID_STRIDE(idx, total) {
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H;
     const int64_t tap = (idx / (d.W * d.H)) % KK, n = idx / (d.W * d.H * KK);
-    out[idx] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(
+    out[idx] = store<scalar_t>(forward_elem<scalar_t, acc_t>(
         qp + n * d.d * d.H * d.W, kp + n * d.d * d.h * d.w, d, static_cast<int>(tap / d.K),
         static_cast<int>(tap % d.K), p, q));
   }
@@ -33,7 +33,7 @@ __global__ void grad_query_kernel(const scalar_t* __restrict__ gp, const scalar_
   UPB_GRID_STRIDE(idx, total) {
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H;
     const int64_t c = (idx / (d.W * d.H)) % d.d, n = idx / (d.W * d.H * d.d);
-    gq[idx] = static_cast<scalar_t>(grad_query_elem<scalar_t, acc_t>(
+    gq[idx] = store<scalar_t>(grad_query_elem<scalar_t, acc_t>(
         gp + n * KK * d.H * d.W, kp + n * d.d * d.h * d.w, d, c, p, q));
   }
 }
@@ -47,7 +47,7 @@ __global__ void grad_key_kernel(const scalar_t* __restrict__ gp, const scalar_t*
   UPB_GRID_STRIDE(idx, total) {
     const int64_t x = idx % d.w, y = (idx / d.w) % d.h;
     const int64_t c = (idx / (d.w * d.h)) % d.d, n = idx / (d.w * d.h * d.d);
-    gk[idx] = static_cast<scalar_t>(grad_key_elem<scalar_t, acc_t>(
+    gk[idx] = store<scalar_t>(grad_key_elem<scalar_t, acc_t>(
         gp + n * KK * d.H * d.W, qp + n * d.d * d.H * d.W, d, c, y, x));
   }
 }

@@ -23,6 +23,26 @@ def test_list_json(native):
     names = {o["op"] for o in data["ops"]}
     assert {"carafe", "bilinear_upsample", "pixel_shuffle"} <= names
     assert all(o["native_cpu_built"] for o in data["ops"])
+    # never "built" where it was not: a CPU-only process says what was done for CUDA
+    for o in data["ops"]:
+        assert o["cuda"].startswith(("built and registered", "kernels compile-checked only",
+                                     "not built", "cuda-check"))
+
+
+def test_cuda_status_never_overclaims():
+    from types import SimpleNamespace
+
+    from upbench.cli.ops import cuda_status
+
+    assert cuda_status("carafe", None, None, []).startswith("not built")
+    ok = SimpleNamespace(ok=True, archs=["sm_80", "sm_90"])
+    assert cuda_status("carafe", None, None, [ok]) == ("kernels compile-checked only "
+                                                      "(ok, sm_80,sm_90)")
+    rep = SimpleNamespace(error=None, archs="8.0;9.0", checked_at="2026-11-24T00:00:00",
+                          kernels={"upbench::carafe": {"CPU": True, "CUDA": True}})
+    assert cuda_status("carafe", None, rep, [ok]).startswith("built and registered by cuda-check")
+    rep.kernels = {"upbench::carafe": {"CPU": True, "CUDA": False}}
+    assert cuda_status("carafe", None, rep, [ok]) == "cuda-check: NOT registered"
 
 
 def test_build_json(native):

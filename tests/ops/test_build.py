@@ -65,3 +65,28 @@ def test_build_key_is_stable_across_a_build(native):
     _build.build()
     assert _build.build_key() == key
     assert (_build.build_directory() / "upbench_ops.so").is_file()
+
+
+def test_failed_files_name_the_op_and_the_first_error_line():
+    log = (
+        "[3/18] /usr/local/cuda/bin/nvcc -c /x/ops_cuda/carafe/carafe_cuda.cu -o carafe_cuda.cuda.o\n"
+        "FAILED: [code=1] carafe_cuda.cuda.o \n"
+        "/usr/local/cuda/bin/nvcc --generate-dependencies-with-compile -c carafe_cuda.cu\n"
+        "ops_cuda/carafe/carafe.h(37): warning: something\n"
+        "ops_cuda/carafe/carafe.h(38): error: no suitable conversion function from \"const "
+        "__half\" to \"float\"\n"
+        "1 error detected\n"
+        "[4/18] c++ -c nrd_decode_cpu.cpp\n"
+        "FAILED: nrd_decode_cpu.o \n"
+        "c++ -MMD -c /x/ops_cuda/nrd_decode/nrd_decode_cpu.cpp -o nrd_decode_cpu.o\n"
+        "nrd_decode_cpu.cpp:3:1: error: expected ';'\n"
+    )
+    files = _build.failed_files(log)
+    assert [(f["op"], f["object"]) for f in files] == [("carafe", "carafe_cuda.cuda.o"),
+                                                       ("nrd_decode", "nrd_decode_cpu.o")]
+    assert files[0]["error"].startswith("ops_cuda/carafe/carafe.h(38): error: no suitable")
+    msg = str(_build._explain_failure(RuntimeError("Error building extension"), log))
+    assert "op: carafe, nrd_decode" in msg
+    assert "carafe: carafe_cuda.cuda.o: ops_cuda/carafe/carafe.h(38): error" in msg
+    assert "nrd_decode: nrd_decode_cpu.o: nrd_decode_cpu.cpp:3:1: error: expected ';'" in msg
+    assert "UPBENCH_FORCE_CUDA=0" in msg  # a CUDA file failed: the fix names the CPU-only build

@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 import click
 import torch
+from rich.markup import escape
 
 from upbench.cli._output import console, err_console, print_json, print_table
 
@@ -50,48 +51,98 @@ def ops_group() -> None:
     """Native operators: list, build, check against the reference, benchmark."""
 
 
+def cuda_status(op_folder: str, loaded, report, nvcc_results: list) -> str:
+    """One op's CUDA state, never claiming more than was done: built and registered (in this
+    process, or by ``ops cuda-check``), compile-checked only, or not built."""
+    import torch
+
+    name = f"upbench::{op_folder}"
+    if loaded is not None and loaded.with_cuda:
+        ok = torch._C._dispatch_has_kernel_for_dispatch_key(name, "CUDA")
+        return (f"built and registered ({loaded.archs})" if ok
+                else "built but NOT registered")
+    if report is not None:
+        if report.error:
+            return "cuda-check FAILED (run `make cuda-check`)"
+        ks = report.kernels.get(name, {})
+        return (f"built and registered by cuda-check ({report.archs}, {report.checked_at[:10]})"
+                if ks.get("CUDA") else "cuda-check: NOT registered")
+    if nvcc_results and all(r is not None for r in nvcc_results):
+        state = "ok" if all(r.ok for r in nvcc_results) else "FAILED"
+        return f"kernels compile-checked only ({state}, {','.join(nvcc_results[0].archs)})"
+    return "not built (`make cuda-check` builds and checks it)"
+
+
 @ops_group.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def list_cmd(as_json: bool) -> None:
-    """Each op: native CPU library built?, CUDA sources compile-checked?, reference."""
+    """Each op: CPU library built?, CUDA built and registered (or compile-checked only, or not
+    built), reference and ATen peer."""
     from upbench.ops import _nvcc, get_op, list_ops
-    from upbench.ops._build import LIB_NAME, build_directory, torch_has_cuda
+    from upbench.ops._build import LIB_NAME, build_directory, loaded
+    from upbench.ops.cuda_check import stored_report
 
     lib = build_directory() / f"{LIB_NAME}.so"
+    current = loaded()
+    report = stored_report()
     cu_by_op: dict[str, list] = {}
     for op_dir, cu in _nvcc.kernel_files():
         cu_by_op.setdefault(op_dir, []).append(cu)
     rows = []
     for name in list_ops():
         spec = get_op(name)
-        cus = cu_by_op.get(spec.folder, [])
-        results = [_nvcc.cached_result(cu) for cu in cus]
-        if not cus:
-            cuda = "no sources"
-        elif any(r is None for r in results):
-            cuda = "not checked (run `upbench ops build --cuda-check`)"
-        else:
-            cuda = ("ok " if all(r.ok for r in results) else "FAILED ") + ",".join(results[0].archs)
+        nv = [_nvcc.cached_result(cu) for cu in cu_by_op.get(spec.folder, [])]
         rows.append({
             "op": name,
-            "native_cpu_built": lib.is_file(),
-            "cuda_kernels_in_build": torch_has_cuda(),
-            "cuda_compile_check": cuda,
+            "native_cpu_built": lib.is_file() or current is not None,
+            "cuda": cuda_status(name, current, report, nv),
             "reference": f"{spec.reference.__module__}.{spec.reference.__name__}",
             "aten_peer": spec.aten_name,
         })
     if as_json:
-        print_json({"library": str(lib), "ops": rows})
+        print_json({"library": str(lib), "cuda_check_report": report and report.library,
+                    "ops": rows})
         return
-    print_table("upbench native ops", ["op", "native CPU built", "CUDA compile check",
-                                       "reference", "ATen peer"],
+    print_table("upbench native ops", ["op", "native CPU built", "CUDA", "reference",
+                                       "ATen peer"],
                 [[r["op"], "yes" if r["native_cpu_built"] else "no (run `upbench ops build`)",
-                  r["cuda_compile_check"], r["reference"], r["aten_peer"]] for r in rows])
+                  r["cuda"], r["reference"], r["aten_peer"]] for r in rows])
     console.print(f"library: {lib}")
 
 
+@ops_group.command("cuda-check")
+@click.option("--archs", default="8.0;9.0", show_default=True,
+              help="CUDA archs (TORCH_CUDA_ARCH_LIST syntax).")
+@click.option("--verbose", is_flag=True, help="Show the compiler output.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cuda_check_cmd(archs: str, verbose: bool, as_json: bool) -> None:
+    """Build every CUDA kernel and binding under torch's flags (no GPU needed), load the library
+    and check that every op has a CPU and a CUDA kernel. Exit 1 on any failure."""
+    from dataclasses import asdict
+
+    from upbench.ops.cuda_check import run_cuda_check
+
+    rep = run_cuda_check(archs, verbose)
+    if as_json:
+        print_json(asdict(rep))
+    else:
+        if rep.error:
+            err_console.print(f"[red]{escape(rep.error)}[/red]")
+        else:
+            print_table(f"CUDA build for {rep.archs}: {'reused' if rep.reused else 'built'} in "
+                        f"{rep.seconds:.0f} s ({rep.cuda_home}; torch {rep.torch}, CUDA "
+                        f"{rep.torch_cuda})", ["op", "CPU kernel", "CUDA kernel"],
+                        [[q, "yes" if k["CPU"] else "MISSING", "yes" if k["CUDA"] else "MISSING"]
+                         for q, k in rep.kernels.items()])
+            console.print(f"library: {rep.library}")
+        console.print("cuda-check: " + ("ok" if rep.ok else "FAILED"))
+    sys.exit(0 if rep.ok else 1)
+
+
 @ops_group.command("build")
-@click.option("--cuda-check", is_flag=True, help="Also compile every *_cuda.cu with nvcc -c.")
+@click.option("--cuda-check", is_flag=True,
+              help="Also compile every *_cuda.cu with nvcc -c under torch's nvcc flags "
+                   "(seconds; `upbench ops cuda-check` is the full build).")
 @click.option("--verbose", is_flag=True, help="Show the compiler output.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:

@@ -1,15 +1,17 @@
-"""Compile-check of the torch-free CUDA kernels (``ops_cuda/*/*_cuda.cu``) with ``nvcc -c``.
+"""Quick compile-check of the torch-free CUDA kernels (``ops_cuda/*/*_cuda.cu``) with ``nvcc -c``
+under **exactly the nvcc flags torch's JIT build passes** (``cpp_extension.COMMON_NVCC_FLAGS``:
+no implicit half/bfloat16 conversions, ...), so it fails wherever the real build would.
 
-No GPU is needed: the check proves the kernels compile for the given architectures. Results are
-cached per file content and arch list, so ``upbench ops list`` can show them without recompiling.
+No GPU is needed. It covers the kernels only, in seconds; the bindings (``*_cuda.cpp``) and the
+link are covered by the full build of ``upbench ops cuda-check``. Results are cached per file
+content, flags and arch list, so ``upbench ops list`` can show "compile-checked" without
+recompiling.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
@@ -34,11 +36,25 @@ class NvccResult:
 
 
 def find_nvcc() -> str | None:
-    """Path of nvcc (``$CUDA_HOME/bin/nvcc`` or on PATH), or None."""
-    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH")
-    if home and (Path(home) / "bin" / "nvcc").is_file():
-        return str(Path(home) / "bin" / "nvcc")
-    return shutil.which("nvcc")
+    """The nvcc of the CUDA toolkit (:func:`upbench.ops._cuda_env.find_cuda_home`), or None."""
+    from upbench.ops._cuda_env import CudaSetupError, find_cuda_home
+
+    try:
+        return str(find_cuda_home() / "bin" / "nvcc")
+    except CudaSetupError:
+        return None
+
+
+def nvcc_command(cu: Path, out: Path, archs: tuple[str, ...], nvcc: str) -> list[str]:
+    """The compile command: torch's nvcc flags, C++17, the build's ``NVCC_FLAGS``, the archs."""
+    from upbench.ops._build import NVCC_FLAGS
+    from upbench.ops._cuda_env import torch_nvcc_flags
+
+    cmd = [nvcc, "-c", str(cu), "-o", str(out), "-I", str(source_root()), "-std=c++17",
+           *torch_nvcc_flags(), *NVCC_FLAGS]
+    for a in archs:
+        cmd += ["-gencode", f"arch=compute_{a[3:]},code={a}"]
+    return cmd
 
 
 def _key(cu: Path, archs: tuple[str, ...]) -> str:
@@ -48,6 +64,9 @@ def _key(cu: Path, archs: tuple[str, ...]) -> str:
                      *(root / "common").glob("*")]):
         h.update(f.read_bytes())
     h.update(",".join(archs).encode())
+    from upbench.ops._cuda_env import torch_nvcc_flags
+
+    h.update(" ".join(torch_nvcc_flags()).encode())
     return h.hexdigest()[:16]
 
 
@@ -78,10 +97,7 @@ def compile_check(cu: Path, op: str, archs: tuple[str, ...] = DEFAULT_ARCHS,
         raise FileNotFoundError("nvcc not found (set CUDA_HOME or put nvcc on PATH)")
     root = source_root()
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [nvcc, "-c", str(cu), "-o", str(Path(tmp) / "k.o"), "-I", str(root), "-O3",
-               "-std=c++17", "--expt-relaxed-constexpr"]
-        for a in archs:
-            cmd += ["-gencode", f"arch=compute_{a[3:]},code={a}"]
+        cmd = nvcc_command(cu, Path(tmp) / "k.o", archs, nvcc)
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     res = NvccResult(op=op, file=str(cu.relative_to(root)), archs=list(archs),
                      ok=proc.returncode == 0, command=" ".join(cmd),
