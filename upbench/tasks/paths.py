@@ -1,0 +1,42 @@
+"""Dataset paths in suite files: resolved against the current directory or the suite's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from upbench.utils.schema import ConfigError
+from upbench.utils.suggest import closest
+
+
+def _resolve(path: str, file: str) -> Path:
+    p = Path(path).expanduser()
+    if not (p.is_absolute() or p.exists()):
+        p = (Path(file).parent if file else Path(".")) / p
+    return p.resolve() if p.exists() else p
+
+
+def resolve_root(root: str, file: str, key: str) -> str:
+    """A dataset directory as an absolute path: as given if absolute or existing from the cwd,
+    else relative to the suite file. Raises ConfigError (with the closest existing sibling)
+    when it does not exist."""
+    p = _resolve(root, file)
+    if not p.is_dir():
+        parent = p.parent
+        names = [c.name for c in parent.iterdir() if c.is_dir()] if parent.is_dir() else []
+        best = closest(p.name, names)
+        raise ConfigError(file, key, f"dataset directory {str(p)!r} does not exist",
+                          str(parent / best) if best else None)
+    return str(p)
+
+
+def resolve_file(path: str, root: str, file: str, key: str) -> str:
+    """A file of a dataset (e.g. a split list): relative to the dataset ``root`` first, then as
+    a suite path. Raises ConfigError (with the closest existing file) when it does not exist."""
+    for cand in (Path(root) / path, _resolve(path, file)):
+        if cand.is_file():
+            return str(cand.resolve())
+    cand = Path(root) / path
+    names = [c.name for c in cand.parent.iterdir() if c.is_file()] if cand.parent.is_dir() else []
+    best = closest(cand.name, names)
+    raise ConfigError(file, key, f"file {str(cand)!r} does not exist",
+                      str(cand.parent / best) if best else None)
