@@ -1,4 +1,5 @@
-"""Dataset paths in suite files: resolved against the current directory or the suite's own."""
+"""Dataset sections of suite files: paths resolved against the current directory or the suite's
+own, and the checks every task's ``dataset`` section shares."""
 
 from __future__ import annotations
 
@@ -40,3 +41,22 @@ def resolve_file(path: str, root: str, file: str, key: str) -> str:
     best = closest(cand.name, names)
     raise ConfigError(file, key, f"file {str(cand)!r} does not exist",
                       str(cand.parent / best) if best else None)
+
+
+def check_dataset_section(cfg, file: str, prefix: str) -> bool:
+    """The checks shared by the tasks' ``dataset`` sections: ``max_train`` / ``max_val`` ≥ 1 (or
+    null); for ``kind: synthetic`` the split sizes ≥ 1; for ``kind: folder`` a ``root`` that
+    exists (resolved to an absolute path). Returns True for a folder dataset."""
+    for k in ("max_train", "max_val"):
+        v = getattr(cfg, k, None)
+        if v is not None and v < 1:
+            raise ConfigError(file, f"{prefix}.{k}", "must be >= 1 (or null for all samples)")
+    if cfg.kind == "synthetic":
+        for k in ("train_size", "val_size"):
+            if getattr(cfg, k) < 1:
+                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
+        return False
+    if not cfg.root:
+        raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
+    cfg.root = resolve_root(cfg.root, file, f"{prefix}.root")
+    return True

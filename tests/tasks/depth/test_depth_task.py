@@ -101,7 +101,7 @@ profile: {flops_size: [64, 64], latency_size: [64, 64], latency_repeats: 2, late
 
 
 def test_nyu_layout_loader_and_check_data(tmp_path):
-    root = _nyu(tmp_path / "nyu")
+    _nyu(tmp_path / "nyu")
     suite_file = tmp_path / "s.yaml"
     suite_file.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: nyu, root: nyu, "
                                         "train_list: train.txt, val_list: val.txt}"))
@@ -133,8 +133,8 @@ def test_nyu_layout_loader_and_check_data(tmp_path):
 def test_synthetic_rooms_are_seeded_and_learnable_geometry():
     from upbench.data.depth_synthetic import synthetic_depth_split
 
-    x, d = synthetic_depth_split("train", 8, (32, 32))
-    x2, d2 = synthetic_depth_split("train", 8, (32, 32))
+    _x, d = synthetic_depth_split("train", 8, (32, 32))
+    _x2, d2 = synthetic_depth_split("train", 8, (32, 32))
     assert torch.equal(d, d2) and not torch.equal(d, synthetic_depth_split("val", 8, (32, 32))[1])
     valid = d > 0
     assert 0.9 < float(valid.float().mean()) < 1.0  # a few invalid holes

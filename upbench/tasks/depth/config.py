@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from upbench.tasks.paths import resolve_file, resolve_root
+from upbench.tasks.paths import check_dataset_section, resolve_file
 from upbench.utils.schema import ConfigError
 
 
@@ -35,18 +35,8 @@ class DatasetConfig:
     def validate(self, file: str, prefix: str) -> None:
         if not self.max_depth > 0:
             raise ConfigError(file, f"{prefix}.max_depth", "must be > 0 (metres)")
-        for k in ("max_train", "max_val"):
-            v = getattr(self, k)
-            if v is not None and v < 1:
-                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1 (or null for all)")
-        if self.kind == "synthetic":
-            for k in ("train_size", "val_size"):
-                if getattr(self, k) < 1:
-                    raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
+        if not check_dataset_section(self, file, prefix):
             return
-        if not self.root:
-            raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
-        self.root = resolve_root(self.root, file, f"{prefix}.root")
         for k in ("train_list", "val_list"):
             v = getattr(self, k)
             if not v:

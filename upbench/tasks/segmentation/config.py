@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from upbench.tasks.paths import resolve_root
+from upbench.tasks.paths import check_dataset_section
 from upbench.utils.schema import ConfigError
 
 FORMATS = ("generic", "voc", "ade20k", "cityscapes")
@@ -40,14 +40,7 @@ class DatasetConfig:
     def validate(self, file: str, prefix: str) -> None:
         if self.num_classes < 2 or self.num_classes > 254:
             raise ConfigError(file, f"{prefix}.num_classes", "must be in 2..254")
-        if self.kind == "synthetic":
-            for k in ("train_size", "val_size"):
-                if getattr(self, k) < 1:
-                    raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
-            return
-        if not self.root:
-            raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
-        self.root = resolve_root(self.root, file, f"{prefix}.root")
+        check_dataset_section(self, file, prefix)
 
 
 @dataclass
