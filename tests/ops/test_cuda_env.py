@@ -23,8 +23,8 @@ def test_cuda_choice_follows_force_and_gpu(monkeypatch):
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.delenv("UPBENCH_FORCE_CUDA", raising=False)
-    assert _cuda_env.cuda_choice() == (False, "no GPU is visible (UPBENCH_FORCE_CUDA=1 builds "
-                                              "the CUDA kernels anyway)")
+    assert _cuda_env.cuda_choice() == (False, ("no GPU is visible (UPBENCH_FORCE_CUDA=1 builds "
+                                              "the CUDA kernels anyway)"))
     monkeypatch.setenv("UPBENCH_FORCE_CUDA", "1")
     assert _cuda_env.cuda_choice()[0] is True
     monkeypatch.setenv("UPBENCH_FORCE_CUDA", "0")

@@ -26,7 +26,7 @@ ELEMENTWISE_OUT = [
     "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "reciprocal",
     "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "exp_", "log", "sqrt", "rsqrt", "pow", "abs",
     "maximum", "minimum", "lerp", "addcmul", "addcdiv", "gelu", "silu", "silu_", "hardtanh",
-    "hardtanh_", "hardswish", "hardsigmoid", "leaky_relu", "leaky_relu_", "elu", "softplus",
+    "hardtanh_", "hardswish", "hardsigmoid", "leaky_relu", "leaky_relu_", "elu", "elu_", "softplus",
     "softmax", "log_softmax", "_softmax", "clamp_min", "clamp_max", "square", "sin", "cos",
     "atan2", "erf", "where", "prelu", "mish", "relu6",
 ]

@@ -1,5 +1,7 @@
 """Task metrics, defined as in METRICS.md."""
 
+from upbench.metrics.depth import DepthMetrics, depth_metrics
 from upbench.metrics.segmentation import SegMetrics, area_stats, iou_from_stats, trimap_band
 
-__all__ = ["SegMetrics", "area_stats", "iou_from_stats", "trimap_band"]
+__all__ = ["DepthMetrics", "SegMetrics", "area_stats", "depth_metrics", "iou_from_stats",
+           "trimap_band"]

@@ -46,10 +46,20 @@ class Encoder(nn.Module):
         self.stages = nn.ModuleList(stages)
         self.widths = list(widths)
 
+    @property
+    def stem_channels(self) -> int:
+        """Channels of the stride-2 stem feature (:meth:`features`)."""
+        return self.stem[0][0].out_channels
+
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """[C2, C3, C4, C5] of an image batch (N, in_channels, H, W), H and W multiples of 32."""
-        x = self.stem(x)
-        feats = []
+        return self.features(x)[1:]
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """[S2, C2, C3, C4, C5]: the stride-2 stem feature, then the four stages."""
+        s2 = self.stem[0](x)
+        x = self.stem[1](s2)
+        feats = [s2]
         for stage in self.stages:
             x = stage(x)
             feats.append(x)

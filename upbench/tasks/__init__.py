@@ -8,9 +8,10 @@ the gate take everything else from the Task.
 from __future__ import annotations
 
 from upbench.tasks.base import Metric, Task, TaskModel, Unhostable
+from upbench.tasks.depth import TASK as DEPTH
 from upbench.tasks.segmentation import TASK as SEGMENTATION
 
-TASKS: dict[str, Task] = {t.name: t for t in (SEGMENTATION,)}
+TASKS: dict[str, Task] = {t.name: t for t in (SEGMENTATION, DEPTH)}
 
 
 def get_task(name: str) -> Task:

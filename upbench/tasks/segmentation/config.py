@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
+from upbench.tasks.paths import check_dataset_section
 from upbench.utils.schema import ConfigError
-from upbench.utils.suggest import closest
 
 FORMATS = ("generic", "voc", "ade20k", "cityscapes")
-
-
-def resolve_root(root: str, file: str, key: str) -> str:
-    """A dataset directory as an absolute path: as given if absolute or existing from the cwd,
-    else relative to the suite file. Raises ConfigError (with the closest existing sibling)
-    when it does not exist."""
-    p = Path(root).expanduser()
-    if not (p.is_absolute() or p.exists()):
-        p = (Path(file).parent if file else Path(".")) / p
-    p = p.resolve() if p.exists() else p
-    if not p.is_dir():
-        parent = p.parent
-        names = [c.name for c in parent.iterdir() if c.is_dir()] if parent.is_dir() else []
-        best = closest(p.name, names)
-        raise ConfigError(file, key, f"dataset directory {str(p)!r} does not exist",
-                          str(parent / best) if best else None)
-    return str(p)
 
 
 @dataclass
@@ -58,14 +40,7 @@ class DatasetConfig:
     def validate(self, file: str, prefix: str) -> None:
         if self.num_classes < 2 or self.num_classes > 254:
             raise ConfigError(file, f"{prefix}.num_classes", "must be in 2..254")
-        if self.kind == "synthetic":
-            for k in ("train_size", "val_size"):
-                if getattr(self, k) < 1:
-                    raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
-            return
-        if not self.root:
-            raise ConfigError(file, f"{prefix}.root", "required for kind: folder")
-        self.root = resolve_root(self.root, file, f"{prefix}.root")
+        check_dataset_section(self, file, prefix)
 
 
 @dataclass

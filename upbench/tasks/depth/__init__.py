@@ -1,0 +1,90 @@
+"""Monocular depth estimation: the BTS-style baseline (as the SAPA paper's depth experiment),
+synthetic rooms or NYU-Depth-v2 in BTS's layout, BTS's nine metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from upbench.data.nyu import ListError, load_depth_png, read_list
+from upbench.tasks.base import Task
+from upbench.tasks.depth.config import DatasetConfig, MetricsConfig, ModelConfig
+from upbench.tasks.depth.data import make_split
+from upbench.tasks.depth.metrics import METRICS, DepthEvaluator
+from upbench.tasks.depth.model import DepthBaseline
+from upbench.utils.schema import ConfigError
+
+
+class Depth(Task):
+    """The depth task (baseline ``bts``: :class:`DepthBaseline`; reference ``nearest``)."""
+
+    name = "depth"
+    baselines = ("bts",)
+    reference = "nearest"
+    metrics = METRICS
+    dataset_config = DatasetConfig
+    model_config = ModelConfig
+    metrics_config = MetricsConfig
+    input_multiple = 32
+    eval_size = (512, 512)
+
+    def validate(self, suite: Any, file: str) -> None:
+        if suite.metrics.eigen_crop and list(suite.input_size) != [480, 640]:
+            raise ConfigError(file, "metrics.eigen_crop", "the Eigen crop is defined on 480×640 "
+                              f"maps; input_size is {suite.input_size} (set input_size: [480, 640] "
+                              "or eigen_crop: false)")
+
+    def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
+        d = suite.dataset
+        if d.kind != "folder":
+            return
+        for split, lst, limit in (("train", d.train_list, d.max_train),
+                                  ("val", d.val_list, d.max_val)):
+            key = f"dataset.{split}_list"
+            try:
+                pairs = read_list(d.root, lst)[:limit]
+            except (ListError, FileNotFoundError, UnicodeDecodeError) as e:
+                raise ConfigError(file, key, str(e)) from None
+            if not pairs:
+                raise ConfigError(file, key, f"{lst} lists no samples")
+            from PIL import Image
+
+            for p in pairs if deep else pairs[:1]:
+                try:
+                    with Image.open(p.image) as im:
+                        im.verify()
+                    depth = load_depth_png(p.depth)
+                    with Image.open(p.image) as im:
+                        size = im.size[::-1]
+                except (OSError, ValueError) as e:
+                    raise ConfigError(file, key, f"cannot read {p.image} / {p.depth}: {e}") from None
+                if depth.shape != tuple(size):
+                    raise ConfigError(file, key, f"{p.depth} is {depth.shape[1]}×{depth.shape[0]} "
+                                      f"but {p.image} is {size[1]}×{size[0]}")
+
+    def splits(self, suite: Any):
+        return (make_split(suite.dataset, "train", suite.input_size),
+                make_split(suite.dataset, "val", suite.input_size))
+
+    def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
+                    placement: str | None, seed: int, decode_stride: int | None = None
+                    ) -> DepthBaseline:
+        m = suite.model
+        return DepthBaseline(upsampler, hparams, widths=m.widths, blocks=m.blocks,
+                             decoder_channels=m.decoder_channels,
+                             max_depth=suite.dataset.max_depth,
+                             min_depth=suite.metrics.min_depth, impl=suite.impl, seed=seed,
+                             placement=placement)
+
+    def evaluator(self, suite: Any) -> DepthEvaluator:
+        mc = suite.metrics
+        return DepthEvaluator(mc.min_depth, mc.max_depth, mc.eigen_crop)
+
+    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
+        return (torch.randn(batch, 3, *size, device=device),)
+
+
+TASK = Depth()
+
+__all__ = ["TASK", "Depth", "DepthBaseline"]

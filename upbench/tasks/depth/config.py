@@ -1,0 +1,76 @@
+"""The depth task's suite sections: ``dataset``, ``model`` and ``metrics``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from upbench.tasks.paths import check_dataset_section, resolve_file
+from upbench.utils.schema import ConfigError
+
+
+@dataclass
+class DatasetConfig:
+    """Where the data comes from.
+
+    ``kind: synthetic`` renders seeded rooms (:mod:`upbench.data.depth_synthetic`: ``train_size``,
+    ``val_size``, ``seed``); ``kind: folder`` reads NYU-Depth-v2 in BTS's layout (``format: nyu``,
+    ``root``, ``train_list``, ``val_list`` — lines ``<rgb> <depth> <focal>`` relative to ``root``,
+    depth 16-bit PNG in millimetres; ``max_train``/``max_val`` to subsample). ``max_depth`` is the
+    network's output range (metres). Images are resized to the suite's ``input_size``.
+    """
+
+    kind: Literal["synthetic", "folder"] = "synthetic"
+    train_size: int = 512
+    val_size: int = 128
+    seed: int = 0
+    max_depth: float = 10.0
+    format: Literal["nyu"] = "nyu"
+    root: str | None = None
+    train_list: str | None = None
+    val_list: str | None = None
+    max_train: int | None = None
+    max_val: int | None = None
+
+    def validate(self, file: str, prefix: str) -> None:
+        if not self.max_depth > 0:
+            raise ConfigError(file, f"{prefix}.max_depth", "must be > 0 (metres)")
+        if not check_dataset_section(self, file, prefix):
+            return
+        for k in ("train_list", "val_list"):
+            v = getattr(self, k)
+            if not v:
+                raise ConfigError(file, f"{prefix}.{k}", "required for kind: folder (a BTS split "
+                                  "list: '<rgb path> <depth path> <focal>' per line)")
+            setattr(self, k, resolve_file(v, self.root, file, f"{prefix}.{k}"))
+
+
+@dataclass
+class ModelConfig:
+    """The BTS-style baseline's size (:class:`~upbench.tasks.depth.model.DepthBaseline`):
+    encoder ``widths``/``blocks`` (strides 4–32) and the channels of the four ×2 decoder stages
+    (s32→s16, s16→s8, s8→s4, s4→s2)."""
+
+    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
+    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
+    decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 16])
+
+    def validate(self, file: str, prefix: str) -> None:
+        if len(self.widths) != 4 or len(self.blocks) != 4 or len(self.decoder_channels) != 4:
+            raise ConfigError(file, prefix, "widths, blocks and decoder_channels need 4 entries")
+        if min(self.widths + self.decoder_channels) < 1 or min(self.blocks) < 1:
+            raise ConfigError(file, prefix, "widths, blocks and decoder_channels must be >= 1")
+
+
+@dataclass
+class MetricsConfig:
+    """BTS's evaluation range (metres) and the Eigen crop (480×640 maps only)."""
+
+    min_depth: float = 1e-3
+    max_depth: float = 10.0
+    eigen_crop: bool = False
+
+    def validate(self, file: str, prefix: str) -> None:
+        if not 0 <= self.min_depth < self.max_depth:
+            raise ConfigError(file, prefix, f"need 0 <= min_depth < max_depth, got "
+                              f"{self.min_depth}, {self.max_depth}")
