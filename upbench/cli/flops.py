@@ -126,8 +126,9 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
 @click.option("--upsampler", default=None, help="Registered upsampler name.")
 @click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
               help="Upsampler hyper-parameter (repeatable).")
-@click.option("--size", default=None, help="HxW: image size (--task/--model, default 512x512) or "
-              "the low-resolution input size (upsampler alone, default 64x64).")
+@click.option("--size", default=None, help="HxW: image size (--task/--model, default the task's "
+              "evaluation size) or the low-resolution input size (upsampler alone, default "
+              "64x64).")
 @click.option("--channels", type=int, default=256, show_default=True,
               help="Input channels of the upsampler alone.")
 @click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
@@ -164,7 +165,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
             suite, model = task_model(task_name, baseline, upsampler or
                                       _default_upsampler(task_name, baseline, suite_file),
                                       hp, num_classes, placement, suite_file, sets)
-            h, w = parse_size(size) if size else (512, 512)
+            h, w = parse_size(size) if size else tuple(suite.task_def.eval_size or (512, 512))
             target, part = model.flops_target()
             inputs = suite.task_def.example_inputs(suite, (h, w))
             what = {"task": suite.task, "baseline": suite.baseline,

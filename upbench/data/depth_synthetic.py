@@ -28,8 +28,7 @@ import functools
 import numpy as np
 import torch
 
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
-STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+from upbench.data.imagenet import normalize_chw
 
 
 def _room_depth(h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -124,7 +123,7 @@ def _generate(n: int, h: int, w: int, seed: int, max_depth: float
     depths = np.empty((n, 1, h, w), np.float32)
     for i in range(n):
         img, d = render_depth_scene(rng, h, w, max_depth)
-        imgs[i] = (img - MEAN) / STD
+        imgs[i] = normalize_chw(img)
         depths[i, 0] = d
     return torch.from_numpy(imgs), torch.from_numpy(depths)
 

@@ -25,10 +25,9 @@ import torch
 from PIL import Image
 
 from upbench.data.batching import flip_samples
+from upbench.data.imagenet import normalize_chw
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-STD = np.array([0.229, 0.224, 0.225], np.float32)
 _ADE_SPLITS = {"train": "training", "val": "validation"}
 
 
@@ -133,10 +132,10 @@ class FolderSegmentation:
         p = self.pairs[i]
         h, w = self.size
         img = Image.open(p.image).convert("RGB").resize((w, h), Image.BILINEAR)
-        x = (np.asarray(img, np.float32) / 255.0 - MEAN) / STD
+        x = normalize_chw(np.asarray(img, np.float32).transpose(2, 0, 1) / 255.0)
         lab = Image.fromarray(load_label(p.label, self.num_classes, self.reduce_zero_label)
                               .astype(np.uint8)).resize((w, h), Image.NEAREST)
-        return (torch.from_numpy(x.transpose(2, 0, 1).copy()),
+        return (torch.from_numpy(x),
                 torch.from_numpy(np.asarray(lab).astype(np.int64)))
 
     def batch(self, indices, flip: torch.Tensor | None = None

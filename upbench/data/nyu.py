@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from upbench.data.batching import flip_samples
-from upbench.data.depth_synthetic import MEAN, STD
+from upbench.data.imagenet import normalize_chw
 
 DEPTH_SCALE = 1000.0  # NYU's PNGs hold millimetres
 
@@ -94,7 +94,7 @@ class FolderDepth:
             img = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR), np.float32)
         depth = load_depth_png(p.depth)
         d = np.asarray(Image.fromarray(depth, mode="F").resize((w, h), Image.NEAREST), np.float32)
-        x = (img.transpose(2, 0, 1) / 255.0 - MEAN) / STD
+        x = normalize_chw(img.transpose(2, 0, 1) / 255.0)
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(d[None].copy())
 
     def batch(self, indices, flip: torch.Tensor | None = None):

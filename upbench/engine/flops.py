@@ -24,7 +24,7 @@ from torch import nn
 
 ELEMENTWISE_OUT = [
     "add", "add_", "sub", "sub_", "rsub", "mul", "mul_", "div", "div_", "neg", "reciprocal",
-    "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "exp_", "log", "sqrt", "rsqrt", "pow", "abs",
+    "sigmoid", "sigmoid_", "tanh", "tanh_", "exp", "exp_", "log", "log2", "sqrt", "rsqrt", "pow", "abs",
     "maximum", "minimum", "lerp", "addcmul", "addcdiv", "gelu", "silu", "silu_", "hardtanh",
     "hardtanh_", "hardswish", "hardsigmoid", "leaky_relu", "leaky_relu_", "elu", "elu_", "softplus",
     "softmax", "log_softmax", "_softmax", "clamp_min", "clamp_max", "square", "sin", "cos",
@@ -88,6 +88,14 @@ def _upbench_handle(op_name: str):
     return handle
 
 
+def _roi_align_handle(inputs: list, outputs: list) -> int:
+    """torchvision's RoIAlign: a bilinear sample (4 multiply-adds) per sampling point, the
+    sampling grid ``sampling_ratio``² per output element (2² when adaptive, -1)."""
+    ratio = inputs[4].toIValue() if len(inputs) > 4 else 2
+    ratio = ratio if isinstance(ratio, int) and ratio > 0 else 2
+    return 4 * ratio * ratio * _numel(outputs[0])
+
+
 def extra_handles() -> dict[str, Any]:
     """fvcore op handles upbench adds: every registered ``upbench::`` op and the skipped ops."""
     from upbench.ops import list_ops
@@ -101,6 +109,7 @@ def extra_handles() -> dict[str, Any]:
         handles[f"aten::{op}"] = _zero_handle
     for name in list_ops():
         handles[f"upbench::{name}"] = _upbench_handle(name)
+    handles["torchvision::roi_align"] = _roi_align_handle
     return handles
 
 

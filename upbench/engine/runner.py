@@ -135,6 +135,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                     target, part = model.flops_target()
                     rec["flops"] = count_flops(target, task.example_inputs(suite, size), part
                                                ).as_dict() | {"input_size": list(size)}
+                    if model.flops_note:
+                        rec["flops"]["counted"] = model.flops_note
                 except Exception as e:  # noqa: BLE001 - counting must not lose the cell
                     rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
             train_split, val_split = task.splits(suite)

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from upbench.tasks.base import Metric, Task, TaskModel, Unhostable
 from upbench.tasks.depth import TASK as DEPTH
+from upbench.tasks.detection import TASK as DETECTION
+from upbench.tasks.matting import TASK as MATTING
 from upbench.tasks.segmentation import TASK as SEGMENTATION
 
-TASKS: dict[str, Task] = {t.name: t for t in (SEGMENTATION, DEPTH)}
+TASKS: dict[str, Task] = {t.name: t for t in (SEGMENTATION, DEPTH, DETECTION, MATTING)}
 
 
 def get_task(name: str) -> Task:

@@ -119,6 +119,7 @@ class TaskModel(nn.Module):
 
     slots: list[str]
     placement: str = "decoder"
+    flops_note: str = ""  # what the FLOP count covers, when flops_target() is not the model
 
     def loss(self, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
         """Named loss terms; the train loop minimises their sum."""

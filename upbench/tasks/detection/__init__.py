@@ -1,0 +1,100 @@
+"""Object detection: torchvision's Faster R-CNN on an upsampler-slotted FPN (the SAPA, CARAFE and
+FADE papers' detection setting), synthetic scenes or COCO-format folders, COCO AP by pycocotools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from upbench.data.coco import CocoFormatError, read_instances
+from upbench.metrics.detection import CocoEvaluator
+from upbench.tasks.base import Task
+from upbench.tasks.detection.config import DatasetConfig, MetricsConfig, ModelConfig
+from upbench.tasks.detection.data import make_split
+from upbench.tasks.detection.metrics import METRICS
+from upbench.utils.schema import ConfigError
+
+
+class Detection(Task):
+    """The detection task (baseline ``faster_rcnn_fpn``; reference ``nearest``, mmdetection's FPN
+    default)."""
+
+    name = "detection"
+    baselines = ("faster_rcnn_fpn",)
+    reference = "nearest"
+    metrics = METRICS
+    dataset_config = DatasetConfig
+    model_config = ModelConfig
+    metrics_config = MetricsConfig
+    input_multiple = 32
+    eval_size = (320, 320)  # a small COCO-style image the CPU times in well under a second
+
+    def validate(self, suite: Any, file: str) -> None:
+        try:
+            import torchvision  # noqa: F401
+        except ImportError as e:
+            raise ConfigError(file, "task", f"the detection task needs torchvision ({e}); install "
+                              "the release matching your torch, e.g. `pip install "
+                              "torch==2.14.1 torchvision==0.29.1`") from None
+
+    def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
+        d = suite.dataset
+        if d.kind != "folder":
+            return
+        from PIL import Image
+
+        for split in ("train", "val"):
+            ann, images = getattr(d, f"{split}_ann"), getattr(d, f"{split}_images")
+            key = f"dataset.{split}_ann"
+            try:
+                index = read_instances(ann)
+            except CocoFormatError as e:
+                raise ConfigError(file, key, str(e)) from None
+            if split == "train" and len(index.category_ids) != d.num_classes:
+                raise ConfigError(file, "dataset.num_classes", f"{ann} has "
+                                  f"{len(index.category_ids)} categories {index.category_ids}; "
+                                  f"set num_classes: {len(index.category_ids)}")
+            imgs = index.images[: getattr(d, f"max_{split}")]
+            if not imgs:
+                raise ConfigError(file, key, f"{ann} lists no images")
+            from pathlib import Path
+
+            missing = [im["file_name"] for im in imgs if not (Path(images) / im["file_name"]).is_file()]
+            if missing:
+                raise ConfigError(file, f"dataset.{split}_images", f"{len(missing)} image(s) of "
+                                  f"{ann} are not in {images}, e.g. {missing[0]}")
+            for im in imgs if deep else imgs[:1]:
+                try:
+                    with Image.open(Path(images) / im["file_name"]) as f:
+                        f.convert("RGB")
+                except OSError as e:
+                    raise ConfigError(file, f"dataset.{split}_images",
+                                      f"cannot decode {Path(images) / im['file_name']}: {e}") from None
+
+    def splits(self, suite: Any):
+        return (make_split(suite.dataset, "train", suite.input_size),
+                make_split(suite.dataset, "val", suite.input_size))
+
+    def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
+                    placement: str | None, seed: int, decode_stride: int | None = None):
+        from upbench.tasks.detection.model import DetectionBaseline
+
+        return DetectionBaseline(suite.dataset.num_classes, upsampler, hparams, suite.model,
+                                 tuple(suite.input_size), suite.impl, seed, placement)
+
+    def evaluator(self, suite: Any) -> CocoEvaluator:
+        d = suite.dataset
+        if d.kind == "synthetic":
+            ids = list(range(1, d.num_classes + 1))
+        else:
+            ids = read_instances(d.train_ann).category_ids
+        return CocoEvaluator(ids, suite.metrics.max_detections)
+
+    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
+        return (torch.randn(batch, 3, *size, device=device),)
+
+
+TASK = Detection()
+
+__all__ = ["TASK", "Detection"]

@@ -1,0 +1,72 @@
+"""Image matting: an A2U-style encoder-decoder (as the SAPA and FADE papers' matting experiment),
+synthetic composites or Adobe Composition-1k, the Composition-1k MATLAB metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from upbench.data.composition1k import Composition1kTest, Composition1kTrain
+from upbench.tasks.base import Task
+from upbench.tasks.matting.config import DatasetConfig, MetricsConfig, ModelConfig
+from upbench.tasks.matting.data import make_split
+from upbench.tasks.matting.metrics import METRICS, MattingEvaluator
+from upbench.tasks.matting.model import MattingBaseline
+from upbench.utils.schema import ConfigError
+
+
+class Matting(Task):
+    """The matting task (baseline ``a2u``: :class:`MattingBaseline`; reference ``bilinear``)."""
+
+    name = "matting"
+    baselines = ("a2u",)
+    reference = "bilinear"
+    metrics = METRICS
+    dataset_config = DatasetConfig
+    model_config = ModelConfig
+    metrics_config = MetricsConfig
+    input_multiple = 32
+    eval_size = (512, 512)
+
+    def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
+        d = suite.dataset
+        if d.kind != "folder":
+            return
+        size = tuple(suite.input_size)
+        for split, make in (("train", lambda: Composition1kTrain(d.root, d.layout, size,
+                                                                 d.bg_per_fg, d.seed, d.max_train)),
+                            ("test", lambda: Composition1kTest(d.root, d.layout, size, d.max_val))):
+            key = f"dataset.{split}_{'fg' if split == 'train' else 'merged'}"
+            try:
+                source = make()
+                if not len(source):
+                    raise FileNotFoundError(f"the {split} split has no images")
+                for i in range(len(source)) if deep else (0,):
+                    source.item(i)
+            except (FileNotFoundError, OSError, ValueError) as e:
+                raise ConfigError(file, key, f"{split} split under {d.root}: {e}") from None
+
+    def splits(self, suite: Any):
+        return (make_split(suite.dataset, "train", suite.input_size),
+                make_split(suite.dataset, "val", suite.input_size))
+
+    def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
+                    placement: str | None, seed: int, decode_stride: int | None = None
+                    ) -> MattingBaseline:
+        m = suite.model
+        return MattingBaseline(upsampler, hparams, widths=m.widths, blocks=m.blocks,
+                               full_channels=m.full_channels, decoder_channels=m.decoder_channels,
+                               impl=suite.impl, seed=seed, placement=placement)
+
+    def evaluator(self, suite: Any) -> MattingEvaluator:
+        return MattingEvaluator()
+
+    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
+        trimap = torch.full((batch, 1, *size), 0.5, device=device)
+        return torch.randn(batch, 3, *size, device=device), trimap
+
+
+TASK = Matting()
+
+__all__ = ["TASK", "Matting", "MattingBaseline"]
