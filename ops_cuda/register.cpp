@@ -33,8 +33,8 @@ TORCH_LIBRARY(upbench, m) {
   m.def("sapa_similarity(Tensor query, Tensor key, int kernel_size, int scale_factor) -> Tensor");
   m.def("_sapa_similarity_backward(Tensor grad_out, Tensor query, Tensor key, int kernel_size, int scale_factor) -> (Tensor, Tensor)");
   // ops_cuda/offset_bilinear
-  m.def("offset_bilinear(Tensor x, Tensor offsets, int scale_h, int scale_w) -> Tensor");
-  m.def("_offset_bilinear_backward(Tensor grad_out, Tensor x, Tensor offsets, int scale_h, int scale_w) -> (Tensor, Tensor)");
+  m.def("offset_bilinear(Tensor x, Tensor offsets, int scale_h, int scale_w, bool align_corners=True) -> Tensor");
+  m.def("_offset_bilinear_backward(Tensor grad_out, Tensor x, Tensor offsets, int scale_h, int scale_w, bool align_corners=True) -> (Tensor, Tensor)");
   // ops_cuda/dupsample
   m.def("dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor");
   m.def("_dupsample_backward(Tensor grad_out, Tensor features, Tensor weight, int scale_factor) -> (Tensor, Tensor, Tensor)");

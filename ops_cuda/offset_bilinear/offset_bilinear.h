@@ -1,11 +1,13 @@
-// Offset bilinear sampling (LaU, HolmesShuan/Location-aware-Upsampling semantics), shared by the
-// CPU and CUDA kernels.
+// Offset bilinear sampling, shared by the CPU and CUDA kernels:
 //
-//   out[n, c, p, q] = bilinear(x[n, c], p/sh + dy[n, m(c), p, q], q/sw + dx[n, m(c), p, q])
+//   out[n, c, p, q] = bilinear(x[n, c], base(p, sh) + dy[n, m(c), p, q], base(q, sw) + dx[...])
 //
-// in low-res pixel units (corner-aligned), the position clamped to [0, h-1] x [0, w-1]. offsets
-// is (N, 2M, H, W): channel 2m holds dy (rows), 2m+1 holds dx (columns); m(c) = 0 when M == 1,
-// else c (M == C). The offset gradient is zero where the clamp is active (position strictly
+// in low-res pixel units (pixel centres at integers), the position clamped to [0, h-1] x [0, w-1]
+// (grid_sample's border padding). base(p, s) = p / s with align_corners (LaU, corner-aligned)
+// and (p + 0.5) / s - 0.5 without (half-pixel centres, DySample / F.interpolate). offsets is
+// (N, 2M, H, W): channel 2m holds dy (rows), 2m+1 holds dx (columns) of offset group m; the C
+// channels form M equal groups, m(c) = c / (C / M) (M = 1: shared, M = C: per channel). The
+// offset gradient is zero where the clamp is active (position strictly
 // outside the map). At integer positions the derivative is one-sided with i1 = i0 + 1, as ATen's
 // grid sampler (i0 = min(floor(pos), size - 2) so that the last row/column uses its left
 // neighbour), unlike the official kernel which drops the far neighbours there.
@@ -18,11 +20,15 @@ namespace upb {
 namespace offset_bilinear {
 
 struct Dims {
-  int64_t C, M;   // channels and offset groups (1 or C)
+  int64_t C, M;   // channels and offset groups (M divides C)
   int64_t h, w;   // low-resolution input size
   int64_t H, W;   // output size (sh*h, sw*w)
   int sh, sw;     // vertical and horizontal scale
+  bool align;     // corner-aligned base positions (p / s) or half-pixel ((p + 0.5) / s - 0.5)
 };
+
+// The offset group of channel c.
+UPB_HOST_DEVICE inline int64_t group_of(const Dims& d, int64_t c) { return c / (d.C / d.M); }
 
 // One axis: source indices i0, i1 = min(i0 + 1, size - 1), weight lam of i1, and the derivative
 // of the clamped position w.r.t. the offset (1 inside the map, 0 where the clamp is active).
@@ -33,9 +39,12 @@ struct Axis {
 };
 
 template <typename acc_t>
-UPB_HOST_DEVICE inline Axis<acc_t> axis_sample(int64_t dst, int s, acc_t delta, int64_t size) {
+UPB_HOST_DEVICE inline Axis<acc_t> axis_sample(int64_t dst, int s, bool align, acc_t delta,
+                                               int64_t size) {
   Axis<acc_t> a;
-  acc_t pos = load<acc_t>(dst) / load<acc_t>(s) + delta;
+  const acc_t base = align ? load<acc_t>(dst) / load<acc_t>(s)
+                           : (load<acc_t>(dst) + acc_t(0.5)) / load<acc_t>(s) - acc_t(0.5);
+  acc_t pos = base + delta;
   const acc_t hi = load<acc_t>(size - 1);
   a.dpos = (pos >= acc_t(0) && pos <= hi) ? acc_t(1) : acc_t(0);
   pos = pos < acc_t(0) ? acc_t(0) : (pos > hi ? hi : pos);
@@ -58,8 +67,8 @@ template <typename acc_t>
 UPB_HOST_DEVICE inline Sample<acc_t> make_sample(const Dims& d, int64_t p, int64_t q, acc_t dy,
                                                  acc_t dx) {
   Sample<acc_t> s;
-  s.y = axis_sample<acc_t>(p, d.sh, dy, d.h);
-  s.x = axis_sample<acc_t>(q, d.sw, dx, d.w);
+  s.y = axis_sample<acc_t>(p, d.sh, d.align, dy, d.h);
+  s.x = axis_sample<acc_t>(q, d.sw, d.align, dx, d.w);
   return s;
 }
 

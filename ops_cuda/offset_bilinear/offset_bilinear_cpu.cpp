@@ -22,33 +22,31 @@ namespace offset_bilinear {
 namespace {
 
 void check_inputs(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
+  TORCH_CHECK(off.dim() == 4 && off.size(1) >= 2 && off.size(1) % 2 == 0,
+              "offset_bilinear: offsets must be 4-D with 2M channels");
   TORCH_CHECK(x.dim() == 4 && off.dim() == 4, "offset_bilinear: x and offsets must be 4-D");
   TORCH_CHECK(x.size(2) * x.size(3) < (int64_t(1) << 31),
               "offset_bilinear: an input plane must have fewer than 2^31 elements");
   TORCH_CHECK(sh >= 1 && sw >= 1, "offset_bilinear: scale factors must be >= 1");
   const int64_t C = x.size(1), twoM = off.size(1);
-  TORCH_CHECK(twoM == 2 || twoM == 2 * C,
-              "offset_bilinear: offsets must have 2 (M = 1) or 2*C (M = C) channels");
+  TORCH_CHECK(C % (twoM / 2) == 0,
+              "offset_bilinear: offsets must have 2M channels with M dividing C");
   TORCH_CHECK(off.size(0) == x.size(0) && off.size(2) == x.size(2) * sh &&
                   off.size(3) == x.size(3) * sw,
               "offset_bilinear: offsets must have shape (N, 2M, sh*h, sw*w)");
   TORCH_CHECK(x.scalar_type() == off.scalar_type(), "offset_bilinear: dtype mismatch");
 }
 
-Dims make_dims(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
+Dims make_dims(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw, bool align) {
   return Dims{x.size(1), off.size(1) / 2, x.size(2), x.size(3), off.size(2), off.size(3),
-              static_cast<int>(sh), static_cast<int>(sw)};
+              static_cast<int>(sh), static_cast<int>(sw), align};
 }
 
 // Channels of offset group m: [c_lo, c_hi).
 inline void group_channels(const Dims& d, int64_t m, int64_t& c_lo, int64_t& c_hi) {
-  if (d.M == 1) {
-    c_lo = 0;
-    c_hi = d.C;
-  } else {
-    c_lo = m;
-    c_hi = m + 1;
-  }
+  const int64_t per = d.C / d.M;
+  c_lo = m * per;
+  c_hi = c_lo + per;
 }
 
 // ---- forward ---------------------------------------------------------------------------------
@@ -167,7 +165,7 @@ void forward_elementwise(const scalar_t* xp, const scalar_t* op_, scalar_t* out,
   at::parallel_for(0, N * d.C * d.H, grain_for(d.W * 8), [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       const int64_t p = t % d.H, nc = t / d.H, n = nc / d.C, c = nc % d.C;
-      const int64_t m = d.M == 1 ? 0 : c;
+      const int64_t m = group_of(d, c);
       for (int64_t q = 0; q < d.W; ++q) {
         const Sample<acc_t> s = sample_at<scalar_t, acc_t>(op_ + n * 2 * d.M * HW, d, m, p, q);
         out[t * d.W + q] = static_cast<scalar_t>(forward_elem<scalar_t, acc_t>(xp + nc * hw, d, s));
@@ -229,7 +227,7 @@ void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& 
   at::parallel_for(0, N * d.C, grain_for(HW * 12), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> acc(hw);
     for (int64_t nc = begin; nc < end; ++nc) {
-      const int64_t n = nc / d.C, c = nc % d.C, m = d.M == 1 ? 0 : c;
+      const int64_t n = nc / d.C, c = nc % d.C, m = group_of(d, c);
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
       const scalar_t* gplane = go + nc * HW;
       std::fill(acc.begin(), acc.end(), acc_t(0));
@@ -252,10 +250,10 @@ void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& 
 }  // namespace
 
 at::Tensor offset_bilinear_cpu(const at::Tensor& x_, const at::Tensor& offsets, int64_t sh,
-                               int64_t sw) {
+                               int64_t sw, bool align_corners) {
   check_inputs(x_, offsets, sh, sw);
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
-  const Dims d = make_dims(x, off, sh, sw);
+  const Dims d = make_dims(x, off, sh, sw, align_corners);
   at::Tensor out = at::empty({x.size(0), d.C, d.H, d.W}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
@@ -268,10 +266,11 @@ at::Tensor offset_bilinear_cpu(const at::Tensor& x_, const at::Tensor& offsets, 
 std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cpu(const at::Tensor& grad_out,
                                                                 const at::Tensor& x_,
                                                                 const at::Tensor& offsets,
-                                                                int64_t sh, int64_t sw) {
+                                                                int64_t sh, int64_t sw,
+                                                                bool align_corners) {
   check_inputs(x_, offsets, sh, sw);
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous(), go = grad_out.contiguous();
-  const Dims d = make_dims(x, off, sh, sw);
+  const Dims d = make_dims(x, off, sh, sw, align_corners);
   TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), d.C, d.H, d.W}) &&
                   go.scalar_type() == x.scalar_type(),
               "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");

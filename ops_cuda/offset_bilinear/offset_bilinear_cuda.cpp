@@ -14,8 +14,8 @@ void check(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
               "offset_bilinear: tensors must be on the same CUDA device");
   TORCH_CHECK(x.dim() == 4 && off.dim() == 4, "offset_bilinear: x and offsets must be 4-D");
   TORCH_CHECK(sh >= 1 && sw >= 1, "offset_bilinear: scale factors must be >= 1");
-  TORCH_CHECK(off.size(1) == 2 || off.size(1) == 2 * x.size(1),
-              "offset_bilinear: offsets must have 2 (M = 1) or 2*C (M = C) channels");
+  TORCH_CHECK(off.size(1) >= 2 && off.size(1) % 2 == 0 && x.size(1) % (off.size(1) / 2) == 0,
+              "offset_bilinear: offsets must have 2M channels with M dividing C");
   TORCH_CHECK(off.size(0) == x.size(0) && off.size(2) == x.size(2) * sh &&
                   off.size(3) == x.size(3) * sw,
               "offset_bilinear: offsets must have shape (N, 2M, sh*h, sw*w)");
@@ -23,14 +23,14 @@ void check(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
 }
 
 at::Tensor offset_bilinear_cuda(const at::Tensor& x_, const at::Tensor& offsets, int64_t sh,
-                                int64_t sw) {
+                                int64_t sw, bool align_corners) {
   check(x_, offsets, sh, sw);
   const c10::cuda::CUDAGuard guard(x_.device());
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
   at::Tensor out = at::empty({x.size(0), x.size(1), off.size(2), off.size(3)}, x.options());
   check_launch(launch_forward(x.const_data_ptr(), off.const_data_ptr(), out.mutable_data_ptr(),
                               x.size(0), x.size(1), off.size(1) / 2, x.size(2), x.size(3),
-                              static_cast<int>(sh), static_cast<int>(sw),
+                              static_cast<int>(sh), static_cast<int>(sw), align_corners,
                               to_upb_dtype(x.scalar_type()), current_stream()),
                "offset_bilinear");
   return out;
@@ -39,7 +39,8 @@ at::Tensor offset_bilinear_cuda(const at::Tensor& x_, const at::Tensor& offsets,
 std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cuda(const at::Tensor& grad_out,
                                                                  const at::Tensor& x_,
                                                                  const at::Tensor& offsets,
-                                                                 int64_t sh, int64_t sw) {
+                                                                 int64_t sh, int64_t sw,
+                                                                 bool align_corners) {
   check(x_, offsets, sh, sw);
   const c10::cuda::CUDAGuard guard(x_.device());
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous(), go = grad_out.contiguous();
@@ -52,7 +53,7 @@ std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cuda(const at::Tenso
   check_launch(launch_backward(go.const_data_ptr(), x.const_data_ptr(), off.const_data_ptr(),
                                gx_acc.mutable_data_ptr(), goff.mutable_data_ptr(), x.size(0),
                                x.size(1), off.size(1) / 2, x.size(2), x.size(3),
-                               static_cast<int>(sh), static_cast<int>(sw),
+                               static_cast<int>(sh), static_cast<int>(sw), align_corners,
                                to_upb_dtype(x.scalar_type()), current_stream()),
                "_offset_bilinear_backward");
   return std::make_tuple(gx_acc.to(x.scalar_type()), goff);

@@ -18,7 +18,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ x, const scalar_t* _
   const int64_t HW = d.H * d.W, total = N * d.C * HW;
   UPB_GRID_STRIDE(idx, total) {
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nc = idx / HW;
-    const int64_t n = nc / d.C, c = nc % d.C, m = d.M == 1 ? 0 : c;
+    const int64_t n = nc / d.C, c = nc % d.C, m = group_of(d, c);
     const Sample<acc_t> s = sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
     out[idx] = store<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * d.h * d.w, d, s));
   }
@@ -34,7 +34,7 @@ __global__ void grad_offset_kernel(const scalar_t* __restrict__ go, const scalar
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nm = idx / HW;
     const int64_t n = nm / d.M, m = nm % d.M;
     const Sample<acc_t> s = sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
-    const int64_t c_lo = d.M == 1 ? 0 : m, c_hi = d.M == 1 ? d.C : m + 1;
+    const int64_t c_lo = m * (d.C / d.M), c_hi = c_lo + d.C / d.M;
     acc_t gy = acc_t(0), gx = acc_t(0);
     for (int64_t c = c_lo; c < c_hi; ++c) {
       grad_offset_terms<scalar_t, acc_t>(x + (n * d.C + c) * hw, d, s,
@@ -54,7 +54,7 @@ __global__ void grad_x_kernel(const scalar_t* __restrict__ go, const scalar_t* _
   const int64_t HW = d.H * d.W, total = N * d.C * HW;
   UPB_GRID_STRIDE(idx, total) {
     const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nc = idx / HW;
-    const int64_t n = nc / d.C, c = nc % d.C, m = d.M == 1 ? 0 : c;
+    const int64_t n = nc / d.C, c = nc % d.C, m = group_of(d, c);
     const Sample<acc_t> s = sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
     int64_t in[4];
     acc_t wgt[4];
@@ -70,9 +70,9 @@ __global__ void grad_x_kernel(const scalar_t* __restrict__ go, const scalar_t* _
 }  // namespace
 
 cudaError_t launch_forward(const void* x, const void* offsets, void* out, int64_t N, int64_t C,
-                           int64_t M, int64_t h, int64_t w, int sh, int sw, DType dtype,
-                           cudaStream_t stream) {
-  const Dims d{C, M, h, w, h * sh, w * sw, sh, sw};
+                           int64_t M, int64_t h, int64_t w, int sh, int sw, bool align,
+                           DType dtype, cudaStream_t stream) {
+  const Dims d{C, M, h, w, h * sh, w * sw, sh, sw, align};
   const int64_t total = N * C * d.H * d.W;
   if (total == 0) return cudaSuccess;
   return UPB_DISPATCH_CUDA(dtype, [&] {
@@ -85,9 +85,9 @@ cudaError_t launch_forward(const void* x, const void* offsets, void* out, int64_
 
 cudaError_t launch_backward(const void* grad_out, const void* x, const void* offsets,
                             void* grad_x_acc, void* grad_offsets, int64_t N, int64_t C, int64_t M,
-                            int64_t h, int64_t w, int sh, int sw, DType dtype,
+                            int64_t h, int64_t w, int sh, int sw, bool align, DType dtype,
                             cudaStream_t stream) {
-  const Dims d{C, M, h, w, h * sh, w * sw, sh, sw};
+  const Dims d{C, M, h, w, h * sh, w * sw, sh, sw, align};
   const int64_t nout = N * C * d.H * d.W, noff = N * M * d.H * d.W;
   if (nout == 0) return cudaSuccess;
   return UPB_DISPATCH_CUDA(dtype, [&] {

@@ -10,14 +10,14 @@ namespace upb {
 namespace offset_bilinear {
 
 cudaError_t launch_forward(const void* x, const void* offsets, void* out, int64_t N, int64_t C,
-                           int64_t M, int64_t h, int64_t w, int sh, int sw, DType dtype,
-                           cudaStream_t stream);
+                           int64_t M, int64_t h, int64_t w, int sh, int sw, bool align,
+                           DType dtype, cudaStream_t stream);
 
 // grad_x_acc: a zero-initialised accumulation buffer of x's size, float64 for float64 inputs and
 // float32 otherwise (the binding converts it to x's dtype).
 cudaError_t launch_backward(const void* grad_out, const void* x, const void* offsets,
                             void* grad_x_acc, void* grad_offsets, int64_t N, int64_t C, int64_t M,
-                            int64_t h, int64_t w, int sh, int sw, DType dtype,
+                            int64_t h, int64_t w, int sh, int sw, bool align, DType dtype,
                             cudaStream_t stream);
 
 }  // namespace offset_bilinear

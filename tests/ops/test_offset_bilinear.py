@@ -18,21 +18,22 @@ def _gen(seed):
     return torch.Generator().manual_seed(seed)
 
 
-@pytest.mark.parametrize("case", range(4))
+@pytest.mark.parametrize("case", range(6))
 def test_native_matches_reference_and_gradcheck(kernel_mode, case):
     spec = get_op("offset_bilinear")
     c = spec.check_cases(torch.float64, torch.device("cpu"), _gen(20 + case))[case]
-    x, off, sh, sw = c.args
+    x, off, sh, sw, align = c.args
     torch.testing.assert_close(spec.run("native", *c.args), spec.run("reference", *c.args))
     x.requires_grad_(True)
     off.requires_grad_(True)
     assert torch.autograd.gradcheck(
-        lambda a, b: torch.ops.upbench.offset_bilinear(a, b, sh, sw), (x, off), fast_mode=True
+        lambda a, b: torch.ops.upbench.offset_bilinear(a, b, sh, sw, align), (x, off),
+        fast_mode=True
     )
     go = torch.randn(x.shape[0], x.shape[1], off.shape[2], off.shape[3], generator=_gen(1),
                      dtype=torch.float64)
-    got = torch.autograd.grad(spec.run("native", x, off, sh, sw), (x, off), go)
-    ref = torch.autograd.grad(spec.run("reference", x, off, sh, sw), (x, off), go)
+    got = torch.autograd.grad(spec.run("native", x, off, sh, sw, align), (x, off), go)
+    ref = torch.autograd.grad(spec.run("reference", x, off, sh, sw, align), (x, off), go)
     for a, b in zip(got, ref):
         torch.testing.assert_close(a, b)
 
@@ -47,24 +48,25 @@ def test_official_lau_gradcheck_shape(kernel_mode, m):
                                     (x, off), fast_mode=True)
 
 
-@pytest.mark.parametrize("m", [1, 6])
-def test_matches_grid_sample(m):
+@pytest.mark.parametrize(("m", "align"), [(1, True), (6, True), (1, False), (3, False)])
+def test_matches_grid_sample(m, align):
+    """Both alignments and offset groups against grid_sample with border padding."""
     g = _gen(3)
     x = torch.randn(2, 6, 7, 9, generator=g, dtype=torch.float64, requires_grad=True)
     off = (torch.randn(2, 2 * m, 14, 18, generator=g, dtype=torch.float64) * 0.8).requires_grad_()
-    out = offset_bilinear(x, off, 2, impl="native")
-    peer = offset_bilinear_grid_sample(x, off, 2, 2)
+    out = offset_bilinear(x, off, 2, align_corners=align, impl="native")
+    peer = offset_bilinear_grid_sample(x, off, 2, 2, align)
     torch.testing.assert_close(out, peer)
     go = torch.randn_like(out)
     for a, b in zip(torch.autograd.grad(out, (x, off), go), torch.autograd.grad(peer, (x, off), go)):
         torch.testing.assert_close(a, b)
 
 
-@pytest.mark.parametrize("case", range(4))
+@pytest.mark.parametrize("case", range(6))
 def test_aten_peer_on_check_cases(case):
     spec = get_op("offset_bilinear")
     c = spec.check_cases(torch.float64, torch.device("cpu"), _gen(30 + case))[case]
-    x, off, _sh, _sw = c.args
+    x, off = c.args[:2]
     x.requires_grad_(True)
     off.requires_grad_(True)
     a, b = spec.run("native", *c.args), spec.run("aten", *c.args)
@@ -132,7 +134,7 @@ def test_opcheck():
 def test_bench_case_and_macs():
     spec = get_op("offset_bilinear")
     c = spec.bench_case(gen=_gen(0))
-    x, off, sh, sw = c.args
+    x, off, sh, sw, _align = c.args
     assert x.shape == (2, 256, 64, 64) and off.shape == (2, 2, 128, 128) and (sh, sw) == (2, 2)
     assert spec.macs(*c.args) == 2 * 256 * 128 * 128 * 4
     with torch.no_grad():
@@ -143,7 +145,7 @@ def test_bench_case_and_macs():
 @pytest.mark.parametrize(
     "args, match",
     [
-        ((torch.zeros(1, 4, 4, 4), torch.zeros(1, 3, 8, 8), 2), "2 channels"),
+        ((torch.zeros(1, 4, 4, 4), torch.zeros(1, 3, 8, 8), 2), "2·M channels"),
         ((torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 8, 7), 2), "shape"),
         ((torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 8, 8), 0), "scale_factor"),
         ((torch.zeros(1, 4, 4, 4), torch.zeros(1, 2, 8, 8), (2, 2, 2)), "pair"),
@@ -160,3 +162,21 @@ def test_separate_scales_shape():
     assert out.shape == (1, 2, 9, 8)
     torch.testing.assert_close(out[..., ::3, ::2], x)
     assert F is not None
+
+
+def test_half_pixel_zero_offsets_are_bilinear_interpolation():
+    """With align_corners=False and Δ = 0 the op is F.interpolate's bilinear (half-pixel), as
+    DySample's initial sampling positions are."""
+    x = torch.randn(2, 4, 5, 7, generator=_gen(5), dtype=torch.float64)
+    out = offset_bilinear(x, torch.zeros(2, 2, 10, 14, dtype=torch.float64), 2,
+                          align_corners=False, impl="native")
+    torch.testing.assert_close(out, F.interpolate(x, scale_factor=2, mode="bilinear",
+                                                  align_corners=False))
+
+
+def test_groups_must_divide_channels():
+    x = torch.randn(1, 6, 3, 3)
+    with pytest.raises(ValueError, match="M dividing C = 6"):
+        offset_bilinear(x, torch.zeros(1, 8, 6, 6), 2)
+    with pytest.raises(TypeError, match="align_corners"):
+        offset_bilinear(x, torch.zeros(1, 2, 6, 6), 2, align_corners=1)

@@ -31,6 +31,7 @@ from upbench.engine.results import SCHEMA, finished_hashes, write_result
 from upbench.engine.suite import Cell, Suite
 from upbench.engine.train import Diverged, evaluate, train
 from upbench.tasks import Unhostable
+from upbench.upsamplers.base import Upsampler
 
 
 class Reporter:
@@ -127,6 +128,10 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                 return rec
             rec["slots"] = model.slots
             rec["placement"] = model.placement
+            notes = sorted({n for _, m in model.slot_modules() if isinstance(m, Upsampler)
+                            for n in m.hosting_notes()})
+            if notes:
+                rec["hosting_notes"] = notes
             rec["params"] = count_params(model, model.slots)
             if suite.profile.flops:
                 rep.phase(cell, "flops")

@@ -6,6 +6,8 @@ Importing this package registers every built-in upsampler.
 from upbench.upsamplers import (  # noqa: F401  (registration side effects)
     carafe,
     dupsampling,
+    dysample,
+    fade,
     lau,
     nrd,
     pyramid_fuse,

@@ -76,6 +76,11 @@ class Upsampler(nn.Module):
     def fit(self, dataloader) -> None:
         """Fitting step before training (e.g. DUpsampling's PCA); nothing by default."""
 
+    def hosting_notes(self) -> list[str]:
+        """What a host should record about how this instance runs where its behaviour depends on
+        the slot (e.g. FADE's gate is off when encoder and decoder channels differ)."""
+        return []
+
     def label_oracle(self, labels: torch.Tensor) -> dict[str, float] | None:
         """A label-space decoder's reconstruction ceiling on ground-truth label maps (N, H, W),
         e.g. DUpsampling's paper Table 1 oracle; None where it has none (the default)."""
