@@ -78,3 +78,18 @@ def test_artifacts_are_written_beside_the_result_and_not_read_as_results(tmp_pat
     assert json.loads(p.read_text())["artifacts"] == [art.name]
     assert is_artifact(art) and not is_artifact(p)
     assert [r["label"] for r in load_results(tmp_path)] == ["x"]
+
+
+def test_git_commit_only_from_upbench_own_checkout(tmp_path, monkeypatch):
+    import subprocess
+
+    import upbench
+    from upbench.engine import profile
+
+    assert profile.project_checkout() is not None  # the tests run from the checkout
+    # a copy of the package inside another git repository: no commit of that repository
+    other = tmp_path / "project"
+    (other / "upbench").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(other)], check=True)
+    monkeypatch.setattr(upbench, "__file__", str(other / "upbench" / "__init__.py"))
+    assert profile.project_checkout() is None

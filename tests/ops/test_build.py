@@ -43,7 +43,7 @@ def test_failure_is_explained_with_op_command_and_fix():
 
 
 @pytest.mark.slow
-def test_a_broken_source_raises_a_native_build_error(tmp_path, monkeypatch):
+def test_a_broken_source_raises_a_native_build_error(tmp_path, monkeypatch, capfd):
     root = tmp_path / "ops_cuda"
     (root / "common").mkdir(parents=True)
     (root / "broken").mkdir()
@@ -57,6 +57,8 @@ def test_a_broken_source_raises_a_native_build_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_build, "_state", {})
     with pytest.raises(_build.NativeBuildError, match="op: broken"):
         _build.build()
+    err = capfd.readouterr().err
+    assert "upbench: building native ops (CPU only" in err and str(tmp_path / "cache") in err
 
 
 def test_build_key_is_stable_across_a_build(native):

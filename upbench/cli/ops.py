@@ -118,11 +118,20 @@ def list_cmd(as_json: bool) -> None:
 def cuda_check_cmd(archs: str, verbose: bool, as_json: bool) -> None:
     """Build every CUDA kernel and binding under torch's flags (no GPU needed), load the library
     and check that every op has a CPU and a CUDA kernel. Exit 1 on any failure."""
+    import os
+    import subprocess
     from dataclasses import asdict
 
-    from upbench.ops.cuda_check import run_cuda_check
+    from upbench.ops.cuda_check import stored_report
 
-    rep = run_cuda_check(archs, verbose)
+    # a fresh process: this one may hold the CPU-only library (one `upbench` library per process)
+    env = os.environ | {"UPBENCH_NO_AUTOLOAD": "1"}
+    cmd = [sys.executable, "-m", "upbench.ops.cuda_check", "--archs", archs]
+    subprocess.run(cmd + (["--verbose"] if verbose else []), env=env, check=False)
+    rep = stored_report(archs)
+    if rep is None:
+        err_console.print("[red]cuda-check did not produce a report[/red] (see the output above)")
+        sys.exit(1)
     if as_json:
         print_json(asdict(rep))
     else:

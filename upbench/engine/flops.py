@@ -2,8 +2,13 @@
 
 Convention (fvcore's, METRICS.md): one fused multiply-add = one FLOP.
 
-* ``upbench::<op>`` nodes are counted with the op's analytic MAC count (``OpSpec.macs``), called
-  with meta tensors of the traced input shapes and the traced scalar arguments.
+* Every upbench op is counted by its analytic MAC count (``OpSpec.macs``, called with meta
+  tensors of the traced input shapes and the traced scalar arguments), **whichever
+  implementation would run**: the model is traced inside
+  :func:`upbench.ops._registry.counting_semantics`, where each op call is one
+  ``upbench_count::<op>`` node (the reference computes its values), so the native and the
+  reference paths count the same, and a machine whose native build falls back counts what the
+  others count.
 * Elementwise arithmetic and activations (add, mul, div, exp, sigmoid, softmax, …), which fvcore
   ignores or leaves unsupported, count one FLOP per output element; reductions (sum, mean, norm)
   one per input element; average pooling one per input element.
@@ -109,6 +114,7 @@ def extra_handles() -> dict[str, Any]:
         handles[f"aten::{op}"] = _zero_handle
     for name in list_ops():
         handles[f"upbench::{name}"] = _upbench_handle(name)
+        handles[f"upbench_count::{name}"] = _upbench_handle(name)
     handles["torchvision::roi_align"] = _roi_align_handle
     return handles
 
@@ -162,11 +168,13 @@ def _count(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
 
     from fvcore.nn import FlopCountAnalysis, flop_count_table
 
+    from upbench.ops._registry import counting_semantics
+
     an = FlopCountAnalysis(model, inputs)
     an.set_op_handle(**extra_handles())
     an.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     an.tracer_warnings("none")
-    with torch.no_grad():
+    with torch.no_grad(), counting_semantics():
         total = int(an.total())
         by_module = {k: int(v) for k, v in an.by_module().items()}
         by_op = {k: int(v) for k, v in an.by_operator().items()}

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from upbench.measure.machine import cpu_model
-from upbench.measure.memory import peak_memory_bytes
+from upbench.measure.memory import isolated_peak_memory_bytes
 from upbench.measure.timing import Timing, time_interleaved
 
 
@@ -98,23 +98,24 @@ def profile_size(suite: Any, key: str) -> list[int]:
 
 @torch.no_grad()
 def measure_peak_memory(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
-    """Peak memory of one inference (:func:`upbench.measure.memory.peak_memory_bytes`).
+    """Peak memory of one inference (:func:`upbench.measure.memory.isolated_peak_memory_bytes`).
 
     CUDA: ``torch.cuda.max_memory_allocated`` after a reset. CPU: the resident-set growth — the
     peak RSS (VmHWM, reset through ``/proc/self/clear_refs``) minus the RSS before, with glibc
-    told to return freed blocks so earlier allocations do not hide this one.
+    told to return freed blocks so earlier allocations do not hide this one — measured in a
+    forked child so this process (and every later timing in it) stays as it was.
     """
     was = model.training
     model.eval()
     try:
-        peak = peak_memory_bytes(lambda: model.infer(*inputs), inputs[0].device)
+        peak = isolated_peak_memory_bytes(lambda: model.infer(*inputs), inputs[0].device)
     finally:
         model.train(was)
     if peak is None:
         return {"method": "unavailable", "peak_mb": None,
-                "reason": "/proc/self/clear_refs is not writable"}
+                "reason": "no fork, /proc/self/clear_refs not writable, or the child failed"}
     method = ("cuda_max_memory_allocated" if inputs[0].device.type == "cuda"
-              else "cpu_rss_growth")
+              else "cpu_rss_growth (forked child, 1 thread)")
     return {"method": method, "peak_mb": peak / 2**20}
 
 
@@ -126,6 +127,19 @@ def _run(cmd: list[str], cwd: str | None = None) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
+def project_checkout() -> str | None:
+    """upbench's own git checkout (the directory above the package, when it is the top of a git
+    work tree holding upbench's sources), or None — e.g. for a wheel installed inside some other
+    repository, whose commit says nothing about upbench."""
+    import upbench
+
+    root = Path(upbench.__file__).resolve().parent.parent
+    if not ((root / "ops_cuda" / "register.cpp").is_file() and (root / "pyproject.toml").is_file()):
+        return None
+    top = _run(["git", "rev-parse", "--show-toplevel"], str(root))
+    return str(root) if top and Path(top).resolve() == root else None
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> dict[str, Any]:
     """torch / Python / fvcore versions, CPU and GPU model, compiler, git commit (cached)."""
@@ -133,9 +147,9 @@ def environment() -> dict[str, Any]:
 
     import upbench
 
-    repo = str(Path(upbench.__file__).resolve().parent.parent)
-    commit = _run(["git", "rev-parse", "HEAD"], repo)
-    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], repo)
+    repo = project_checkout()
+    commit = _run(["git", "rev-parse", "HEAD"], repo) if repo else None
+    dirty = _run(["git", "status", "--porcelain", "--untracked-files=no"], repo) if repo else None
     cxx = os.environ.get("CXX", "c++")
     compiler = (_run([cxx, "--version"]) or "").splitlines()
     try:

@@ -32,3 +32,7 @@ __all__ = [
     "record_impls",
     "sapa_similarity",
 ]
+
+from upbench.ops._registry import load_if_built as _load_if_built
+
+_load_if_built()

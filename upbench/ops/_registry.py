@@ -48,6 +48,8 @@ class OpSpec:
         source_folder: the op's folder under ``ops_cuda/`` when it differs from ``name``.
         grad_inputs: indices of the positional args that take gradients.
         bytes_moved: minimum bytes read + written by one forward (for the bandwidth column).
+        schema: the forward op's schema, as ``ops_cuda/register.cpp`` defines it (the counting
+            twin ``upbench_count::<name>`` is defined from it).
     """
 
     name: str
@@ -62,6 +64,7 @@ class OpSpec:
     aten: Callable[..., Any] | None = None
     aten_name: str | None = None
     source_folder: str | None = None
+    schema: str = ""
 
     @property
     def folder(self) -> str:
@@ -127,7 +130,8 @@ def list_ops() -> list[str]:
 
 
 def register_backward_op(op: str, n_saved: int) -> None:
-    """Wire the autograd of ``upbench::<op>`` to its separate ``_<op>_backward`` op.
+    """Wire the autograd of ``upbench::<op>`` to its separate ``_<op>_backward`` op, and the
+    autograd of that backward op (double backward) to the reference.
 
     The convention shared by the ops: the backward op takes ``(grad_out, *the first n_saved
     inputs, *the remaining non-tensor inputs)`` and returns the gradients of those n_saved
@@ -144,6 +148,35 @@ def register_backward_op(op: str, n_saved: int) -> None:
         return (*grads, *([None] * len(ctx.args)))
 
     torch.library.register_autograd(f"upbench::{op}", _backward, setup_context=_setup)
+    register_double_backward(op, n_saved, lambda *a: get_op(op).reference(*a))
+
+
+def register_double_backward(op: str, n_saved: int, reference: Callable[..., Any]) -> None:
+    """Second-order gradients of ``upbench::<op>`` through its reference: the autograd of
+    ``_<op>_backward(grad_out, *saved, *args)`` recomputes ``reference(*saved, *args)`` under
+    autograd, takes its first derivative with ``create_graph`` and differentiates that, so
+    ``gradgradcheck`` holds and a gradient penalty gets the true second derivative (never a
+    silent zero). Only double backward pays for the recomputation."""
+
+    def _setup(ctx, inputs, output):
+        ctx.save_for_backward(*inputs[: n_saved + 1])
+        ctx.args = tuple(inputs[n_saved + 1:])
+
+    def _backward(ctx, *ggs):
+        grad_out, *saved = ctx.saved_tensors
+        with torch.enable_grad():
+            go = grad_out.detach().requires_grad_()
+            xs = [t.detach().requires_grad_() for t in saved]
+            out = reference(*xs, *ctx.args)
+            firsts = torch.autograd.grad(out, xs, go, create_graph=True, allow_unused=True)
+            pairs = [(f, g) for f, g in zip(firsts, ggs, strict=True)
+                     if f is not None and g is not None]
+            wrt = [go, *xs]
+            res = torch.autograd.grad([f for f, _ in pairs], wrt, [g for _, g in pairs],
+                                      allow_unused=True) if pairs else [None] * len(wrt)
+        return (*res, *([None] * len(ctx.args)))
+
+    torch.library.register_autograd(f"upbench::_{op}_backward", _backward, setup_context=_setup)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,6 +184,12 @@ def register_backward_op(op: str, n_saved: int) -> None:
 
 _registered = False
 _warned: set[str] = set()
+# the implementation chosen per (impl, device type), decided by the first eager call: a traced
+# call (torch.compile, torch.export) reuses it without entering the build (its lock) or the
+# recorder (a ContextVar), neither of which Dynamo can trace
+_choice: dict[tuple[str, str], str] = {}
+# set by counting_semantics(): ops run as their counting twins upbench_count::<op>
+_counting = False
 
 
 def ensure_native(device: torch.device | None = None) -> None:
@@ -167,12 +206,33 @@ def ensure_native(device: torch.device | None = None) -> None:
     if not _registered:
         for spec in _OPS.values():
             spec.register()
+            _register_flop_formula(spec)
         _registered = True
     if device is not None and device.type == "cuda" and not info.with_cuda:
         raise RuntimeError(
             "upbench's native library was built without CUDA (torch has no CUDA or nvcc was not "
             "found); install a CUDA build of torch and the CUDA toolkit, or pass impl='reference'"
         )
+
+
+def load_if_built() -> bool:
+    """Load the native library now if this machine already built it for the current sources
+    (never builds: that happens at the first call, which says so). Called on ``import upbench``
+    so that a saved ``torch.export`` program finds the ``upbench::`` ops, and so that the first
+    traced call needs no build. ``UPBENCH_NO_AUTOLOAD=1`` skips it. Never raises."""
+    import os
+
+    if os.environ.get("UPBENCH_NO_AUTOLOAD") == "1":
+        return False
+    try:
+        from upbench.ops._build import LIB_NAME, build_directory
+
+        if not (build_directory() / f"{LIB_NAME}.so").is_file():
+            return False
+        ensure_native()
+    except Exception:  # noqa: BLE001 - importing upbench must not fail on a broken build
+        return False
+    return True
 
 
 def resolve_impl(impl: Impl, op: str, device: torch.device) -> str:
@@ -186,6 +246,8 @@ def resolve_impl(impl: Impl, op: str, device: torch.device) -> str:
     """
     if impl not in IMPLS:
         raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+    if torch.compiler.is_compiling():
+        return _traced_choice(impl, op, device)
     chosen = "reference"
     if impl != "reference":
         try:
@@ -205,7 +267,97 @@ def resolve_impl(impl: Impl, op: str, device: torch.device) -> str:
                     stacklevel=3,
                 )
     record_impl(op, impl_label(chosen, device))
+    _choice[(impl, device.type)] = chosen
     return chosen
+
+
+def _traced_choice(impl: Impl, op: str, device: torch.device) -> str:
+    """The choice inside a traced call: the one an eager call made (or the library import),
+    nothing built, nothing recorded."""
+    chosen = _choice.get((impl, device.type))
+    if chosen is None:
+        chosen = "native" if impl != "reference" and _registered else "reference"
+        if impl == "native" and chosen != "native":
+            raise RuntimeError(f"upbench.ops.{op}(impl='native') under tracing: the native "
+                               "library is not loaded; call upbench.ops.build() (or run the "
+                               "model once eagerly) before torch.compile / torch.export")
+    return chosen
+
+
+def run_op(op: str, impl: Impl, device: torch.device, *args: Any) -> Any:
+    """Run ``op`` with validated ``args`` by the chosen implementation (:func:`resolve_impl`);
+    inside :func:`counting_semantics`, as its counting twin whatever the implementation."""
+    spec = _OPS[op]
+    if _counting and not torch.compiler.is_compiling():
+        return getattr(counting_ops(), op)(*args)
+    if resolve_impl(impl, op, device) == "native":
+        return spec.native(*args)
+    return spec.reference(*args)
+
+
+# ---------------------------------------------------------------------------------------------
+# FLOPs by operator semantics
+
+_count_lib: torch.library.Library | None = None
+
+
+def _fresh(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        return out.clone()
+    return type(out)(_fresh(o) for o in out)
+
+
+def counting_ops() -> Any:
+    """``torch.ops.upbench_count``: for every op a twin with the same schema, implemented by the
+    reference (no autograd). A FLOP counter that traces a model inside
+    :func:`counting_semantics` sees one ``upbench_count::<op>`` node per call, counted by the
+    op's MAC formula, whether the native library is available or not."""
+    global _count_lib
+    if _count_lib is None:
+        lib = torch.library.Library("upbench_count", "DEF")
+        for spec in _OPS.values():
+            lib.define(spec.schema)
+            lib.impl(spec.name, lambda *a, _s=spec: _fresh(_s.reference(*a)),
+                     "CompositeExplicitAutograd")
+        _count_lib = lib
+    return torch.ops.upbench_count
+
+
+@contextlib.contextmanager
+def counting_semantics() -> Iterator[None]:
+    """Run every upbench op as its counting twin inside the block (see :func:`counting_ops`)."""
+    global _counting
+    counting_ops()
+    previous, _counting = _counting, True
+    try:
+        yield
+    finally:
+        _counting = previous
+
+
+def _meta_args(args: tuple) -> list:
+    """Shapes (as the flop counter passes them) back to meta tensors for the MAC formulas."""
+    out = []
+    for a in args:
+        if isinstance(a, torch.Size) or (isinstance(a, (tuple, list)) and a and all(
+                isinstance(v, int) for v in a) and len(a) == 4):
+            out.append(torch.empty(tuple(a), device="meta"))
+        elif isinstance(a, (tuple, list)) and a and isinstance(a[0], (tuple, list, torch.Size)):
+            out.append([torch.empty(tuple(v), device="meta") for v in a])
+        else:
+            out.append(a)
+    return out
+
+
+def _register_flop_formula(spec: OpSpec) -> None:
+    """``torch.utils.flop_counter`` formula of ``upbench::<op>``: 2 FLOPs per multiply-add of the
+    op's MAC formula (the counter's convention)."""
+    from torch.utils.flop_counter import register_flop_formula
+
+    def formula(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+        return 2 * int(spec.macs(*_meta_args(args), *kwargs.values()))
+
+    register_flop_formula(getattr(torch.ops.upbench, spec.name))(formula)
 
 
 def impl_label(chosen: str, device: torch.device) -> str:

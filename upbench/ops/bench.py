@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from upbench.measure.machine import cpu_model
-from upbench.measure.memory import configure_malloc, peak_memory_bytes
+from upbench.measure.memory import isolated_peak_memory_bytes
 from upbench.measure.probes import probe_copy_and_matmul
 from upbench.measure.timing import time_interleaved
 from upbench.ops._registry import OpCase, OpSpec, get_op, impl_label
@@ -62,8 +62,8 @@ def machine_info(device: torch.device) -> dict[str, str]:
 
 def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 7,
                warmup: int = 2, backward: bool = True) -> BenchResult:
-    """Benchmark every implementation of ``spec`` on ``case``."""
-    configure_malloc()
+    """Benchmark every implementation of ``spec`` on ``case`` (peak memory in a forked child, so
+    no measurement changes this process's allocator before the probes)."""
     args = case.args
     impls = spec.impls()
     spec.run("native", *args)  # build/load before any timing
@@ -86,7 +86,8 @@ def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 
         res.forward_backward = {i: t.as_dict() for i, t in fb.items()}
     with torch.no_grad():
         for i in impls:
-            res.peak_memory_bytes[i] = peak_memory_bytes(lambda i=i: spec.run(i, *args), device)
+            res.peak_memory_bytes[i] = isolated_peak_memory_bytes(
+                lambda i=i: spec.run(i, *args), device)
     res.probes = probe_copy_and_matmul(device, repeats=repeats)
     res.derived = derive(res)
     return res

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
 
 OP = "bilinear_upsample"
 
@@ -26,9 +26,7 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
     check_tensor(x, "x", OP)
     check_cpu_dtype(x, "x", OP)
     s = check_int(scale_factor, "scale_factor", OP)
-    if resolve_impl(impl, OP, x.device) == "native":
-        return torch.ops.upbench.bilinear_upsample(x, s)
-    return bilinear_reference(x, s)
+    return run_op(OP, impl, x.device, x, s)
 
 
 def bilinear_reference(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
@@ -106,10 +104,21 @@ def _register() -> None:
 
     torch.library.register_autograd("upbench::bilinear_upsample", _backward, setup_context=_setup)
 
+    # the backward is linear in grad_out: its own backward (double backward) is the forward
+    def _setup2(ctx, inputs, output):
+        ctx.s = inputs[3]
+
+    def _backward2(ctx, gg):
+        return torch.ops.upbench.bilinear_upsample(gg.contiguous(), ctx.s), None, None, None
+
+    torch.library.register_autograd("upbench::_bilinear_upsample_backward", _backward2,
+                                    setup_context=_setup2)
+
 
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="bilinear_upsample(Tensor x, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.bilinear_upsample(*a),
         reference=bilinear_reference,
         macs=bilinear_macs,

@@ -16,7 +16,7 @@ from upbench.ops._registry import (
     OpSpec,
     register_backward_op,
     register_op,
-    resolve_impl,
+    run_op,
 )
 
 OP = "carafe"
@@ -66,9 +66,7 @@ def carafe(
         The reassembled features (N, C, s·h, s·w).
     """
     k, g, s = _validate(features, masks, kernel_size, group_size, scale_factor)
-    if resolve_impl(impl, OP, features.device) == "native":
-        return torch.ops.upbench.carafe(features, masks, k, g, s)
-    return carafe_reference(features, masks, k, g, s)
+    return run_op(OP, impl, features.device, features, masks, k, g, s)
 
 
 def carafe_reference(features, masks, kernel_size, group_size=1, scale_factor=2) -> torch.Tensor:
@@ -139,6 +137,7 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="carafe(Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.carafe(*a),
         reference=carafe_reference,
         macs=carafe_macs,

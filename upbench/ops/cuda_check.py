@@ -100,3 +100,21 @@ def stored_report(archs: str = DEFAULT_ARCHS) -> CudaCheckReport | None:
         return CudaCheckReport(**json.loads(p.read_text()))
     except (OSError, ValueError, TypeError):
         return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m upbench.ops.cuda_check [--archs 8.0;9.0] [--verbose]``: run the check in this
+    (fresh) process and store the report; exit 0 when it passed. ``upbench ops cuda-check`` runs
+    this in a child process (with ``UPBENCH_NO_AUTOLOAD=1``), because a process holds one
+    ``upbench`` library and the parent may have loaded the CPU-only one."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m upbench.ops.cuda_check")
+    ap.add_argument("--archs", default=DEFAULT_ARCHS)
+    ap.add_argument("--verbose", action="store_true")
+    ns = ap.parse_args(argv)
+    return 0 if run_cuda_check(ns.archs, ns.verbose).ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

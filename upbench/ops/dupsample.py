@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
 
 OP = "dupsample"
 
@@ -67,9 +67,7 @@ def dupsample(
     if bias is None and isinstance(weight, torch.Tensor):
         bias = weight.new_zeros(weight.shape[0])
     r = _validate(features, weight, bias, scale_factor)
-    if resolve_impl(impl, OP, features.device) == "native":
-        return torch.ops.upbench.dupsample(features, weight, bias, r)
-    return dupsample_reference(features, weight, bias, r)
+    return run_op(OP, impl, features.device, features, weight, bias, r)
 
 
 def dupsample_reference(features, weight, bias, scale_factor) -> torch.Tensor:
@@ -146,10 +144,34 @@ def _register() -> None:
 
     torch.library.register_autograd("upbench::dupsample", _backward, setup_context=_setup)
 
+    # double backward through the reference (the bias enters only the first derivative's
+    # third output, which is linear in grad_out)
+    def _setup2(ctx, inputs, output):
+        grad_out, features, weight, r = inputs
+        ctx.save_for_backward(grad_out, features, weight)
+        ctx.r = r
+
+    def _backward2(ctx, gg_f, gg_w, gg_b):
+        grad_out, features, weight = ctx.saved_tensors
+        with torch.enable_grad():
+            go, f, w = (t.detach().requires_grad_() for t in (grad_out, features, weight))
+            b = w.new_zeros(w.shape[0], requires_grad=True)
+            firsts = torch.autograd.grad(dupsample_reference(f, w, b, ctx.r), (f, w, b), go,
+                                         create_graph=True)
+            pairs = [(a, g) for a, g in zip(firsts, (gg_f, gg_w, gg_b), strict=True)
+                     if g is not None]
+            res = torch.autograd.grad([a for a, _ in pairs], (go, f, w), [g for _, g in pairs],
+                                      allow_unused=True)
+        return (*res, None)
+
+    torch.library.register_autograd("upbench::_dupsample_backward", _backward2,
+                                    setup_context=_setup2)
+
 
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.dupsample(*a),
         reference=dupsample_reference,
         macs=dupsample_macs,

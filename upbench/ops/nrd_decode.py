@@ -22,7 +22,7 @@ from upbench.ops._registry import (
     OpSpec,
     register_backward_op,
     register_op,
-    resolve_impl,
+    run_op,
 )
 
 OP = "nrd_decode"
@@ -98,9 +98,7 @@ def nrd_decode(
         n, _, h, w = params.shape
         guidance = params.new_zeros(n, 0, h * grid, w * grid)
     k, d, g = _validate(params, guidance, num_classes, hidden, grid, coords)
-    if resolve_impl(impl, OP, params.device) == "native":
-        return torch.ops.upbench.nrd_decode(params, guidance, k, d, g, bool(coords))
-    return nrd_decode_reference(params, guidance, k, d, g, coords)
+    return run_op(OP, impl, params.device, params, guidance, k, d, g, bool(coords))
 
 
 def _split(th, d0, d, k):
@@ -209,6 +207,7 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="nrd_decode(Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> Tensor",
         native=lambda *a: torch.ops.upbench.nrd_decode(*a),
         reference=nrd_decode_reference,
         macs=nrd_decode_macs,

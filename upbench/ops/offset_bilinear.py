@@ -32,7 +32,7 @@ from upbench.ops._registry import (
     OpSpec,
     register_backward_op,
     register_op,
-    resolve_impl,
+    run_op,
 )
 
 OP = "offset_bilinear"
@@ -95,9 +95,7 @@ def offset_bilinear(
         (N, C, s_h·h, s_w·w).
     """
     sh, sw = _validate(x, offsets, scale_factor, align_corners)
-    if resolve_impl(impl, OP, x.device) == "native":
-        return torch.ops.upbench.offset_bilinear(x, offsets, sh, sw, align_corners)
-    return offset_bilinear_reference(x, offsets, sh, sw, align_corners)
+    return run_op(OP, impl, x.device, x, offsets, sh, sw, align_corners)
 
 
 def sample_positions(offsets: torch.Tensor, scale_h: int, scale_w: int,
@@ -214,6 +212,7 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="offset_bilinear(Tensor x, Tensor offsets, int scale_h, int scale_w, bool align_corners=True) -> Tensor",
         native=lambda *a: torch.ops.upbench.offset_bilinear(*a),
         reference=offset_bilinear_reference,
         macs=offset_bilinear_macs,

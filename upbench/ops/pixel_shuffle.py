@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
 
 OP = "pixel_shuffle"
 
@@ -27,9 +27,7 @@ def pixel_shuffle(x: torch.Tensor, upscale_factor: int, *, impl: str = "auto") -
         raise ValueError(
             f"{OP}: channels of `x` ({x.shape[1]}) must be divisible by upscale_factor² ({s * s})"
         )
-    if resolve_impl(impl, OP, x.device) == "native":
-        return torch.ops.upbench.pixel_shuffle(x, s)
-    return pixel_shuffle_reference(x, s)
+    return run_op(OP, impl, x.device, x, s)
 
 
 def pixel_shuffle_reference(x: torch.Tensor, upscale_factor: int) -> torch.Tensor:
@@ -87,10 +85,18 @@ def _register() -> None:
 
     torch.library.register_autograd("upbench::pixel_shuffle", _backward, setup_context=_setup)
 
+    # the backward (depth-to-space's adjoint) is linear: its own backward is the forward
+    def _backward2(ctx, gg):
+        return torch.ops.upbench.pixel_shuffle(gg.contiguous(), ctx.s), None
+
+    torch.library.register_autograd("upbench::_pixel_shuffle_backward", _backward2,
+                                    setup_context=_setup)
+
 
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="pixel_shuffle(Tensor x, int upscale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.pixel_shuffle(*a),
         reference=pixel_shuffle_reference,
         macs=pixel_shuffle_macs,

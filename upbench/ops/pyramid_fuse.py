@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, resolve_impl
+from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
 
 OP = "pyramid_fuse"
 MAX_LEVELS = 8
@@ -75,9 +75,7 @@ def pyramid_fuse(
         (fused logits (N, K, H, W) at the finest level, chosen level (N, H, W) int64).
     """
     t = _validate(semantic, unity, tau)
-    if resolve_impl(impl, OP, semantic[0].device) == "native":
-        return torch.ops.upbench.pyramid_fuse(list(semantic), list(unity), t)
-    return pyramid_fuse_reference(list(semantic), list(unity), t)
+    return run_op(OP, impl, semantic[0].device, list(semantic), list(unity), t)
 
 
 def _choose(unity, L, size, tau):
@@ -195,10 +193,31 @@ def _register() -> None:
 
     torch.library.register_autograd("upbench::pyramid_fuse", _backward, setup_context=_setup)
 
+    # the backward is linear in grad_out: its adjoint gathers each pixel from its chosen level
+    def _setup2(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
+        ctx.num_levels = inputs[2]
+
+    def _backward2(ctx, ggs):
+        (level,) = ctx.saved_tensors
+        out = None
+        for i, gg in enumerate(ggs):
+            if gg is None:
+                continue
+            f = 1 << (ctx.num_levels - 1 - i)
+            up = gg.repeat_interleave(f, 2).repeat_interleave(f, 3) if f > 1 else gg
+            part = up * (level == i).unsqueeze(1).to(up.dtype)
+            out = part if out is None else out + part
+        return out, None, None
+
+    torch.library.register_autograd("upbench::_pyramid_fuse_backward", _backward2,
+                                    setup_context=_setup2)
+
 
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="pyramid_fuse(Tensor[] semantic, Tensor[] unity, float tau) -> (Tensor, Tensor)",
         native=lambda *a: torch.ops.upbench.pyramid_fuse(*a),
         reference=pyramid_fuse_reference,
         macs=pyramid_fuse_macs,

@@ -21,7 +21,7 @@ from upbench.ops._registry import (
     OpSpec,
     register_backward_op,
     register_op,
-    resolve_impl,
+    run_op,
 )
 
 OP = "sapa_similarity"
@@ -66,9 +66,7 @@ def sapa_similarity(
         out-of-range taps are 0.
     """
     k, s = _validate(query, key, kernel_size, scale_factor)
-    if resolve_impl(impl, OP, key.device) == "native":
-        return torch.ops.upbench.sapa_similarity(query, key, k, s)
-    return sapa_similarity_reference(query, key, k, s)
+    return run_op(OP, impl, key.device, query, key, k, s)
 
 
 def sapa_similarity_reference(query, key, kernel_size=5, scale_factor=2) -> torch.Tensor:
@@ -136,6 +134,7 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
+        schema="sapa_similarity(Tensor query, Tensor key, int kernel_size, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.sapa_similarity(*a),
         reference=sapa_similarity_reference,
         macs=sapa_similarity_macs,
