@@ -11,14 +11,12 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_window_cpu.h"
 #include "carafe.h"
 
 namespace upb {
 namespace carafe {
 namespace {
-
-// Output columns per register block of the vectorised forward.
-constexpr int64_t kQ = 64;
 
 Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
   return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
@@ -43,44 +41,25 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
                   int64_t C, int64_t G) {
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
-  // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows.
+  // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows,
+  // and the group's Cg channels share the packed mask rows.
   at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xs(K * L);
+    std::vector<acc_t> xs(K * L), ms(d.s * KK * d.W);
+    std::vector<int64_t> xoff(K);
+    for (int64_t i = 0; i < K; ++i) xoff[i] = i * L;
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
       const scalar_t* mblock = mp + ng * KK * HW;
+      for (int64_t a = 0; a < d.s; ++a)
+        pack_tap_rows<scalar_t, acc_t>(mblock, KK, HW, d.W, yc * d.s + a, ms.data() + a * KK * d.W);
+      const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, d.h - yc + r);
       for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
         const scalar_t* xplane = xp + (n * C + c) * d.h * d.w;
-        for (int64_t i = 0; i < K; ++i) {
-          const int64_t y = yc + i - r;
-          if (y >= 0 && y < d.h) expand_row<scalar_t, acc_t>(xplane + y * d.w, d, xs.data() + i * L);
-        }
-        for (int64_t a = 0; a < d.s; ++a) {
-          const int64_t p = yc * d.s + a;
-          scalar_t* orow = op + ((n * C + c) * d.H + p) * d.W;
-          // Register-blocked over kQ output columns: the block's accumulators stay in registers
-          // for all K*K taps; each tap is a contiguous multiply-add.
-          for (int64_t q0 = 0; q0 < d.W; q0 += kQ) {
-            const int64_t qn = std::min<int64_t>(kQ, d.W - q0);
-            acc_t blk[kQ] = {};
-            for (int64_t i = 0; i < K; ++i) {
-              const int64_t y = yc + i - r;
-              if (y < 0 || y >= d.h) continue;
-              for (int64_t j = 0; j < K; ++j) {
-                const scalar_t* __restrict__ mrow = mblock + (i * K + j) * HW + p * d.W + q0;
-                const acc_t* __restrict__ xrow = xs.data() + i * L + j * d.s + q0;
-                if (qn == kQ) {
-#pragma omp simd
-                  for (int64_t l = 0; l < kQ; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
-                } else {
-#pragma omp simd
-                  for (int64_t l = 0; l < qn; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
-                }
-              }
-            }
-            for (int64_t l = 0; l < qn; ++l) orow[q0 + l] = static_cast<scalar_t>(blk[l]);
-          }
-        }
+        for (int64_t i = ilo; i < ihi; ++i)
+          expand_row<scalar_t, acc_t>(xplane + (yc + i - r) * d.w, d, xs.data() + i * L);
+        for (int64_t a = 0; a < d.s; ++a)
+          reassemble_row<scalar_t, acc_t>(ms.data() + a * KK * d.W, xs.data(), xoff.data(), ilo,
+                                          ihi, K, d.s, d.W, op + ((n * C + c) * d.H + yc * d.s + a) * d.W);
       }
     }
   });
@@ -109,39 +88,38 @@ template <typename scalar_t>
 void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d, int64_t N,
                  int64_t C, int64_t G) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
-  // One task = one low-res row y of one (n, c). Tap (i, j) of output pixel (p, q) reads x at
-  // column q/s + j - r; its mask * grad is added at high resolution into q_acc[q + j*s] (the
-  // transpose of expand_row's layout), so every tap is one contiguous multiply-add, and the s
-  // columns of each low-res pixel are summed once at the end.
-  at::parallel_for(0, N * C * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> q_acc(L);
+  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
+  const int64_t P = gather_pad(K, d.s), Wp = d.W + 2 * P, R = K * d.s;
+  // One task = one low-res row y of one (n, g). The high-res rows whose windows read row y,
+  // (i, a) -> p = (y - i + r)*s + a, have their K*K mask rows packed (padded, see gather_row)
+  // once for the group's Cg channels; per channel the grad_out rows are packed and every
+  // (i, a, j) is one contiguous multiply-add (see upb_window_cpu.h).
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> ms(R * K * Wp, acc_t(0)), gs(R * Wp, acc_t(0)), hr(d.W);
+    std::vector<const acc_t*> wrows(R), vrows(R);
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t y = t % d.h, nc = t / d.h, n = nc / C, c = nc % C;
-      const scalar_t* mblock = mp + (n * G + c / Cg) * KK * HW;
-      const scalar_t* gplane = gp + nc * HW;
-      std::fill(q_acc.begin(), q_acc.end(), acc_t(0));
-      for (int64_t i = 0; i < K; ++i) {
-        const int64_t yc = y - i + r;
-        if (yc < 0 || yc >= d.h) continue;
-        for (int64_t a = 0; a < d.s; ++a) {
-          const int64_t p = yc * d.s + a;
-          const scalar_t* __restrict__ grow = gplane + p * d.W;
-          for (int64_t j = 0; j < K; ++j) {
-            const scalar_t* __restrict__ mrow = mblock + (i * K + j) * HW + p * d.W;
-            acc_t* __restrict__ dst = q_acc.data() + j * d.s;
-#pragma omp simd
-            for (int64_t q = 0; q < d.W; ++q)
-              dst[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
-          }
+      const int64_t y = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
+      const scalar_t* mblock = mp + ng * KK * HW;
+      const int64_t ilo = std::max<int64_t>(0, y + r - d.h + 1), ihi = std::min<int64_t>(K, y + r + 1);
+      int64_t rows = 0;
+      for (int64_t i = ilo; i < ihi; ++i)
+        for (int64_t a = 0; a < d.s; ++a, ++rows) {
+          const int64_t p = (y - i + r) * d.s + a;
+          for (int64_t j = 0; j < K; ++j)
+            pack_padded_row<scalar_t, acc_t>(mblock + (i * K + j) * HW + p * d.W, d.W, P,
+                                             ms.data() + (rows * K + j) * Wp);
+          wrows[rows] = ms.data() + rows * K * Wp;
+          vrows[rows] = gs.data() + rows * Wp;
         }
-      }
-      const acc_t* body = q_acc.data() + static_cast<int64_t>(r) * d.s;
-      scalar_t* row = gxp + t * d.w;
-      for (int64_t xx = 0; xx < d.w; ++xx) {
-        acc_t sum = acc_t(0);
-        for (int64_t b = 0; b < d.s; ++b) sum += body[xx * d.s + b];
-        row[xx] = static_cast<scalar_t>(sum);
+      for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
+        const scalar_t* gplane = gp + (n * C + c) * HW;
+        int64_t k = 0;
+        for (int64_t i = ilo; i < ihi; ++i)
+          for (int64_t a = 0; a < d.s; ++a, ++k)
+            pack_padded_row<scalar_t, acc_t>(gplane + ((y - i + r) * d.s + a) * d.W, d.W, P,
+                                             gs.data() + k * Wp);
+        gather_row<scalar_t, acc_t>(wrows.data(), vrows.data(), rows, K, d.s, d.W, hr.data(),
+                                    gxp + ((n * C + c) * d.h + y) * d.w);
       }
     }
   });
