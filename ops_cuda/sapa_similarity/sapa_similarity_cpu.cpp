@@ -14,11 +14,6 @@
 #include "../common/upb_window_cpu.h"
 #include "sapa_similarity.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define UPB_CPU_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define UPB_CPU_CLONES
-#endif
 #if defined(__GNUC__)
 #define UPB_ALWAYS_INLINE __attribute__((always_inline))
 #else
@@ -46,8 +41,6 @@ Dims make_dims(const at::Tensor& key, int64_t K, int64_t s) {
 
 // ---- forward ---------------------------------------------------------------------------------
 
-constexpr int64_t kBlock = 64;  // query columns kept in registers by the blocked loops
-constexpr int64_t kTail = 16;   // the remaining columns, in blocks of this many
 
 // The K expanded key rows (see expand_row) around one low-res row, for every channel, kept as a
 // ring: moving from row yc to yc + 1 of the same sample expands only the one new row. Tap row i
@@ -96,51 +89,25 @@ UPB_ALWAYS_INLINE inline void sim_row_impl(const acc_t* qs, const acc_t* ks, con
   for (int64_t i = 0; i < K; ++i) {
     const int64_t y = yc + i - r;
     const bool valid = y >= 0 && y < d.h;
-    for (int64_t j = 0; j < K; ++j) {
-      scalar_t* orow = out + (i * K + j) * HW;
-      if (!valid) {
-        for (int64_t q = 0; q < d.W; ++q) orow[q] = scalar_t(0);
-        continue;
-      }
-      const acc_t* krow0 = ks + off[i] + j * d.s;
-      int64_t q0 = 0;
-      // kBlock columns: kBlock / vector-width independent accumulator chains over the channels.
-      for (; q0 + kBlock <= d.W; q0 += kBlock) {
-        acc_t acc[kBlock] = {};
-        for (int64_t c = 0; c < d.d; ++c) {
-          const acc_t* __restrict__ qr = qs + c * d.W + q0;
-          const acc_t* __restrict__ kr = krow0 + c * K * L + q0;
-#pragma omp simd
-          for (int64_t u = 0; u < kBlock; ++u) acc[u] += qr[u] * kr[u];
-        }
-        for (int64_t u = 0; u < kBlock; ++u) orow[q0 + u] = static_cast<scalar_t>(acc[u]);
-      }
-      for (; q0 < d.W; q0 += kTail) {
-        const int64_t qn = std::min<int64_t>(kTail, d.W - q0);
-        acc_t acc[kTail] = {};
-        for (int64_t c = 0; c < d.d; ++c) {
-          const acc_t* __restrict__ qr = qs + c * d.W + q0;
-          const acc_t* __restrict__ kr = krow0 + c * K * L + q0;
-          for (int64_t u = 0; u < qn; ++u) acc[u] += qr[u] * kr[u];
-        }
-        for (int64_t u = 0; u < qn; ++u) orow[q0 + u] = static_cast<scalar_t>(acc[u]);
-      }
-      // Taps whose column lies outside the key map are exactly 0 (not 0 * query, which a
-      // non-finite query would turn into NaN), as forward_elem.
-      const int64_t qlo = std::min<int64_t>(d.W, std::max<int64_t>(0, (r - j) * d.s));
-      const int64_t qhi = std::max<int64_t>(qlo, std::min<int64_t>(d.W, (d.w + r - j) * d.s));
-      for (int64_t q = 0; q < qlo; ++q) orow[q] = scalar_t(0);
-      for (int64_t q = qhi; q < d.W; ++q) orow[q] = scalar_t(0);
+    std::vector<scalar_t*> orows(K);
+    for (int64_t j = 0; j < K; ++j) orows[j] = out + (i * K + j) * HW;
+    if (!valid) {
+      for (int64_t j = 0; j < K; ++j)
+        for (int64_t q = 0; q < d.W; ++q) orows[j][q] = scalar_t(0);
+      continue;
     }
+    correlate_rows<scalar_t, acc_t>(qs, d.W, ks + off[i], K * L, d.s, K, d.d, d.W, false,
+                                    orows.data());
+    for (int64_t j = 0; j < K; ++j) zero_outside_columns(orows[j], d.W, j, r, d.s, d.w);
   }
 }
 
-// Non-template entry points, compiled for AVX2/FMA and generic x86-64 (picked at load time).
-UPB_CPU_CLONES void sim_row(const float* qs, const float* ks, const int64_t* off, float* out,
+// Non-template entry points (the library is built with -march=native).
+void sim_row(const float* qs, const float* ks, const int64_t* off, float* out,
                             const Dims& d, int64_t yc) {
   sim_row_impl<float, float>(qs, ks, off, out, d, yc);
 }
-UPB_CPU_CLONES void sim_row(const double* qs, const double* ks, const int64_t* off, double* out,
+void sim_row(const double* qs, const double* ks, const int64_t* off, double* out,
                             const Dims& d, int64_t yc) {
   sim_row_impl<double, double>(qs, ks, off, out, d, yc);
 }
@@ -246,8 +213,9 @@ void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const 
   // gather_row) once for the d channels; per channel the query rows are packed and every
   // (i, a, j) is one contiguous multiply-add (see upb_window_cpu.h).
   at::parallel_for(0, N * d.h, grain_for(d.d * d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> gs(R * K * Wp, acc_t(0)), qs(R * Wp, acc_t(0)), hr(d.W);
-    std::vector<const acc_t*> wrows(R), vrows(R);
+    std::vector<acc_t> gs(R * K * Wp, acc_t(0)), vs(kGatherChannels * R * Wp, acc_t(0));
+    std::vector<acc_t> hr(kGatherChannels * d.W);
+    std::vector<const acc_t*> wrows(R);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t y = t % d.h, n = t / d.h;
       const scalar_t* gbase = gp + n * KK * HW;
@@ -260,18 +228,15 @@ void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const 
             pack_padded_row<scalar_t, acc_t>(gbase + (i * K + j) * HW + p * d.W, d.W, P,
                                              gs.data() + (rows * K + j) * Wp);
           wrows[rows] = gs.data() + rows * K * Wp;
-          vrows[rows] = qs.data() + rows * Wp;
         }
-      for (int64_t c = 0; c < d.d; ++c) {
-        const scalar_t* qplane = qp + (n * d.d + c) * HW;
-        int64_t k = 0;
-        for (int64_t i = ilo; i < ihi; ++i)
-          for (int64_t a = 0; a < d.s; ++a, ++k)
-            pack_padded_row<scalar_t, acc_t>(qplane + ((y - i + r) * d.s + a) * d.W, d.W, P,
-                                             qs.data() + k * Wp);
-        gather_row<scalar_t, acc_t>(wrows.data(), vrows.data(), rows, K, d.s, d.W, hr.data(),
-                                    gkp + ((n * d.d + c) * d.h + y) * d.w);
-      }
+      // value row k = (i - ilo)*s + a of channel c: query row (y - i + r)*s + a
+      auto value_row = [&](int64_t c, int64_t k) {
+        const int64_t i = ilo + k / d.s, a = k % d.s;
+        return qp + ((n * d.d + c) * d.H + (y - i + r) * d.s + a) * d.W;
+      };
+      auto out_row = [&](int64_t c) { return gkp + ((n * d.d + c) * d.h + y) * d.w; };
+      gather_channels<scalar_t, acc_t>(wrows.data(), rows, K, d.s, d.W, 0, d.d, value_row,
+                                       out_row, vs.data(), hr.data());
     }
   });
 }
