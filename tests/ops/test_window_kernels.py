@@ -1,7 +1,7 @@
-"""The vectorised CPU kernels (ops_cuda/common/upb_window_cpu.h, offset_bilinear) at sizes that reach their
-64-column register blocks and 16-column tails, and every specialised scale of expand_row: CARAFE
-and SAPA similarity, forward and backward, in both CPU kernel modes, against float64
-references."""
+"""The vectorised CPU kernels at sizes that reach their register blocks and tails, in both CPU
+kernel modes, forward and backward, against float64 references: CARAFE and SAPA similarity
+(ops_cuda/common/upb_window_cpu.h: 64-column blocks, 16-column tails, every specialised scale of
+expand_row) and offset_bilinear (16-column gathers, channel blocks)."""
 
 from __future__ import annotations
 
