@@ -107,7 +107,7 @@ void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Di
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
   const int64_t P = gather_pad(K, d.s), Wp = d.W + 2 * P, R = K * d.s;
   // One task = one low-res row y of one (n, g). The high-res rows whose windows read row y,
-  // (i, a) -> p = (y - i + r)*s + a, have their K*K mask rows packed (padded, see gather_row)
+  // (i, a) -> p = (y - i + r)*s + a, have their K*K mask rows packed (padded, see gather_rows)
   // once for the group's Cg channels; per channel the grad_out rows are packed and every
   // (i, a, j) is one contiguous multiply-add (see upb_window_cpu.h).
   at::parallel_for(0, N * G * d.h, grain_for(Cg * d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {

@@ -210,7 +210,7 @@ void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const 
   const int64_t P = gather_pad(K, d.s), Wp = d.W + 2 * P, R = K * d.s;
   // One task = one low-res row y of one sample. The high-res rows whose windows read key row y,
   // (i, a) -> p = (y - i + r)*s + a, have their K*K grad_sim rows packed (padded, see
-  // gather_row) once for the d channels; per channel the query rows are packed and every
+  // gather_rows) once for the d channels; per channel the query rows are packed and every
   // (i, a, j) is one contiguous multiply-add (see upb_window_cpu.h).
   at::parallel_for(0, N * d.h, grain_for(d.d * d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> gs(R * K * Wp, acc_t(0)), vs(kGatherChannels * R * Wp, acc_t(0));
