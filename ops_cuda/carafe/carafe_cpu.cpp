@@ -243,6 +243,7 @@ at::Tensor carafe_cpu(const at::Tensor& features, const at::Tensor& masks, int64
   const at::Tensor x = features.contiguous(), m = masks.contiguous();
   const Dims d = make_dims(x, m, K, s);
   at::Tensor out = at::empty({x.size(0), x.size(1), d.H, d.W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
     fn(x.const_data_ptr<scalar_t>(), m.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
@@ -261,6 +262,8 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_ou
   TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), x.size(1), d.H, d.W}),
               "carafe_backward: grad_out must be (N, C, s*h, s*w)");
   at::Tensor gx = at::empty_like(x), gm = at::empty_like(m);
+  advise_huge_pages(gx);
+  advise_huge_pages(gm);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_backward_cpu", [&] {
     const bool ew = cpu_elementwise();
     auto fx = ew ? grad_x_elementwise<scalar_t> : grad_x_rows<scalar_t>;

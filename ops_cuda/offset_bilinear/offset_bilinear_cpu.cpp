@@ -319,6 +319,7 @@ at::Tensor offset_bilinear_cpu(const at::Tensor& x_, const at::Tensor& offsets, 
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
   const Dims d = make_dims(x, off, sh, sw, align_corners);
   at::Tensor out = at::empty({x.size(0), d.C, d.H, d.W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
     fn(x.const_data_ptr<scalar_t>(), off.const_data_ptr<scalar_t>(),
@@ -339,6 +340,8 @@ std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cpu(const at::Tensor
                   go.scalar_type() == x.scalar_type(),
               "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");
   at::Tensor gx = at::empty_like(x), goff = at::empty_like(off);
+  advise_huge_pages(gx);
+  advise_huge_pages(goff);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_backward_cpu", [&] {
     grad_x<scalar_t>(go.const_data_ptr<scalar_t>(), off.const_data_ptr<scalar_t>(),
                      gx.mutable_data_ptr<scalar_t>(), d, x.size(0));

@@ -13,6 +13,7 @@ at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
   const int64_t N = x.size(0), C = x.size(1) / (s * s), h = x.size(2), w = x.size(3);
   const int64_t H = h * s, W = w * s;
   at::Tensor out = at::empty({N, C, H, W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "pixel_shuffle_cpu", [&] {
     const scalar_t* xp = x.const_data_ptr<scalar_t>();
     scalar_t* op = out.mutable_data_ptr<scalar_t>();
@@ -40,6 +41,7 @@ at::Tensor pixel_shuffle_backward_cpu(const at::Tensor& grad_out, int64_t s) {
   const int64_t N = g.size(0), C = g.size(1), h = g.size(2) / s, w = g.size(3) / s;
   const int64_t Ci = C * s * s;
   at::Tensor gx = at::empty({N, Ci, h, w}, g.options());
+  advise_huge_pages(gx);
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pixel_shuffle_backward_cpu", [&] {
     const scalar_t* gp = g.const_data_ptr<scalar_t>();
     scalar_t* op = gx.mutable_data_ptr<scalar_t>();

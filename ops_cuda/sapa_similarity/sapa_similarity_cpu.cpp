@@ -265,6 +265,7 @@ at::Tensor sapa_similarity_cpu(const at::Tensor& query, const at::Tensor& key, i
   const at::Tensor q = query.contiguous(), k = key.contiguous();
   const Dims d = make_dims(k, K, s);
   at::Tensor out = at::empty({k.size(0), K * K, d.H, d.W}, k.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
     fn(q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
@@ -284,6 +285,7 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor
               "_sapa_similarity_backward: grad_out must be (N, K*K, s*h, s*w)");
   TORCH_CHECK(go.scalar_type() == k.scalar_type(), "_sapa_similarity_backward: dtype mismatch");
   at::Tensor gq = at::empty_like(q), gk = at::empty_like(k);
+  advise_huge_pages(gq);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_backward_cpu", [&] {
     const bool ew = cpu_elementwise();
     auto fq = ew ? grad_query_elementwise<scalar_t> : grad_query_rows<scalar_t>;
