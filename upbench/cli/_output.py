@@ -1,4 +1,9 @@
-"""Shared output helpers: rich tables on a terminal, JSON with ``--json``."""
+"""Shared output helpers: rich tables on a terminal, JSON with ``--json``.
+
+Both consoles have markup off: user text (keys, paths, labels, ``--only`` values) may hold square
+brackets such as ``[/x]`` and is printed literally. Styled messages are built with
+:func:`styled` (a :class:`rich.text.Text`, never parsed as markup).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,17 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from upbench.utils.jsonsafe import json_safe
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False)
+
+
+def styled(label: str, style: str, rest: str = "") -> Text:
+    """``label`` in ``style`` followed by ``rest``, both literal (no markup parsing)."""
+    return Text.assemble((label, style), rest)
 
 
 def print_json(data: Any) -> None:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def _fail_input(msg: str, as_json: bool) -> None:
     if as_json:
         print_json({"error": msg, "exit_code": 2})
-    err_console.print(f"[red]upbench check: {msg}[/red]")
+    err_console.print(styled(f"upbench check: {msg}", "red"))
     sys.exit(2)
 
 
