@@ -73,6 +73,11 @@ def probe_size(suite: Suite) -> list[int]:
     return [min(v, PROBE_CELLS * m) for v in suite.input_size]
 
 
+def probe_batch(suite: Suite) -> int:
+    """The probe's batch: two samples (one when training uses one), as batch norm sees them."""
+    return min(2, suite.train.batch_size)
+
+
 def check_device(suite: Suite) -> None:
     """``device: cuda`` needs a CUDA device visible to this torch."""
     if suite.device == "cuda" and not torch.cuda.is_available():
@@ -108,7 +113,7 @@ def _entry_key(entry: UpsamplerEntry) -> str:
 
 def probe_entry(suite: Suite, entry: UpsamplerEntry, size: list[int]) -> tuple[int, int] | str:
     """Build ``entry`` in the suite's baseline and run it once on a ``size`` input; returns
-    (activation bytes, parameter count), or the reason when the baseline cannot host the
+    (activation bytes per sample, parameter count), or the reason when the baseline cannot host the
     upsampler whatever its hyper-parameters (an ``n/a`` cell).
 
     Raises:
@@ -133,8 +138,8 @@ def probe_entry(suite: Suite, entry: UpsamplerEntry, size: list[int]) -> tuple[i
         raise ConfigError(file, key, f"cannot be built: {type(e).__name__}: {e}") from None
     try:
         target, _ = model.flops_target()
-        inputs = task.example_inputs(suite, size)
-        act = _activation_bytes(target, inputs)
+        inputs = task.example_inputs(suite, size, batch=probe_batch(suite))
+        act = _activation_bytes(target, inputs) // probe_batch(suite)
     except Unhostable as e:
         return str(e)
     except Exception as e:  # noqa: BLE001 - any failure on the probe is the entry's
