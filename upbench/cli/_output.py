@@ -35,14 +35,14 @@ def print_json(data: Any) -> None:
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 caption: Sequence[str] = ()) -> None:
-    """Print a rich table; floats are shown with 4 significant digits; ``caption`` lines are
-    printed under it."""
+    """Print a rich table; floats are shown with 4 significant digits (a :class:`Text` cell, e.g.
+    from :func:`styled`, as it is); ``caption`` lines are printed under it."""
     table = Table(title=title, show_lines=False,
                   caption="\n".join(caption) if caption else None, caption_justify="left")
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*[fmt(v) for v in row])
+        table.add_row(*[v if isinstance(v, Text) else fmt(v) for v in row])
     console.print(table)
 
 

@@ -79,7 +79,7 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, as_json)
         print_table(f"upbench check against {baseline_path}",
                     ["cell", "quantity", "baseline", "value", "tolerance", "verdict", "detail"],
                     [[r.cell, r.quantity, r.baseline, r.value, r.tolerance,
-                      f"[red]{r.verdict}[/red]" if r.verdict == "REGRESSION" else r.verdict,
+                      styled(r.verdict, "red") if r.verdict == "REGRESSION" else r.verdict,
                       r.detail] for r in rows])
         n_bad = sum(r.verdict == "REGRESSION" for r in rows)
         console.print(f"{len(rows)} checked, {n_bad} regression(s)")
