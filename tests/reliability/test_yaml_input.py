@@ -102,3 +102,12 @@ def test_non_finite_hyper_parameter(tmp_path):
 def test_set_override_is_bounded_too(tmp_path):
     out = _error(write_suite(tmp_path / "s.yaml"), "--set", "train.grad_clip=-1")
     assert out["key"] == "train.grad_clip"
+
+
+def test_set_values_have_the_same_limits(tmp_path):
+    bomb = "[" + ", ".join(f"&a{i} [" + ", ".join([f"*a{i - 1}" if i else "1"] * 9) + "]"
+                           for i in range(10)) + "]"
+    out = _error(write_suite(tmp_path / "s.yaml"), "--set", f"description={bomb}")
+    assert "aliases expand" in out["error"]
+    out = _error(write_suite(tmp_path / "s.yaml"), "--set", "train.lr=.nan")
+    assert out["key"] == "train.lr" and "finite" in out["error"]

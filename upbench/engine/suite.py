@@ -32,12 +32,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from upbench.tasks import TASKS, Task, get_task
 from upbench.utils.schema import ConfigError, bound, build, coerce, to_dict
 from upbench.utils.suggest import closest
-from upbench.utils.yamlload import load_yaml_file
+from upbench.utils.yamlload import load_yaml, load_yaml_file
 
 # a suite name is one path segment of results/<name>/ (no separators, no '..', not empty)
 SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}"
@@ -314,11 +312,14 @@ def check_hparam_types(name: str, hparams: dict[str, Any], file: str, key: str) 
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: YAML scalar/list syntax, with ``1e-3`` read as a number."""
+    """A ``--set`` value: YAML scalar/list syntax (with the suite file's limits), with ``1e-3``
+    read as a number; text that is not YAML stays text."""
     try:
-        v = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        v = load_yaml(text, "--set")
+    except ConfigError as e:
+        if e.problem.startswith("invalid YAML"):
+            return text
+        raise
     if isinstance(v, str):
         try:
             return float(v) if re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?", v, re.IGNORECASE) else v

@@ -44,7 +44,9 @@ class Segmentation(Task):
             try:
                 data = make_split(d, split, suite.input_size)
             except (FileNotFoundError, ValueError) as e:
-                raise ConfigError(file, key, f"{split} split: {e}") from None
+                raise ConfigError(file, key, f"{split} split: {e} (check dataset.root and "
+                                  f"dataset.format: {d.format}, or set dataset.{split}_split)"
+                                  ) from None
             if not len(data):
                 raise ConfigError(file, key, f"the {split} split of {d.root} has no samples")
 
