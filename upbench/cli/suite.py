@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from upbench.cli._output import err_console, print_json, print_table, styled
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
@@ -57,7 +57,11 @@ def validate_cmd(file: str, sets: tuple[str, ...], seeds: str | None, deep: bool
                               for c in cells], "preflight": report.as_dict()})
         return
     print_table(f"suite {suite.name!r}: {len(cells)} cells — valid", ["upsampler", "seed", "hash"],
-                [(c.label, c.seed, c.hash) for c in cells],
-                caption=[(f"memory estimate {report.memory['estimate_bytes'] / 2**20:.0f} MiB of "
-                         f"{report.memory['limit_bytes'] / 2**30:.1f} GiB")]
-                + [f"n/a {k}: {v}" for k, v in report.unhostable.items()])
+                [(c.label, c.seed, c.hash) for c in cells])
+    mem = report.memory
+    console.print(f"memory estimate {mem['estimate_bytes'] / 2**20:.0f} MiB of "
+                  f"{mem['limit_bytes'] / 2**30:.1f} GiB; {len(report.probed)} upsampler(s) "
+                  f"probed at {report.probe_size[0]}×{report.probe_size[1]}"
+                  + ("; dataset: every file decoded" if deep else ""), highlight=False)
+    for k, v in report.unhostable.items():
+        console.print(f"n/a {k}: {v}", highlight=False)
