@@ -16,7 +16,6 @@ SEGMENTATION = [
     ({"train": {"grad_clip": 0}}, "train.grad_clip"),
     ({"train": {"weight_decay": -0.1}}, "train.weight_decay"),
     ({"train": {"warmup_iters": -5}}, "train.warmup_iters"),
-    ({"train": {"warmup_iters": 50}}, "train.warmup_iters"),  # more than the iterations
     ({"train": {"momentum": 1.5}}, "train.momentum"),
     ({"train": {"lr": float("nan")}}, "train.lr"),
     ({"train": {"lr": float("inf")}}, "train.lr"),

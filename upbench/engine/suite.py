@@ -57,11 +57,6 @@ class TrainConfig:
     eval_batch_size: int = bound(16, ge=1)
     flip: bool = True
 
-    def validate(self, file: str, prefix: str) -> None:
-        if self.warmup_iters > self.iterations:
-            raise ConfigError(file, f"{prefix}.warmup_iters", f"{self.warmup_iters} is more than "
-                              f"the {self.iterations} iterations")
-
 
 @dataclass
 class ProfileConfig:
