@@ -50,6 +50,9 @@ def test_every_entry_is_probed_and_na_is_not_an_error(tmp_path):
     ({"carafe": {"up_kernel": 4}}, ["carafe(up_kernel=4)", "odd", "fix the hyper-parameters"]),
     ({"carafe": {"up_group": 3}}, ["carafe(up_group=3)", "divisible"]),
     ({"carafe": {"up_kernel": "5"}}, ["upsamplers[1].carafe.up_kernel", "expected an integer"]),
+    ({"carafe": {"encoder_kernel": 0}}, ["carafe(encoder_kernel=0)", "cannot be built"]),
+    ({"carafe": {"compressed_channels": -1}}, ["carafe(compressed_channels=-1)", "negative"]),
+    ({"dysample": {"groups": 0}}, ["dysample(groups=0)", "groups must be a positive"]),
 ])
 def test_bad_hyper_parameters_name_the_entry(tmp_path, entry, words):
     r = invoke("run", write_suite(tmp_path / "s.yaml", upsamplers=["bilinear", entry]),

@@ -134,8 +134,9 @@ def probe_entry(suite: Suite, entry: UpsamplerEntry, size: list[int]) -> tuple[i
             return str(e)
         raise ConfigError(file, key, f"{e}; fix the hyper-parameters "
                           f"{', '.join(f'{k}={v!r}' for k, v in entry.hparams.items())}") from None
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise ConfigError(file, key, f"cannot be built: {type(e).__name__}: {e}") from None
+    except Exception as e:  # noqa: BLE001 - e.g. a zero kernel size dividing by zero in init
+        raise ConfigError(file, key, f"cannot be built: {type(e).__name__}: "
+                          f"{' '.join(str(e).split())[:300]}; check its hyper-parameters") from None
     try:
         target, _ = model.flops_target()
         inputs = task.example_inputs(suite, size, batch=probe_batch(suite))
