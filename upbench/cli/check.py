@@ -12,13 +12,13 @@ from pathlib import Path
 
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def _fail_input(msg: str, as_json: bool) -> None:
     if as_json:
         print_json({"error": msg, "exit_code": 2})
-    err_console.print(f"[red]upbench check: {msg}[/red]")
+    err_console.print(styled(f"upbench check: {msg}", "red"))
     sys.exit(2)
 
 
@@ -79,7 +79,7 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, as_json)
         print_table(f"upbench check against {baseline_path}",
                     ["cell", "quantity", "baseline", "value", "tolerance", "verdict", "detail"],
                     [[r.cell, r.quantity, r.baseline, r.value, r.tolerance,
-                      f"[red]{r.verdict}[/red]" if r.verdict == "REGRESSION" else r.verdict,
+                      styled(r.verdict, "red") if r.verdict == "REGRESSION" else r.verdict,
                       r.detail] for r in rows])
         n_bad = sum(r.verdict == "REGRESSION" for r in rows)
         console.print(f"{len(rows)} checked, {n_bad} regression(s)")

@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def _fail(msg: str, as_json: bool) -> None:
     if as_json:
         print_json({"error": msg, "exit_code": 2})
     else:
-        err_console.print(f"[red]error[/red] {msg}", highlight=False, markup=True)
+        err_console.print(styled("error", "red", f" {msg}"), highlight=False)
     sys.exit(2)
 
 
@@ -53,7 +53,7 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_fil
         _fail(f"no upbench result files in {', '.join(dirs)}", as_json)
     rows, warnings = aggregate(results, reference)
     for w in warnings:
-        err_console.print(f"[yellow]warning[/yellow] {w}", highlight=False, markup=True)
+        err_console.print(styled("warning", "yellow", f" {w}"), highlight=False)
     if as_json:
         console.file.write(render(rows, "json"))
     elif fmt == "table":

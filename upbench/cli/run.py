@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from upbench.cli._output import err_console, print_json, print_table
+from upbench.cli._output import err_console, print_json, print_table, styled
 from upbench.cli.suite import parse_seeds
 from upbench.engine.runner import Reporter
 
@@ -34,16 +34,16 @@ class RichReporter(Reporter):
         if skipped:
             err_console.print(f"skipping {skipped} finished cell(s) (results already in the "
                               "output directory)")
-        self.suite_task = self.p.add_task(f"suite {suite.name}", total=len(todo), loss="")
+        self.suite_task = self.p.add_task(escape(f"suite {suite.name}"), total=len(todo), loss="")
 
     def cell_start(self, cell, index, total) -> None:
         if self.cell_task is not None:
             self.p.remove_task(self.cell_task)
-        self.cell_task = self.p.add_task(f"{cell.label} seed {cell.seed}",
+        self.cell_task = self.p.add_task(escape(f"{cell.label} seed {cell.seed}"),
                                          total=cell.config["train"]["iterations"], loss="")
 
     def phase(self, cell, name) -> None:
-        self.p.update(self.cell_task, description=f"{cell.label} seed {cell.seed} [{name}]")
+        self.p.update(self.cell_task, description=escape(f"{cell.label} seed {cell.seed} [{name}]"))
 
     def iteration(self, cell, it, total, loss) -> None:
         self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}")
@@ -57,8 +57,8 @@ class RichReporter(Reporter):
             extra = f"{metric_summary(result)}  ({result['wall_time_s']:.0f} s)"
         elif result.get("error"):
             extra = result["error"].splitlines()[0][:160]
-        self.p.console.print(f"[{color}]{status:6}[/{color}] {escape(cell.label)} seed "
-                             f"{cell.seed}  {escape(extra)}", highlight=False)
+        self.p.console.print(styled(f"{status:6}", color, f" {cell.label} seed {cell.seed}  "
+                                    f"{extra}"), highlight=False)
 
 
 def shown_metrics(task: str) -> list:
@@ -138,24 +138,26 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
+    from upbench.engine.preflight import preflight
     from upbench.engine.runner import run_suite
 
     try:
         suite = load_suite(suite_file, sets, parse_seeds(seeds))
         cells = expand(suite, only)
         exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
+        preflight(suite, cells, executor=exconf.kind)  # dataset, every entry on a probe, memory
     except ConfigError as e:
-        err_console.print(f"[red]invalid suite[/red] {escape(str(e))}", highlight=False)
+        err_console.print(styled("invalid suite", "red", f" {e}"))
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
     try:
         executor = make_executor(exconf)
         executor.connect()
     except ExecutorUnavailable as e:
-        err_console.print(f"[red]executor unavailable[/red] {escape(str(e))}", highlight=False)
+        err_console.print(styled("executor unavailable", "red", f" {e}"))
         sys.exit(2)
     if exconf.kind != "local":
-        err_console.print(f"running on {escape(executor.describe())}", highlight=False)
+        err_console.print(f"running on {executor.describe()}", highlight=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
@@ -164,8 +166,8 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed,
                             executor)
     if summary.interrupted:
-        err_console.print(f"[yellow]interrupted[/yellow]: {len(summary.results)} finished cell(s) "
-                          f"kept in {out}; rerun the same command to resume")
+        err_console.print(styled("interrupted", "yellow", f": {len(summary.results)} finished "
+                                 f"cell(s) kept in {out}; rerun the same command to resume"))
     if as_json:
         print_json({"suite": suite.name, "out": out, "wall_time_s": summary.wall_time_s,
                     "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
