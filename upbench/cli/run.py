@@ -103,12 +103,17 @@ def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")
 @click.option("--force", is_flag=True, help="Rerun cells that already have a result.")
 @click.option("--rerun-failed", is_flag=True, help="Retry cells whose stored result failed.")
+@click.option("--wait", is_flag=True,
+              help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
-            only: tuple[str, ...], force: bool, rerun_failed: bool, as_json: bool) -> None:
+            only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
+            as_json: bool) -> None:
     """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
 
-    Exit code: 0 all cells ok (or n/a), 1 some cell failed, 2 invalid suite, 130 interrupted.
+    Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
+    in the output directory from an earlier one), 2 invalid suite or unusable output directory
+    (unwritable, or in use by another run), 130 interrupted.
     """
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.runner import run_suite
@@ -120,19 +125,21 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         err_console.print(f"[red]invalid suite[/red] {e}", highlight=False)
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
+    lock = open_output_dir(out, wait)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
                         transient=False)
-    with progress:
+    with lock, progress:
         summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed)
+    exit_code = stored_failures_exit_code(summary, cells, out)
     if summary.interrupted:
         err_console.print(f"[yellow]interrupted[/yellow]: {len(summary.results)} finished cell(s) "
                           f"kept in {out}; rerun the same command to resume")
     if as_json:
         print_json({"suite": suite.name, "out": out, "wall_time_s": summary.wall_time_s,
                     "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
-                    "exit_code": summary.exit_code,
+                    "exit_code": exit_code,
                     "cells": [{k: r.get(k) for k in ("label", "seed", "hash", "status", "error",
                                                      "metrics", "params", "flops", "latency",
                                                      "impl", "wall_time_s")}
@@ -144,4 +151,41 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         print_table(f"{suite.name}: {len(summary.results)} cell(s) run, {len(summary.skipped)} "
                     f"skipped, {len(summary.failed)} failed — {summary.wall_time_s:.0f} s → {out}",
                     cols, rows)
-    sys.exit(summary.exit_code)
+    sys.exit(exit_code)
+
+
+def open_output_dir(out: str, wait: bool):
+    """Create, probe and lock the results directory before any work (exit 2 if unusable)."""
+    from upbench.engine.outdir import OutputError, RunLock
+
+    def waiting(owner: str) -> None:
+        err_console.print(f"waiting for the other run on {escape(out)} ({escape(owner)})",
+                          highlight=False)
+
+    try:
+        lock = RunLock(out, wait=wait, on_wait=waiting)
+    except OutputError as e:
+        err_console.print(f"[red]unusable output directory[/red] {escape(str(e))}",
+                          highlight=False)
+        sys.exit(2)
+    if lock.removed:
+        err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
+                          f"{escape(out)}", highlight=False)
+    return lock
+
+
+def stored_failures_exit_code(summary, cells, out: str) -> int:
+    """The run's exit code, 1 also when a cell of the suite failed in an earlier run and was
+    skipped now (its failed result is in ``out``)."""
+    from upbench.engine.results import failed_hashes
+
+    if summary.exit_code:
+        return summary.exit_code
+    ran = {r.get("hash") for r in summary.results}
+    stale = failed_hashes(out, [c.hash for c in cells if c.hash not in ran])
+    if stale:
+        err_console.print(f"[red]{len(stale)} cell(s) of this suite failed in an earlier run[/red]"
+                          " (their results are in the output directory); retry them with "
+                          "--rerun-failed", highlight=False)
+        return 1
+    return 0
