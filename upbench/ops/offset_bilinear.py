@@ -110,7 +110,9 @@ def sample_positions(offsets: torch.Tensor, scale_h: int, scale_w: int,
 
 def _axis(pos: torch.Tensor, size: int):
     pos = pos.clamp(0, size - 1)  # clamp's gradient: 1 inside [0, size-1], 0 outside
-    i0 = pos.detach().floor().clamp(max=max(size - 2, 0))
+    # a NaN position (clamp keeps it) samples index 0 and reaches the output through lam, as in
+    # the native kernels; it must not become an index
+    i0 = pos.detach().floor().nan_to_num(0.0).clamp(max=max(size - 2, 0))
     lam = pos - i0
     i1 = (i0 + 1).clamp(max=size - 1)
     return i0.long(), i1.long(), lam
@@ -132,9 +134,10 @@ def offset_bilinear_reference(x, offsets, scale_h=2, scale_w=2, align_corners=Tr
         idx = (yi * w + xi).reshape(n, c, hh * ww)
         return flat.gather(2, idx).view(n, c, hh, ww)
 
-    top = gather(y0, x0) + lx * (gather(y0, x1) - gather(y0, x0))
-    bot = gather(y1, x0) + lx * (gather(y1, x1) - gather(y1, x0))
-    return top + ly * (bot - top)
+    # the weighted sum of the four corners, as the native kernels and grid_sample: NaN and inf
+    # in x spread the same way (a non-finite corner reaches the output even with weight 0)
+    return ((1 - ly) * (1 - lx) * gather(y0, x0) + (1 - ly) * lx * gather(y0, x1)
+            + ly * (1 - lx) * gather(y1, x0) + ly * lx * gather(y1, x1))
 
 
 def offset_bilinear_grid_sample(x, offsets, scale_h=2, scale_w=2, align_corners=True
