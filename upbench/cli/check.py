@@ -112,13 +112,12 @@ def environment_notes(records, baseline, envs: list[str]) -> list[str]:
 
     notes = []
     if SAME_ENV in envs:
-        notes.append(f"{SAME_ENV}: a rerun in the baseline's environment (same torch, CPU, "
-                     "threads, compiler, native ops, device, config and seed) — accuracy within "
-                     "the tight rerun tolerance")
+        notes.append(f"{SAME_ENV}: rerun in the baseline's environment (torch, CPU, threads, "
+                     "compiler, native ops, device, config, seed): tight rerun tolerance")
     if OTHER_ENV in envs:
         mine = next((r for r in records if r.get("seed") == baseline.seed), records[0])
         diff = env_difference(baseline.environment, run_environment(mine))
-        notes.append(f"{OTHER_ENV}: accuracy within the seed-spread tolerance ("
+        notes.append(f"{OTHER_ENV}: seed-spread tolerance ("
                      + ("; ".join(diff) if diff else "config hash or implementation differs")
                      + ")")
     return notes

@@ -90,7 +90,10 @@ def prepare_file(path: str | Path, what: str = "output file") -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{what} {path} is a directory; give a file path")
-    prepare_dir(path.parent if str(path.parent) else Path("."), f"directory of the {what}")
+    try:
+        prepare_dir(path.parent, "directory")
+    except OutputError as e:
+        raise OutputError(f"cannot write the {what} {path}: {e}") from None
     if path.exists() and not os.access(path, os.W_OK):
         raise OutputError(f"cannot write the {what} {path}: permission denied; make it "
                           "writable or choose another path")
