@@ -40,7 +40,7 @@ def test_compare_and_check_share_the_newest_rule():
     a = result("x", 0, 10, finished="2026-01-01T00:00:00")
     b = dict(result("x", 0, 20, finished="2026-01-02T00:00:00"), hash="b" * 16)
     latest, dup = newest_per_cell([b, a])
-    assert list(latest.values())[0]["metrics"]["mIoU"] == 20 and dup == 1
+    assert next(iter(latest.values()))["metrics"]["mIoU"] == 20 and dup == 1
 
 
 UNREADABLE = {
@@ -56,7 +56,7 @@ UNREADABLE = {
 def test_compare_warns_by_name_and_check_exits_2(syn_baseline, tmp_path, case):
     baseline, seed0 = syn_baseline
     d = write_results(tmp_path / "r", seed0)
-    f = sorted(d.glob("*.json"))[0]
+    f = min(d.glob("*.json"))
     UNREADABLE[case](f)
     r = invoke("compare", d, "--format", "csv")
     assert r.exit_code == 0

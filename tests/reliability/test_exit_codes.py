@@ -20,7 +20,7 @@ def suite(tmp_path):
 
 @pytest.fixture
 def failing_training(monkeypatch):
-    import upbench.engine.runner as runner
+    from upbench.engine import runner
 
     def train(*a, **k):
         raise RuntimeError("injected failure")
@@ -41,7 +41,7 @@ def test_rerun_of_a_directory_whose_cells_all_failed_exits_1(suite, tmp_path, fa
 
 def test_rerun_with_some_stored_failures_exits_1_even_when_new_cells_pass(suite, tmp_path,
                                                                          monkeypatch):
-    import upbench.engine.runner as runner
+    from upbench.engine import runner
 
     out = tmp_path / "out"
     real = runner.train
@@ -81,7 +81,7 @@ MALFORMED_RESULTS = {
 def test_check_on_a_malformed_result_exits_2_naming_it(syn_baseline, tmp_path, case):
     baseline, seed0 = syn_baseline
     d = write_results(tmp_path / "r", seed0)
-    f = sorted(d.glob("*.json"))[0]
+    f = min(d.glob("*.json"))
     rec = load(f)
     MALFORMED_RESULTS[case](rec)
     f.write_text(json.dumps(rec))
@@ -118,7 +118,7 @@ def test_check_on_a_malformed_baseline_exits_2(syn_baseline, tmp_path, case):
 
 
 def test_an_unexpected_crash_exits_2_not_1(syn_baseline, tmp_path, monkeypatch):
-    import upbench.engine.compare as compare
+    from upbench.engine import compare
 
     def boom(*a, **k):
         raise ZeroDivisionError("unanticipated")
@@ -129,7 +129,7 @@ def test_an_unexpected_crash_exits_2_not_1(syn_baseline, tmp_path, monkeypatch):
 
 
 def test_ctrl_c_exits_130(syn_baseline, tmp_path, monkeypatch):
-    import upbench.engine.compare as compare
+    from upbench.engine import compare
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt

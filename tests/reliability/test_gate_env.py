@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from tests.reliability.conftest import ENV, invoke, load, result, write_results
+from tests.reliability.conftest import ENV, invoke, load, write_results
 from upbench.gate import load_baseline
 from upbench.gate.baseline import ENV_KEYS
 from upbench.tasks import Metric
@@ -67,7 +67,7 @@ def test_the_same_drop_passes_from_another_environment(syn_baseline, tmp_path):
     for change in ({"config": {"device": "cuda", "seed": 0}}, {"hash": "f" * 16},
                    {"impl": "reference"}):
         other = [dict(r, **change) for r in seed0]
-        code, out = _check(write_results(tmp_path / f"other-{sorted(change)[0]}", other), baseline)
+        code, out = _check(write_results(tmp_path / f"other-{min(change)}", other), baseline)
         assert code == 0 and {r["env"] for r in _miou_rows(out).values()} == {"other env"}
 
 

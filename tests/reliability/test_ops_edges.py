@@ -118,10 +118,10 @@ def test_offset_bilinear_nan_position_stays_in_bounds(native):
 
 
 ZERO_SIZES = {
-    "carafe": [dict(n=0), dict(c=0), dict(h=0), dict(w=0)],
-    "sapa_similarity": [dict(n=0), dict(d=0), dict(h=0), dict(w=0)],
-    "nrd_decode": [dict(n=0), dict(h=0), dict(w=0), dict(m=0)],
-    "offset_bilinear": [dict(n=0)],
+    "carafe": [{"n": 0}, {"c": 0}, {"h": 0}, {"w": 0}],
+    "sapa_similarity": [{"n": 0}, {"d": 0}, {"h": 0}, {"w": 0}],
+    "nrd_decode": [{"n": 0}, {"h": 0}, {"w": 0}, {"m": 0}],
+    "offset_bilinear": [{"n": 0}],
 }
 
 

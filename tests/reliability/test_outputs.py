@@ -25,7 +25,7 @@ def suite(tmp_path):
 @pytest.fixture
 def no_training(monkeypatch):
     """Fail the test if any cell starts training."""
-    import upbench.engine.runner as runner
+    from upbench.engine import runner
 
     def train(*a, **k):
         raise AssertionError("training started")
@@ -144,7 +144,7 @@ def test_run_with_an_unwritable_out_exits_2_before_training(suite, tmp_path, rea
 
 def test_compare_plot_and_report_to_unwritable_paths_exit_2(syn_baseline, tmp_path,
                                                             readonly_dir, monkeypatch):
-    import upbench.engine.compare as compare
+    from upbench.engine import compare
 
     def aggregate(*a, **k):
         raise AssertionError("work started")

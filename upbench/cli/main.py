@@ -21,7 +21,6 @@ from upbench.cli.ops import ops_group
 from upbench.cli.run import run_cmd
 from upbench.cli.suite import suite_group
 
-
 EXIT_CRASH = 2
 EXIT_INTERRUPTED = 130
 

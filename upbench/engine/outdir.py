@@ -174,7 +174,7 @@ class RunLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> RunLock:  # noqa: PYI034 - no typing_extensions dependency
         return self
 
     def __exit__(self, *exc) -> None:
