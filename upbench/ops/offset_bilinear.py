@@ -17,6 +17,11 @@ the official offset gradient drops the far neighbours; here it is one-sided with
 ATen's grid sampler (at the last row/column, the left neighbour is used). The CPU backward is
 deterministic (serial scatter per plane); the CUDA input gradient uses atomicAdd.
 
+Non-finite values: the output is the weighted sum of the four corners (as ``grid_sample``), so
+NaN or ±inf in x reaches every output that reads that corner, even with weight 0; a NaN offset
+makes that output NaN (it is never turned into an index); ±inf offsets clamp to the border. The
+native kernels (both CPU paths, CUDA) and the reference agree on all of this.
+
 ATen peer: ``F.grid_sample(..., mode="bilinear", padding_mode="border")`` with the grid built
 from the same positions (its ``align_corners`` as the op's).
 """
