@@ -34,7 +34,7 @@ torch: venv
 	fi
 
 install: torch
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,ray]"
 
 build: install
 	$(VENV)/bin/upbench ops build

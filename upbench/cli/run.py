@@ -93,6 +93,19 @@ def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]
     return cols, rows
 
 
+def executor_config(suite, kind: str | None, address: str | None, cpus: int | None,
+                    gpus: float | None):
+    """The suite's ``executor:`` section with the CLI flags applied (and revalidated)."""
+    import dataclasses
+
+    conf = suite.executor
+    changes = {k: v for k, v in (("kind", kind), ("address", address), ("cpus_per_cell", cpus),
+                                 ("gpus_per_cell", gpus)) if v is not None}
+    conf = dataclasses.replace(conf, **changes)
+    conf.validate("command line" if changes else suite.source, "executor")
+    return conf
+
+
 @click.command("run")
 @click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False))
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
@@ -106,32 +119,55 @@ def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]
 @click.option("--wait", is_flag=True,
               help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
+              help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
+                   "needs pip install 'upbench[ray]'). Overrides the suite's executor.kind.")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to join (default RAY_ADDRESS, else a local Ray instance).")
+@click.option("--cpus-per-cell", type=click.IntRange(min=1), default=None,
+              help="CPUs each Ray task asks for (default the suite's threads, else 1).")
+@click.option("--gpus-per-cell", type=click.FloatRange(min=0), default=None,
+              help="GPUs each Ray task asks for (default 1 for a cuda suite, else 0).")
 def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
             only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
-            as_json: bool) -> None:
+            as_json: bool, executor_kind: str | None, address: str | None,
+            cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
     """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
 
     Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
-    in the output directory from an earlier one), 2 invalid suite or unusable output directory
-    (unwritable, or in use by another run), 130 interrupted.
+    in the output directory from an earlier one), 2 invalid suite, unusable output directory
+    (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
     """
     from upbench.engine import ConfigError, expand, load_suite
+    from upbench.engine.executors import make_executor
+    from upbench.engine.executors.ray import ExecutorUnavailable
     from upbench.engine.runner import run_suite
 
     try:
         suite = load_suite(suite_file, sets, parse_seeds(seeds))
         cells = expand(suite, only)
+        exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
     except ConfigError as e:
-        err_console.print(f"[red]invalid suite[/red] {e}", highlight=False)
+        err_console.print(f"[red]invalid suite[/red] {escape(str(e))}", highlight=False)
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
     lock = open_output_dir(out, wait)
+    try:
+        executor = make_executor(exconf)
+        executor.connect()
+    except ExecutorUnavailable as e:
+        lock.release()
+        err_console.print(f"[red]executor unavailable[/red] {escape(str(e))}", highlight=False)
+        sys.exit(2)
+    if exconf.kind != "local":
+        err_console.print(f"running on {escape(executor.describe())}", highlight=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
                         transient=False)
     with lock, progress:
-        summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed)
+        summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed,
+                            executor)
     exit_code = stored_failures_exit_code(summary, cells, out)
     if summary.interrupted:
         err_console.print(f"[yellow]interrupted[/yellow]: {len(summary.results)} finished cell(s) "

@@ -143,11 +143,14 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         row["diagnostics"] = next((r["diagnostics"] for r in src if r.get("diagnostics")), None)
         row["impl"] = ",".join(sorted({r.get("impl") for r in ok if r.get("impl")})) or None
         row["_by_seed"] = {r["seed"]: r.get("metrics") or {} for r in ok}
+        row["timed_on"] = sorted({timing_origin(r) for r in ok
+                                  if (r.get("latency") or {}).get("fps") is not None})
         row["unsupported_ops"] = sorted({op for r in src
                                          for op in (r.get("flops") or {}).get("unsupported_ops")
                                          or {}})
         rows.append(row)
     _add_deltas(rows, reference, warnings)
+    warnings += mixed_timing_warnings(rows)
     for row in rows:
         row.pop("_by_seed", None)
     rows.sort(key=lambda r: (r["task"], r["suite"], r["upsampler"] != r.get("reference"),
@@ -219,6 +222,29 @@ def _delta(r: dict[str, Any], key: str, nd: int) -> str:
 
 def _ratio(v: float | None) -> str:
     return "—" if v is None else f"{v:.2f}×"
+
+
+def timing_origin(result: dict[str, Any]) -> str:
+    """Where a result's latency was measured: ``host×N threads`` (host from the result, or
+    ``unknown host`` for results written before hosts were recorded)."""
+    env = result.get("env") or {}
+    host = result.get("host") or env.get("host") or "unknown host"
+    threads = env.get("threads")
+    return f"{host}×{threads} thread{'s' if threads != 1 else ''}" if threads else str(host)
+
+
+def mixed_timing_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """One warning per task table whose absolute FPS come from more than one host / thread
+    count (a cluster run): FPS are then not comparable across rows; the × ref latency ratio,
+    timed interleaved on one machine within each cell, still is."""
+    out = []
+    for task, trows in by_task(rows).items():
+        origins = sorted({o for r in trows for o in r.get("timed_on") or []})
+        if len(origins) > 1:
+            out.append(f"{task}: absolute FPS were measured on {len(origins)} different host/"
+                       f"thread settings ({', '.join(origins)}); compare the × ref latency ratio "
+                       "(timed interleaved within each cell), not FPS across rows")
+    return out
 
 
 def table_notes(rows: list[dict[str, Any]]) -> list[str]:

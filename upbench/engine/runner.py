@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import socket
 import time
 import traceback
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 import torch
 
+from upbench.engine.executors import Executor, LocalExecutor
 from upbench.engine.flops import count_flops, count_params
 from upbench.engine.profile import (
     environment,
@@ -99,6 +101,18 @@ def base_record(suite: Suite, cell: Cell) -> dict[str, Any]:
             "error": None}
 
 
+def failed_record(cell: Cell, error: str, tb: str | None = None) -> dict[str, Any]:
+    """The record of a cell that failed before (or outside) :func:`run_cell`: a worker that
+    died, a node that could not build the native library."""
+    rec = base_record(cell.suite_config(), cell)
+    now = _now()
+    rec.update(status="failed", error=error, started_at=now, finished_at=now, wall_time_s=0.0,
+               host=None)
+    if tb:
+        rec["traceback"] = tb
+    return rec
+
+
 def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
     """Train, evaluate and profile one cell; never raises except KeyboardInterrupt.
 
@@ -113,6 +127,7 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
     task = suite.task_def
     rec = base_record(suite, cell)
     rec["started_at"] = _now()
+    rec["host"] = socket.gethostname()
     t0 = time.perf_counter()
     device = torch.device(suite.device)
     ups_ops = get_upsampler_class(cell.upsampler.name).ops
@@ -191,22 +206,31 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
 
 def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
               reporter: Reporter | None = None, force: bool = False,
-              rerun_failed: bool = False) -> RunSummary:
-    """Run ``cells`` of ``suite``, writing ``<out_dir>/<label>__seed<s>__<hash>.json`` each."""
+              rerun_failed: bool = False, executor: Executor | None = None) -> RunSummary:
+    """Run ``cells`` of ``suite``, writing ``<out_dir>/<label>__seed<s>__<hash>.json`` each.
+
+    The driver decides what runs (finished cells are skipped unless ``force``; failed ones are
+    retried with ``rerun_failed``) and writes every result atomically as the ``executor``
+    (default :class:`~upbench.engine.executors.LocalExecutor`) hands it back.
+    """
     rep = reporter or Reporter()
+    ex = executor or LocalExecutor()
     out = Path(out_dir)
     done = {} if force else finished_hashes(out)
     todo = [c for c in cells if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
     summary = RunSummary(skipped=[c for c in cells if c not in todo])
     t0 = time.perf_counter()
     rep.suite_start(suite, cells, todo)
+
+    def finished(cell: Cell, result: dict[str, Any]) -> None:
+        result["executor"] = ex.name
+        write_result(out, cell.filename, result)
+        summary.results.append(result)
+        rep.cell_end(cell, result)
+
     try:
-        for i, cell in enumerate(todo):
-            rep.cell_start(cell, i, len(todo))
-            result = run_cell(cell, rep)
-            write_result(out, cell.filename, result)
-            summary.results.append(result)
-            rep.cell_end(cell, result)
+        if todo:
+            ex.run(todo, finished, rep)
     except KeyboardInterrupt:
         summary.interrupted = True
     summary.wall_time_s = time.perf_counter() - t0

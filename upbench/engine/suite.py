@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import yaml
 
+from upbench.engine.executors.base import ExecutorConfig
 from upbench.tasks import TASKS, Task, get_task
 from upbench.utils.schema import ConfigError, build, to_dict
 from upbench.utils.suggest import closest
@@ -136,7 +137,8 @@ class Suite:
     ``dataset``, ``model`` and ``metrics`` sections and the default ``baseline``. ``upsamplers``
     is ``"all"`` (every registered one) or a list; ``exclude`` removes names from ``all``;
     ``threads`` sets torch's thread count for the whole cell (training, evaluation and profiling;
-    null = torch's default).
+    null = torch's default). ``executor`` says where the cells run (:class:`ExecutorConfig`;
+    not part of any cell's hash).
     """
 
     name: str
@@ -155,6 +157,7 @@ class Suite:
     device: Literal["cpu", "cuda"] = "cpu"
     impl: Literal["auto", "native", "reference"] = "auto"
     threads: int | None = None
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     source: str = field(default="", repr=False)
 
     @property
@@ -186,7 +189,7 @@ class Suite:
 
 
 # top-level keys that do not define a cell's result (left out of its config and hash)
-NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "source")
+NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "source", "executor")
 
 
 def build_suite(raw: dict[str, Any], file: str = "") -> Suite:

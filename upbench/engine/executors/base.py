@@ -1,0 +1,74 @@
+"""The executor interface and the suite's ``executor:`` section."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from upbench.utils.schema import ConfigError
+
+if TYPE_CHECKING:
+    from upbench.engine.runner import Reporter
+    from upbench.engine.suite import Cell
+
+#: runs one cell and returns its record (``upbench.engine.runner.run_cell`` by default)
+CellFn = Callable[..., dict[str, Any]]
+#: called by the executor in the driver as each cell finishes, in finishing order
+OnResult = Callable[["Cell", dict[str, Any]], None]
+
+
+@dataclass
+class ExecutorConfig:
+    """Where the cells run (suite section ``executor:``; CLI ``--executor`` etc. override it).
+
+    Not part of any cell's config or hash: the same cell gives the same result wherever it runs.
+
+    ``kind``: ``local`` (this process, one cell after another) or ``ray`` (a Ray task per
+    cell). ``address``: the Ray cluster to join (default ``RAY_ADDRESS``, else a local Ray
+    instance is started). ``cpus_per_cell``: CPUs each Ray task asks for (default the suite's
+    ``threads``, else 1); the worker sets torch's thread count to it. ``gpus_per_cell``: GPUs
+    each task asks for (default 1 for a ``device: cuda`` suite, else 0).
+    """
+
+    kind: Literal["local", "ray"] = "local"
+    address: str | None = None
+    cpus_per_cell: int | None = None
+    gpus_per_cell: float | None = None
+
+    def validate(self, file: str, prefix: str) -> None:
+        if self.cpus_per_cell is not None and self.cpus_per_cell < 1:
+            raise ConfigError(file, f"{prefix}.cpus_per_cell", "must be >= 1 (or null: the "
+                              "suite's threads, else 1)")
+        if self.gpus_per_cell is not None and self.gpus_per_cell < 0:
+            raise ConfigError(file, f"{prefix}.gpus_per_cell", "must be >= 0 (or null: 1 for a "
+                              "cuda suite, else 0)")
+        if self.kind == "local" and (self.address or self.cpus_per_cell or self.gpus_per_cell):
+            raise ConfigError(file, f"{prefix}.kind", "address / cpus_per_cell / gpus_per_cell "
+                              "only apply to kind: ray; set kind: ray or remove them")
+
+
+class Executor(ABC):
+    """Runs cells and hands each record back to the driver; never writes results itself."""
+
+    #: short name recorded in results (``local`` / ``ray``)
+    name: str = "executor"
+
+    @abstractmethod
+    def run(self, cells: list[Cell], on_result: OnResult,
+            reporter: Reporter | None = None) -> None:
+        """Run ``cells``; call ``on_result(cell, record)`` in this process as each finishes.
+
+        A cell that raises, diverges or loses its worker still produces a (failed) record.
+        KeyboardInterrupt propagates after outstanding work is cancelled; every record already
+        handed to ``on_result`` is kept by the driver.
+        """
+
+    def connect(self) -> None:
+        """Acquire the resources (join a cluster); called by the driver before any cell runs,
+        so an unreachable cluster fails before work starts."""
+
+    def describe(self) -> str:
+        """One line for the console: where the cells run."""
+        return self.name
