@@ -116,6 +116,12 @@ UPB_ALWAYS_INLINE inline void sim_row_impl(const acc_t* qs, const acc_t* ks, con
         for (int64_t c = 0; c < d.d; ++c) acc += qs[c * d.W + q] * krow0[c * K * L + q];
         orow[q] = static_cast<scalar_t>(acc);
       }
+      // columns whose tap lies outside the map read the zero padding; their similarity is 0
+      // exactly (as forward_elem), not query * 0, which is NaN for a non-finite query
+      const int64_t qlo = std::min<int64_t>(d.W, std::max<int64_t>(0, (r - j) * d.s));
+      const int64_t qhi = std::max<int64_t>(qlo, std::min<int64_t>(d.W, (d.w + r - j) * d.s));
+      for (int64_t q = 0; q < qlo; ++q) orow[q] = scalar_t(0);
+      for (int64_t q = qhi; q < d.W; ++q) orow[q] = scalar_t(0);
     }
   }
 }

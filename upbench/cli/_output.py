@@ -30,7 +30,7 @@ def styled(label: str, style: str, rest: str = "") -> Text:
 
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (NaN/inf become null)."""
-    sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],

@@ -116,6 +116,8 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")
 @click.option("--force", is_flag=True, help="Rerun cells that already have a result.")
 @click.option("--rerun-failed", is_flag=True, help="Retry cells whose stored result failed.")
+@click.option("--wait", is_flag=True,
+              help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
               help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
@@ -127,13 +129,14 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--gpus-per-cell", type=click.FloatRange(min=0), default=None,
               help="GPUs each Ray task asks for (default 1 for a cuda suite, else 0).")
 def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
-            only: tuple[str, ...], force: bool, rerun_failed: bool, as_json: bool,
-            executor_kind: str | None, address: str | None, cpus_per_cell: int | None,
-            gpus_per_cell: float | None) -> None:
+            only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
+            as_json: bool, executor_kind: str | None, address: str | None,
+            cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
     """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
 
-    Exit code: 0 all cells ok (or n/a), 1 some cell failed, 2 invalid suite or executor
-    unavailable, 130 interrupted.
+    Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
+    in the output directory from an earlier one), 2 invalid suite, unusable output directory
+    (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
     """
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
@@ -150,10 +153,12 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         err_console.print(styled("invalid suite", "red", f" {e}"))
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
+    lock = open_output_dir(out, wait)
     try:
         executor = make_executor(exconf)
         executor.connect()
     except ExecutorUnavailable as e:
+        lock.release()
         err_console.print(styled("executor unavailable", "red", f" {e}"))
         sys.exit(2)
     if exconf.kind != "local":
@@ -162,16 +167,17 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
                         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
                         transient=False)
-    with progress:
+    with lock, progress:
         summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed,
                             executor)
+    exit_code = stored_failures_exit_code(summary, cells, out)
     if summary.interrupted:
         err_console.print(styled("interrupted", "yellow", f": {len(summary.results)} finished "
                                  f"cell(s) kept in {out}; rerun the same command to resume"))
     if as_json:
         print_json({"suite": suite.name, "out": out, "wall_time_s": summary.wall_time_s,
                     "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
-                    "exit_code": summary.exit_code,
+                    "exit_code": exit_code,
                     "cells": [{k: r.get(k) for k in ("label", "seed", "hash", "status", "error",
                                                      "metrics", "params", "flops", "latency",
                                                      "impl", "wall_time_s")}
@@ -183,4 +189,39 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         print_table(f"{suite.name}: {len(summary.results)} cell(s) run, {len(summary.skipped)} "
                     f"skipped, {len(summary.failed)} failed — {summary.wall_time_s:.0f} s → {out}",
                     cols, rows)
-    sys.exit(summary.exit_code)
+    sys.exit(exit_code)
+
+
+def open_output_dir(out: str, wait: bool):
+    """Create, probe and lock the results directory before any work (exit 2 if unusable)."""
+    from upbench.engine.outdir import OutputError, RunLock
+
+    def waiting(owner: str) -> None:
+        err_console.print(f"waiting for the other run on {out} ({owner})", highlight=False)
+
+    try:
+        lock = RunLock(out, wait=wait, on_wait=waiting)
+    except OutputError as e:
+        err_console.print(styled("unusable output directory", "red", f" {e}"))
+        sys.exit(2)
+    if lock.removed:
+        err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
+                          f"{out}", highlight=False)
+    return lock
+
+
+def stored_failures_exit_code(summary, cells, out: str) -> int:
+    """The run's exit code, 1 also when a cell of the suite failed in an earlier run and was
+    skipped now (its failed result is in ``out``)."""
+    from upbench.engine.results import failed_hashes
+
+    if summary.exit_code:
+        return summary.exit_code
+    ran = {r.get("hash") for r in summary.results}
+    stale = failed_hashes(out, [c.hash for c in cells if c.hash not in ran])
+    if stale:
+        err_console.print(styled(f"{len(stale)} cell(s) of this suite failed in an earlier run",
+                                 "red", " (their results are in the output directory); retry "
+                                 "them with --rerun-failed"))
+        return 1
+    return 0
