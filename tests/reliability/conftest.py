@@ -32,6 +32,14 @@ threads: 1
 """
 
 
+@pytest.fixture
+def suite(tmp_path):
+    """The tiny suite written to a file."""
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY)
+    return p
+
+
 def invoke(*args):
     """Run the CLI in-process; exceptions map to exit codes as in the console script."""
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)

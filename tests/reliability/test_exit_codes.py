@@ -8,14 +8,7 @@ import json
 
 import pytest
 
-from tests.reliability.conftest import TINY, invoke, load, result, write_results
-
-
-@pytest.fixture
-def suite(tmp_path):
-    p = tmp_path / "tiny.yaml"
-    p.write_text(TINY)
-    return p
+from tests.reliability.conftest import invoke, load, result, write_results
 
 
 @pytest.fixture

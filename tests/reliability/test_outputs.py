@@ -10,16 +10,9 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import TINY, invoke, load, result, write_results
+from tests.reliability.conftest import invoke, load, result, write_results
 from upbench.engine.outdir import LockedError, OutputError, RunLock, prepare_dir, prepare_file
 from upbench.engine.results import write_atomic
-
-
-@pytest.fixture
-def suite(tmp_path):
-    p = tmp_path / "tiny.yaml"
-    p.write_text(TINY)
-    return p
 
 
 @pytest.fixture
