@@ -60,12 +60,12 @@ UPB_HOST_DEVICE inline void mlp_hidden(const scalar_t* __restrict__ th, int64_t 
   for (int64_t i = 0; i < d.d; ++i) {
     acc_t a = load<acc_t>(th[(d.ob1() + i) * ts]);
     for (int64_t c = 0; c < D0; ++c) a += load<acc_t>(th[(i * D0 + c) * ts]) * z[c];
-    h1[i] = a > acc_t(0) ? a : acc_t(0);
+    h1[i] = a < acc_t(0) ? acc_t(0) : a;  // ReLU that keeps NaN (as torch.relu)
   }
   for (int64_t i = 0; i < d.d; ++i) {
     acc_t a = load<acc_t>(th[(d.ob2() + i) * ts]);
     for (int64_t j = 0; j < d.d; ++j) a += load<acc_t>(th[(d.oW2() + i * d.d + j) * ts]) * h1[j];
-    h2[i] = a > acc_t(0) ? a : acc_t(0);
+    h2[i] = a < acc_t(0) ? acc_t(0) : a;  // ReLU that keeps NaN (as torch.relu)
   }
 }
 

@@ -108,7 +108,7 @@ void forward_cells_fast(const scalar_t* th_all, const scalar_t* gp, scalar_t* op
             for (int64_t px = 0; px < G; ++px) orow[px] += wv * irow[px];
           }
           if (relu)
-            for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] > acc_t(0) ? orow[px] : acc_t(0);
+            for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] < acc_t(0) ? acc_t(0) : orow[px];
         }
       };
       layer(th, th + d.ob1(), dd, D0, z.data(), h1.data(), true);
@@ -177,7 +177,7 @@ void backward_cells_fast(const scalar_t* gop, const scalar_t* th_all, const scal
           const acc_t* irow = in + c * G;
           for (int64_t px = 0; px < G; ++px) orow[px] += wv * irow[px];
         }
-        for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] > acc_t(0) ? orow[px] : acc_t(0);
+        for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] < acc_t(0) ? acc_t(0) : orow[px];
       }
     };
     auto transpose = [G](const acc_t* src, int64_t rows, acc_t* dst) {

@@ -48,7 +48,9 @@ UPB_HOST_DEVICE inline Axis<acc_t> axis_sample(int64_t dst, int s, bool align, a
   const acc_t hi = load<acc_t>(size - 1);
   a.dpos = (pos >= acc_t(0) && pos <= hi) ? acc_t(1) : acc_t(0);
   pos = pos < acc_t(0) ? acc_t(0) : (pos > hi ? hi : pos);
-  int64_t i0 = static_cast<int64_t>(pos);  // pos >= 0 here, so truncation is floor
+  // pos >= 0 here (truncation is floor), or NaN: a NaN position must not become an index (the
+  // cast would be undefined); it takes i0 = 0 and reaches the output through lam, as NaN
+  int64_t i0 = pos >= acc_t(0) ? static_cast<int64_t>(pos) : int64_t(0);
   const int64_t top = size >= 2 ? size - 2 : 0;
   i0 = i0 > top ? top : i0;
   a.i0 = i0;
@@ -81,7 +83,9 @@ UPB_HOST_DEVICE inline Sample<acc_t> sample_at(const scalar_t* __restrict__ obas
                             load<acc_t>(obase[(2 * m + 1) * HW + idx]));
 }
 
-// The bilinear value of one plane (h x w) at a sample.
+// The bilinear value of one plane (h x w) at a sample: the weighted sum of the four corners
+// with the weights of input_weights (as grid_sample and the CPU row kernels), so NaN and inf in
+// x spread identically on every path: a non-finite corner reaches the output even with weight 0.
 template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ plane, const Dims& d,
                                           const Sample<acc_t>& s) {
@@ -89,8 +93,9 @@ UPB_HOST_DEVICE inline acc_t forward_elem(const scalar_t* __restrict__ plane, co
   const acc_t v01 = load<acc_t>(plane[s.y.i0 * d.w + s.x.i1]);
   const acc_t v10 = load<acc_t>(plane[s.y.i1 * d.w + s.x.i0]);
   const acc_t v11 = load<acc_t>(plane[s.y.i1 * d.w + s.x.i1]);
-  const acc_t top = v00 + s.x.lam * (v01 - v00), bot = v10 + s.x.lam * (v11 - v10);
-  return top + s.y.lam * (bot - top);
+  const acc_t ly = s.y.lam, lx = s.x.lam;
+  return (acc_t(1) - ly) * (acc_t(1) - lx) * v00 + (acc_t(1) - ly) * lx * v01 +
+         ly * (acc_t(1) - lx) * v10 + ly * lx * v11;
 }
 
 // Adds go * d(value)/d(dy) and go * d(value)/d(dx) of one plane at a sample.

@@ -16,7 +16,7 @@ input_size: [32, 32]
 dataset: {num_classes: 4, train_size: 8, val_size: 4}
 model: {widths: [8, 8, 8, 8], decoder_channels: 8}
 train: {iterations: 2, batch_size: 4, eval_batch_size: 4}
-upsamplers: [bilinear, nearest, {carafe: {up_kernel: 4}}]
+upsamplers: [bilinear, nearest, {carafe: {up_kernel: 3}}]
 profile: {latency_repeats: 2, latency_warmup: 1}
 metrics: {trimap_widths: [1]}
 threads: 1
@@ -43,7 +43,7 @@ def test_validate(suite, tmp_path):
     r = invoke("suite", "validate", suite, "--json")
     assert r.exit_code == 0, r.output
     assert [c["upsampler"] for c in json.loads(r.stdout)["cells"]] == [
-        "bilinear", "nearest", "carafe(up_kernel=4)"]
+        "bilinear", "nearest", "carafe(up_kernel=3)"]
     bad = tmp_path / "bad.yaml"
     bad.write_text(TINY.replace("nearest", "neerest"))
     r = invoke("suite", "validate", bad, "--json")
@@ -87,10 +87,11 @@ def test_run_resume_compare_flops(suite, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     summary = json.loads(r.stdout)
     assert len(summary["skipped"]) == 1
-    assert [c["label"] for c in summary["cells"]] == ["nearest", "carafe(up_kernel=4)"]
+    assert [c["label"] for c in summary["cells"]] == ["nearest", "carafe(up_kernel=3)"]
     res = {x["label"]: x for x in results(out)}
-    assert res["carafe(up_kernel=4)"]["status"] == "n/a"
-    assert "up_kernel" in res["carafe(up_kernel=4)"]["error"]
+    # an even up_kernel is refused before any work (tests/reliability); n/a cells are covered by
+    # the depth, detection and matting tests
+    assert res["carafe(up_kernel=3)"]["status"] == "ok"
     ok = res["bilinear"]
     assert ok["status"] == "ok"
     assert set(ok["metrics"]) >= {"mIoU", "aAcc", "mAcc", "bIoU", "trimap_mIoU@1"}

@@ -64,6 +64,9 @@ def test_reversing_the_cell_order_gives_the_same_latency_ratio(tmp_path):
         p.write_text(SUITE.replace("ORDER", order))
         suite = load_suite(p)
         res = {r["label"]: r for r in run_suite(suite, expand(suite), tmp_path / order).results}
-        ratios.append(res["carafe"]["latency"]["median_ms"] / res["nearest"]["latency"]["median_ms"])
+        # the latency ratio against the reference, timed interleaved within the cell: what the
+        # results report, and robust to load on the machine (absolute medians of two separate
+        # cells are not)
+        ratios.append(res["carafe"]["speed"]["ratio"])
     assert 0.7 < ratios[0] / ratios[1] < 1.43, ratios
     assert statistics.fmean(ratios) > 0

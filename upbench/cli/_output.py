@@ -1,4 +1,9 @@
-"""Shared output helpers: rich tables on a terminal, JSON with ``--json``."""
+"""Shared output helpers: rich tables on a terminal, JSON with ``--json``.
+
+Both consoles have markup off: user text (keys, paths, labels, ``--only`` values) may hold square
+brackets such as ``[/x]`` and is printed literally. Styled messages are built with
+:func:`styled` (a :class:`rich.text.Text`, never parsed as markup).
+"""
 
 from __future__ import annotations
 
@@ -10,28 +15,34 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from upbench.utils.jsonsafe import json_safe
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False)
+
+
+def styled(label: str, style: str, rest: str = "") -> Text:
+    """``label`` in ``style`` followed by ``rest``, both literal (no markup parsing)."""
+    return Text.assemble((label, style), rest)
 
 
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (NaN/inf become null)."""
-    sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                 caption: Sequence[str] = ()) -> None:
-    """Print a rich table; floats are shown with 4 significant digits; ``caption`` lines are
-    printed under it."""
+    """Print a rich table; floats are shown with 4 significant digits (a :class:`Text` cell, e.g.
+    from :func:`styled`, as it is); ``caption`` lines are printed under it."""
     table = Table(title=title, show_lines=False,
                   caption="\n".join(caption) if caption else None, caption_justify="left")
     for col in columns:
         table.add_column(col)
     for row in rows:
-        table.add_row(*[fmt(v) for v in row])
+        table.add_row(*[v if isinstance(v, Text) else fmt(v) for v in row])
     console.print(table)
 
 

@@ -1,24 +1,24 @@
 """``upbench check``: the CI regression gate against a stored baseline.
 
-Exit codes: 0 all checked quantities hold, 1 a regression, 2 unusable input (missing or corrupt
-files, mismatched suites) with the reason.
+Exit codes: 0 all checked quantities hold, 1 a regression, 2 unusable input (missing, corrupt or
+malformed files, mismatched suites, an unwritable --update target, an --update that would drop
+cells without --force) with the reason.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def _fail_input(msg: str, as_json: bool) -> None:
     if as_json:
         print_json({"error": msg, "exit_code": 2})
-    err_console.print(f"[red]upbench check: {msg}[/red]")
+    err_console.print(styled(f"upbench check: {msg}", "red"))
     sys.exit(2)
 
 
@@ -34,25 +34,34 @@ def _fail_input(msg: str, as_json: bool) -> None:
               help="Speed regression factor (default: the baseline's, 1.25).")
 @click.option("--alpha", type=float, default=None,
               help="Significance level of the Mann–Whitney U test (default: the baseline's).")
+@click.option("--force", is_flag=True,
+              help="With --update: rewrite the baseline even if it drops cells or changes suite.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check_cmd(results, baseline_path, update, reference, factor, alpha, as_json) -> None:
+def check_cmd(results, baseline_path, update, reference, factor, alpha, force, as_json) -> None:
     """Compare RESULTS (result directories or files) with a stored baseline.
 
     FLOPs and params must match exactly, accuracy must stay within the baseline's tolerance, and
     the latency ratio against the reference upsampler (interleaved in the same run) regresses only
     when it exceeds the factor and a Mann–Whitney U test finds the change significant.
     """
-    from upbench.engine.results import load_results, write_atomic
+    from upbench.engine.outdir import OutputError, prepare_file
+    from upbench.engine.results import scan_results, write_atomic
     from upbench.gate import BaselineError, build_baseline, check_results, load_baseline
-    from upbench.gate.check import describe_update
+    from upbench.gate.check import describe_update, update_losses
 
+    if update:
+        try:
+            prepare_file(baseline_path, "baseline file")
+        except OutputError as e:
+            _fail_input(str(e), as_json)
     try:
-        records = load_results(*results)
+        scan = scan_results(*results)
     except FileNotFoundError as e:
         _fail_input(str(e), as_json)
-    bad = _corrupt_files(results)
-    if bad:
-        _fail_input(f"corrupt result file(s): {', '.join(bad)}", as_json)
+    if scan.bad:
+        _fail_input("corrupt result file(s): " + "; ".join(f"{p} ({why})" for p, why in scan.bad)
+                    + ". Remove or rerun them.", as_json)
+    records = scan.records
     if not records:
         _fail_input(f"no upbench result files under {', '.join(results)}", as_json)
     try:
@@ -60,41 +69,54 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, as_json)
             old = load_baseline(baseline_path) if Path(baseline_path).exists() else None
             ref = reference or (old.reference if old else "bilinear")
             new = build_baseline(records, ref, previous=old)
+            losses = update_losses(old, new, records)
+            if losses and not force:
+                _fail_input(f"refusing to update {baseline_path}: " + "; ".join(losses)
+                            + ". Complete the results (rerun the suite), or pass --force to "
+                            "accept.", as_json)
             write_atomic(baseline_path, new.as_dict())
-            lines = describe_update(old, new)
+            lines = [f"! forced: {ln}" for ln in losses] + describe_update(old, new)
             if as_json:
                 print_json({"updated": str(baseline_path), "changes": lines})
             else:
-                console.print(f"updated {baseline_path}:")
+                console.print(f"updated {baseline_path}:", highlight=False)
                 for ln in lines:
-                    console.print(f"  {ln}")
+                    console.print(f"  {ln}", highlight=False)
             return
         baseline = load_baseline(baseline_path)
         rows, code = check_results(records, baseline, factor, alpha)
     except BaselineError as e:
         _fail_input(str(e), as_json)
+    envs = sorted({r.env for r in rows if r.env})
     if as_json:
-        print_json({"exit_code": code, "rows": [r.as_dict() for r in rows]})
+        print_json({"exit_code": code, "environment": envs, "rows": [r.as_dict() for r in rows]})
     else:
         print_table(f"upbench check against {baseline_path}",
-                    ["cell", "quantity", "baseline", "value", "tolerance", "verdict", "detail"],
-                    [[r.cell, r.quantity, r.baseline, r.value, r.tolerance,
-                      f"[red]{r.verdict}[/red]" if r.verdict == "REGRESSION" else r.verdict,
+                    ["cell", "quantity", "baseline", "value", "tolerance", "env", "verdict",
+                     "detail"],
+                    [[r.cell, r.quantity, r.baseline, r.value, r.tolerance, r.env,
+                      styled(r.verdict, "red") if r.verdict == "REGRESSION" else r.verdict,
                       r.detail] for r in rows])
         n_bad = sum(r.verdict == "REGRESSION" for r in rows)
         console.print(f"{len(rows)} checked, {n_bad} regression(s)")
+        for line in environment_notes(records, baseline, envs):
+            console.print(line, highlight=False)
     sys.exit(code)
 
 
-def _corrupt_files(paths) -> list[str]:
-    """JSON files under ``paths`` that do not parse (a truncated result is unusable input)."""
-    bad = []
-    for p in paths:
-        p = Path(p)
-        files = [p] if p.is_file() else sorted(p.rglob("*.json")) if p.is_dir() else []
-        for f in files:
-            try:
-                json.loads(f.read_text())
-            except (OSError, json.JSONDecodeError):
-                bad.append(str(f))
-    return bad
+def environment_notes(records, baseline, envs: list[str]) -> list[str]:
+    """Which accuracy tolerance applied, and how the environment differs from the baseline's."""
+    from upbench.gate.baseline import env_difference, run_environment
+    from upbench.gate.check import OTHER_ENV, SAME_ENV
+
+    notes = []
+    if SAME_ENV in envs:
+        notes.append(f"{SAME_ENV}: rerun in the baseline's environment (torch, CPU, threads, "
+                     "compiler, native ops, device, config, seed): tight rerun tolerance")
+    if OTHER_ENV in envs:
+        mine = next((r for r in records if r.get("seed") == baseline.seed), records[0])
+        diff = env_difference(baseline.environment, run_environment(mine))
+        notes.append(f"{OTHER_ENV}: seed-spread tolerance ("
+                     + ("; ".join(diff) if diff else "config hash or implementation differs")
+                     + ")")
+    return notes

@@ -6,14 +6,14 @@ import sys
 
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def _fail(msg: str, as_json: bool) -> None:
     if as_json:
         print_json({"error": msg, "exit_code": 2})
     else:
-        err_console.print(f"[red]error[/red] {msg}", highlight=False, markup=True)
+        err_console.print(styled("error", "red", f" {msg}"), highlight=False)
     sys.exit(2)
 
 
@@ -42,18 +42,28 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_fil
         table_notes,
         table_title,
     )
-    from upbench.engine.results import load_results
+    from upbench.engine.outdir import OutputError, prepare_dir, prepare_file
+    from upbench.engine.results import load_results, scan_results
 
     as_json = as_json or fmt == "json"
+    try:  # output locations first: an unwritable --plot or --report fails before any work
+        if plot_file:
+            prepare_file(plot_file, "--plot file")
+        if report_dir:
+            prepare_dir(report_dir, "--report directory")
+    except OutputError as e:
+        _fail(str(e), as_json)
     try:
-        results = load_results(*dirs)
+        scan = scan_results(*dirs)
     except FileNotFoundError as e:
         _fail(str(e), as_json)
+    results = scan.records
     if not results:
-        _fail(f"no upbench result files in {', '.join(dirs)}", as_json)
+        _fail(f"no upbench result files in {', '.join(dirs)}"
+              + "".join(f"; {w}" for w in scan.warnings()), as_json)
     rows, warnings = aggregate(results, reference)
-    for w in warnings:
-        err_console.print(f"[yellow]warning[/yellow] {w}", highlight=False, markup=True)
+    for w in scan.warnings() + warnings:
+        err_console.print(styled("warning", "yellow", f" {w}"), highlight=False)
     if as_json:
         console.file.write(render(rows, "json"))
     elif fmt == "table":
@@ -73,6 +83,6 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_fil
 
         from upbench.engine.report import write_report
 
-        for d in dirs:
+        for d in dict.fromkeys(dirs):
             page = write_report(Path(d).name or d, d, load_results(d), report_dir, reference)
             err_console.print(f"report written to {page}")

@@ -9,7 +9,7 @@ import click
 import torch
 from torch import nn
 
-from upbench.cli._output import console, err_console, print_json
+from upbench.cli._output import console, err_console, print_json, styled
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -182,7 +182,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
                     "scale": scale, "hparams": hp}
         rep = count_flops(target, inputs, part, table=not as_json, max_depth=max_depth)
     except (KeyError, TypeError, ValueError, Unhostable, ConfigError) as e:
-        err_console.print(f"[red]error[/red] {e.args[0] if e.args else e}", highlight=False)
+        err_console.print(styled("error", "red", f" {e.args[0] if e.args else e}"), highlight=False)
         sys.exit(2)
     model = target
     params = count_params(model, part)

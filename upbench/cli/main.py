@@ -1,9 +1,15 @@
 """Entry point of the ``upbench`` console script: the top-level click group.
 
 Each subcommand lives in its own module and is added here; every command has ``--json``.
+Whatever a command does, the exit codes keep their meaning: an unexpected exception (a bug, or
+input no check anticipated) exits 2 with the traceback, never 1 (which means "a regression" or
+"a cell failed"); Ctrl-C exits 130.
 """
 
 from __future__ import annotations
+
+import sys
+import traceback
 
 import click
 
@@ -15,8 +21,31 @@ from upbench.cli.ops import ops_group
 from upbench.cli.run import run_cmd
 from upbench.cli.suite import suite_group
 
+EXIT_CRASH = 2
+EXIT_INTERRUPTED = 130
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class UpbenchGroup(click.Group):
+    """The top-level group: maps crashes and Ctrl-C inside any command to exit codes 2 and 130."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                SystemExit):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("upbench: interrupted\n")
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as e:  # noqa: BLE001 - last resort: a clear exit code, not 1
+            sys.stderr.write(traceback.format_exc())
+            sys.stderr.write(f"upbench: internal error ({type(e).__name__}: {e}); this is a bug "
+                             "or unanticipated input — please report it with the traceback "
+                             "above\n")
+            sys.exit(EXIT_CRASH)
+
+
+@click.group(cls=UpbenchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="upbench")
 def cli() -> None:
     """upbench: benchmark feature-upsampling operators in dense prediction."""

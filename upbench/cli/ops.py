@@ -7,9 +7,8 @@ from dataclasses import asdict
 
 import click
 import torch
-from rich.markup import escape
 
-from upbench.cli._output import console, err_console, print_json, print_table
+from upbench.cli._output import console, err_console, print_json, print_table, styled
 
 
 def _parse_shape(value: str | None) -> tuple[int, ...] | None:
@@ -130,13 +129,14 @@ def cuda_check_cmd(archs: str, verbose: bool, as_json: bool) -> None:
     subprocess.run(cmd + (["--verbose"] if verbose else []), env=env, check=False)
     rep = stored_report(archs)
     if rep is None:
-        err_console.print("[red]cuda-check did not produce a report[/red] (see the output above)")
+        err_console.print(styled("cuda-check did not produce a report", "red",
+                                 " (see the output above)"))
         sys.exit(1)
     if as_json:
         print_json(asdict(rep))
     else:
         if rep.error:
-            err_console.print(f"[red]{escape(rep.error)}[/red]")
+            err_console.print(styled(rep.error, "red"))
         else:
             print_table(f"CUDA build for {rep.archs}: {'reused' if rep.reused else 'built'} in "
                         f"{rep.seconds:.0f} s ({rep.cuda_home}; torch {rep.torch}, CUDA "
@@ -162,7 +162,7 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
     try:
         info = build(verbose=verbose or None)
     except NativeBuildError as e:
-        err_console.print(f"[red]{e}[/red]")
+        err_console.print(styled(str(e), "red"))
         sys.exit(1)
     out = {"library": str(info.library), "directory": str(info.directory),
            "seconds": round(info.seconds, 2), "reused": info.reused, "with_cuda": info.with_cuda,
@@ -178,7 +178,8 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
             for c in checks:
                 if not c.ok:
                     failed = True
-                    err_console.print(f"[red]nvcc failed on {c.file}[/red]\n{c.command}\n{c.output}")
+                    err_console.print(styled(f"nvcc failed on {c.file}", "red",
+                                             f"\n{c.command}\n{c.output}"))
     if as_json:
         print_json(out)
     else:
@@ -233,7 +234,7 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, as_j
     """Latency (median, IQR; interleaved repeats after warm-up) of native, reference and ATen,
     forward and forward+backward, peak memory, ratios, and achieved GB/s and GMAC/s against a
     memory-copy and a matmul probe measured in the same run."""
-    from upbench.ops.bench import bench_op
+    from upbench.ops.bench import BenchCaseError, bench_op
 
     if threads:
         torch.set_num_threads(threads)
@@ -242,8 +243,12 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, as_j
     dev = _device(device)
     results = []
     for name in _ops_arg(op_name):
-        res = bench_op(name, dev, repeats=repeats, shape=_parse_shape(shape),
-                       kernel_size=kernel_size, scale=scale)
+        try:
+            res = bench_op(name, dev, repeats=repeats, shape=_parse_shape(shape),
+                           kernel_size=kernel_size, scale=scale)
+        except BenchCaseError as e:
+            err_console.print(styled("error", "red", f" {e}"))
+            sys.exit(2)
         results.append(res)
         if not as_json:
             _print_bench(res)

@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from upbench.cli._output import err_console, print_json, print_table
+from upbench.cli._output import err_console, print_json, print_table, styled
 from upbench.cli.suite import parse_seeds
 from upbench.engine.runner import Reporter
 
@@ -34,16 +34,16 @@ class RichReporter(Reporter):
         if skipped:
             err_console.print(f"skipping {skipped} finished cell(s) (results already in the "
                               "output directory)")
-        self.suite_task = self.p.add_task(f"suite {suite.name}", total=len(todo), loss="")
+        self.suite_task = self.p.add_task(escape(f"suite {suite.name}"), total=len(todo), loss="")
 
     def cell_start(self, cell, index, total) -> None:
         if self.cell_task is not None:
             self.p.remove_task(self.cell_task)
-        self.cell_task = self.p.add_task(f"{cell.label} seed {cell.seed}",
+        self.cell_task = self.p.add_task(escape(f"{cell.label} seed {cell.seed}"),
                                          total=cell.config["train"]["iterations"], loss="")
 
     def phase(self, cell, name) -> None:
-        self.p.update(self.cell_task, description=f"{cell.label} seed {cell.seed} [{name}]")
+        self.p.update(self.cell_task, description=escape(f"{cell.label} seed {cell.seed} [{name}]"))
 
     def iteration(self, cell, it, total, loss) -> None:
         self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}")
@@ -57,8 +57,8 @@ class RichReporter(Reporter):
             extra = f"{metric_summary(result)}  ({result['wall_time_s']:.0f} s)"
         elif result.get("error"):
             extra = result["error"].splitlines()[0][:160]
-        self.p.console.print(f"[{color}]{status:6}[/{color}] {escape(cell.label)} seed "
-                             f"{cell.seed}  {escape(extra)}", highlight=False)
+        self.p.console.print(styled(f"{status:6}", color, f" {cell.label} seed {cell.seed}  "
+                                    f"{extra}"), highlight=False)
 
 
 def shown_metrics(task: str) -> list:
@@ -116,6 +116,8 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")
 @click.option("--force", is_flag=True, help="Rerun cells that already have a result.")
 @click.option("--rerun-failed", is_flag=True, help="Retry cells whose stored result failed.")
+@click.option("--wait", is_flag=True,
+              help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
               help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
@@ -127,49 +129,55 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--gpus-per-cell", type=click.FloatRange(min=0), default=None,
               help="GPUs each Ray task asks for (default 1 for a cuda suite, else 0).")
 def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
-            only: tuple[str, ...], force: bool, rerun_failed: bool, as_json: bool,
-            executor_kind: str | None, address: str | None, cpus_per_cell: int | None,
-            gpus_per_cell: float | None) -> None:
+            only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
+            as_json: bool, executor_kind: str | None, address: str | None,
+            cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
     """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
 
-    Exit code: 0 all cells ok (or n/a), 1 some cell failed, 2 invalid suite or executor
-    unavailable, 130 interrupted.
+    Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
+    in the output directory from an earlier one), 2 invalid suite, unusable output directory
+    (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
     """
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
+    from upbench.engine.preflight import preflight
     from upbench.engine.runner import run_suite
 
     try:
         suite = load_suite(suite_file, sets, parse_seeds(seeds))
         cells = expand(suite, only)
         exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
+        preflight(suite, cells, executor=exconf.kind)  # dataset, every entry on a probe, memory
     except ConfigError as e:
-        err_console.print(f"[red]invalid suite[/red] {escape(str(e))}", highlight=False)
+        err_console.print(styled("invalid suite", "red", f" {e}"))
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
+    lock = open_output_dir(out, wait)
     try:
         executor = make_executor(exconf)
         executor.connect()
     except ExecutorUnavailable as e:
-        err_console.print(f"[red]executor unavailable[/red] {escape(str(e))}", highlight=False)
+        lock.release()
+        err_console.print(styled("executor unavailable", "red", f" {e}"))
         sys.exit(2)
     if exconf.kind != "local":
-        err_console.print(f"running on {escape(executor.describe())}", highlight=False)
+        err_console.print(f"running on {executor.describe()}", highlight=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
                         TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
                         transient=False)
-    with progress:
+    with lock, progress:
         summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed,
                             executor)
+    exit_code = stored_failures_exit_code(summary, cells, out)
     if summary.interrupted:
-        err_console.print(f"[yellow]interrupted[/yellow]: {len(summary.results)} finished cell(s) "
-                          f"kept in {out}; rerun the same command to resume")
+        err_console.print(styled("interrupted", "yellow", f": {len(summary.results)} finished "
+                                 f"cell(s) kept in {out}; rerun the same command to resume"))
     if as_json:
         print_json({"suite": suite.name, "out": out, "wall_time_s": summary.wall_time_s,
                     "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
-                    "exit_code": summary.exit_code,
+                    "exit_code": exit_code,
                     "cells": [{k: r.get(k) for k in ("label", "seed", "hash", "status", "error",
                                                      "metrics", "params", "flops", "latency",
                                                      "impl", "wall_time_s")}
@@ -181,4 +189,39 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         print_table(f"{suite.name}: {len(summary.results)} cell(s) run, {len(summary.skipped)} "
                     f"skipped, {len(summary.failed)} failed — {summary.wall_time_s:.0f} s → {out}",
                     cols, rows)
-    sys.exit(summary.exit_code)
+    sys.exit(exit_code)
+
+
+def open_output_dir(out: str, wait: bool):
+    """Create, probe and lock the results directory before any work (exit 2 if unusable)."""
+    from upbench.engine.outdir import OutputError, RunLock
+
+    def waiting(owner: str) -> None:
+        err_console.print(f"waiting for the other run on {out} ({owner})", highlight=False)
+
+    try:
+        lock = RunLock(out, wait=wait, on_wait=waiting)
+    except OutputError as e:
+        err_console.print(styled("unusable output directory", "red", f" {e}"))
+        sys.exit(2)
+    if lock.removed:
+        err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
+                          f"{out}", highlight=False)
+    return lock
+
+
+def stored_failures_exit_code(summary, cells, out: str) -> int:
+    """The run's exit code, 1 also when a cell of the suite failed in an earlier run and was
+    skipped now (its failed result is in ``out``)."""
+    from upbench.engine.results import failed_hashes
+
+    if summary.exit_code:
+        return summary.exit_code
+    ran = {r.get("hash") for r in summary.results}
+    stale = failed_hashes(out, [c.hash for c in cells if c.hash not in ran])
+    if stale:
+        err_console.print(styled(f"{len(stale)} cell(s) of this suite failed in an earlier run",
+                                 "red", " (their results are in the output directory); retry "
+                                 "them with --rerun-failed"))
+        return 1
+    return 0

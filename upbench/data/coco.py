@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from upbench.data.batching import flip_samples
+from upbench.data.imagecheck import open_image
 from upbench.data.imagenet import normalize_chw
 
 
@@ -120,10 +121,9 @@ class CocoDetection:
         """Image ``i`` (3, H, W), normalised, and its target dict."""
         info = self.images[i]
         h, w = self.size
-        with Image.open(self.image_dir / info["file_name"]) as im:
-            im = im.convert("RGB")
-            sx, sy = w / im.width, h / im.height
-            img = np.asarray(im.resize((w, h), Image.BILINEAR), np.float32)
+        im = open_image(self.image_dir / info["file_name"], "RGB")
+        sx, sy = w / im.width, h / im.height
+        img = np.asarray(im.resize((w, h), Image.BILINEAR), np.float32)
         anns = self.index.anns.get(info["id"], [])
         boxes = np.asarray([[a["bbox"][0] * sx, a["bbox"][1] * sy,
                              (a["bbox"][0] + a["bbox"][2]) * sx, (a["bbox"][1] + a["bbox"][3]) * sy]

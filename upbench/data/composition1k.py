@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from upbench.data.imagecheck import open_image
 from upbench.data.matting_synthetic import make_trimap
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -50,16 +51,14 @@ def match_stems(first: list[Path], folder: Path, what: str) -> list[Path]:
 
 def _rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
     h, w = size
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR), np.float32
-                          ).transpose(2, 0, 1) / 255.0
+    return np.asarray(open_image(path, "RGB").resize((w, h), Image.BILINEAR), np.float32
+                      ).transpose(2, 0, 1) / 255.0
 
 
 def _gray(path: Path, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
     h, w = size
-    with Image.open(path) as im:
-        return np.asarray(im.convert("L").resize((w, h), Image.NEAREST if nearest
-                                                 else Image.BILINEAR), np.float32)
+    return np.asarray(open_image(path, "L").resize((w, h), Image.NEAREST if nearest
+                                                   else Image.BILINEAR), np.float32)
 
 
 class Composition1kTrain:

@@ -11,8 +11,11 @@ Layouts (``root`` is the dataset directory):
   ``gtFine/<split>/<city>/<x>_gtFine_labelTrainIds.png``.
 * ``generic``: ``images/<split>/<name>.*`` and ``labels/<split>/<name>.png``.
 
-Label value 255 is ignored; values ``>= num_classes`` are mapped to 255 too. Images are resized
-bilinearly and labels by nearest neighbour to the requested size.
+Label value 255 is ignored; values ``>= num_classes`` are mapped to 255 too (the task's
+``check_data`` refuses them beforehand: they usually mean a wrong ``num_classes``). An image and
+its label must have the same size, and labels hold class indices (palette or grey PNG; colour
+labels are refused). Images are resized bilinearly and labels by nearest neighbour to the
+requested size.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import torch
 from PIL import Image
 
 from upbench.data.batching import flip_samples
+from upbench.data.imagecheck import DataError, index_array, open_image
 from upbench.data.imagenet import normalize_chw
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -91,16 +95,33 @@ def _with_ext(d: Path, stem: str) -> Path:
     return d / f"{stem}.jpg"
 
 
-def load_label(path: Path, num_classes: int, reduce_zero_label: bool) -> np.ndarray:
-    """Read a label PNG (palette or grey) to int64 with ignore = 255 applied."""
-    lab = np.array(Image.open(path)).astype(np.int64)
-    if lab.ndim == 3:
-        lab = lab[..., 0]
+def read_label(path: Path, reduce_zero_label: bool) -> np.ndarray:
+    """A label PNG (palette or grey; colour refused) as int64 class indices, zero reduced if
+    asked (0 → 255, the rest minus one); values are not clipped to the classes."""
+    lab = index_array(path)
     if reduce_zero_label:
         lab = np.where(lab == 0, 255, lab - 1)
         lab[lab == 254] = 255
+    return lab
+
+
+def load_label(path: Path, num_classes: int, reduce_zero_label: bool) -> np.ndarray:
+    """Read a label PNG (palette or grey) to int64 with ignore = 255 applied."""
+    lab = read_label(path, reduce_zero_label)
     lab[(lab >= num_classes) & (lab != 255)] = 255
     return lab
+
+
+def check_label(path: Path, num_classes: int, reduce_zero_label: bool) -> None:
+    """Raise :class:`~upbench.data.imagecheck.DataError` when a label holds values that are
+    neither a class (``< num_classes``) nor the ignore value 255."""
+    lab = read_label(path, reduce_zero_label)
+    bad = np.unique(lab[(lab >= num_classes) & (lab != 255)])
+    if bad.size:
+        shown = ", ".join(map(str, bad[:5].tolist())) + (", ..." if bad.size > 5 else "")
+        raise DataError(f"{path}: label values {shown} are not classes 0..{num_classes - 1} nor "
+                        f"the ignore value 255{' (after reduce_zero_label)' if reduce_zero_label else ''}; "
+                        "set dataset.num_classes (or reduce_zero_label) to match the labels")
 
 
 class FolderSegmentation:
@@ -131,10 +152,15 @@ class FolderSegmentation:
         """Sample ``i``: normalised image (3, H, W) float32 and label (H, W) int64."""
         p = self.pairs[i]
         h, w = self.size
-        img = Image.open(p.image).convert("RGB").resize((w, h), Image.BILINEAR)
+        img = open_image(p.image, "RGB")
+        raw = load_label(p.label, self.num_classes, self.reduce_zero_label)
+        if raw.shape != (img.height, img.width):
+            raise DataError(f"sizes differ: {p.image} is {img.width}×{img.height} but {p.label} is "
+                            f"{raw.shape[1]}×{raw.shape[0]}; an image and its label must have the "
+                            "same size")
+        img = img.resize((w, h), Image.BILINEAR)
         x = normalize_chw(np.asarray(img, np.float32).transpose(2, 0, 1) / 255.0)
-        lab = Image.fromarray(load_label(p.label, self.num_classes, self.reduce_zero_label)
-                              .astype(np.uint8)).resize((w, h), Image.NEAREST)
+        lab = Image.fromarray(raw.astype(np.uint8)).resize((w, h), Image.NEAREST)
         return (torch.from_numpy(x),
                 torch.from_numpy(np.asarray(lab).astype(np.int64)))
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from upbench.data.batching import flip_samples
+from upbench.data.imagecheck import open_image
 from upbench.data.imagenet import normalize_chw
 
 DEPTH_SCALE = 1000.0  # NYU's PNGs hold millimetres
@@ -65,11 +66,11 @@ def load_depth_png(path: Path) -> np.ndarray:
     Raises:
         ValueError: the PNG is not 16-bit single-channel (naming the file).
     """
-    with Image.open(path) as im:
-        if im.mode not in ("I;16", "I;16B", "I;16L", "I"):
-            raise ValueError(f"{path}: depth must be a 16-bit single-channel PNG in millimetres, "
-                             f"got mode {im.mode}")
-        arr = np.asarray(im, dtype=np.float32)
+    im = open_image(path)
+    if im.mode not in ("I;16", "I;16B", "I;16L", "I"):
+        raise ValueError(f"{path}: depth must be a 16-bit single-channel PNG in millimetres, "
+                         f"got mode {im.mode}")
+    arr = np.asarray(im, dtype=np.float32)
     return arr / DEPTH_SCALE
 
 
@@ -90,8 +91,7 @@ class FolderDepth:
         """Sample ``i``: normalised image (3, H, W) and depth (1, H, W) in metres."""
         p = self.pairs[i]
         h, w = self.size
-        with Image.open(p.image) as im:
-            img = np.asarray(im.convert("RGB").resize((w, h), Image.BILINEAR), np.float32)
+        img = np.asarray(open_image(p.image, "RGB").resize((w, h), Image.BILINEAR), np.float32)
         depth = load_depth_png(p.depth)
         d = np.asarray(Image.fromarray(depth, mode="F").resize((w, h), Image.NEAREST), np.float32)
         x = normalize_chw(img.transpose(2, 0, 1) / 255.0)

@@ -21,6 +21,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
+from upbench.engine.results import newest_per_cell
 from upbench.tasks import TASKS, Metric
 
 
@@ -75,20 +76,6 @@ def _paired(row: dict[str, Any], ref: dict[str, Any] | None, key: str) -> dict[s
     return paired_delta(diffs)
 
 
-def _newest(results: list[dict[str, Any]]) -> tuple[dict[tuple, dict[str, Any]], int]:
-    latest: dict[tuple[str, str, str, int], dict[str, Any]] = {}
-    dup = 0
-    for r in results:
-        key = (r.get("suite", ""), r.get("task", ""), r["label"], r["seed"])
-        if key in latest:
-            if latest[key].get("hash") != r.get("hash"):
-                dup += 1
-            if str(r.get("finished_at", "")) < str(latest[key].get("finished_at", "")):
-                continue
-        latest[key] = r
-    return latest, dup
-
-
 def _scalar_keys(records: list[dict[str, Any]]) -> list[str]:
     keys: list[str] = []
     for r in records:
@@ -108,7 +95,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
             (``Task.reference``); ``""``: no deltas.
     """
     warnings = []
-    latest, dup = _newest(results)
+    latest, dup = newest_per_cell(results)
     if dup:
         warnings.append(f"{dup} result(s) repeat a (suite, upsampler, seed) with another config "
                         "hash; only the newest of each is used")
@@ -393,7 +380,7 @@ def render(rows: list[dict[str, Any]], fmt: str) -> str:
     if fmt == "json":
         from upbench.utils.jsonsafe import json_safe
 
-        return json.dumps(json_safe(rows), indent=2, default=str) + "\n"
+        return json.dumps(json_safe(rows), indent=2, default=str, allow_nan=False) + "\n"
     if fmt == "csv":
         return _csv(rows)
     multi = len({r["suite"] for r in rows}) > 1

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,30 @@ from upbench.utils.jsonsafe import json_safe
 SCHEMA = "upbench.result/1"
 
 
+TMP_SUFFIX = ".tmp"
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: Any) -> Path:
-    """Write ``data`` as JSON to ``path`` via a temp file in the same directory and a rename."""
+    """Write ``data`` as JSON to ``path`` via a temp file in the same directory and a rename.
+
+    The file gets the mode an ordinary ``open(path, "w")`` would give it: the mode of the file it
+    replaces, else ``0o666`` less the user's umask (``mkstemp`` alone would make it 0600).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        mode = 0o666 & ~_umask()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "w") as f:
             json.dump(json_safe(data), f, indent=2)
             f.write("\n")
@@ -60,11 +79,42 @@ def write_result(out_dir: str | Path, filename: str, record: dict[str, Any]) -> 
     return write_atomic(out / filename, record)
 
 
-def load_results(*dirs: str | Path) -> list[dict[str, Any]]:
-    """Every result JSON (``schema == upbench.result/1``) under the directories, recursively.
+# key: the types a result must have there to be read (None allowed where the value may be absent)
+_REQUIRED = {"label": str, "seed": int}
+_OPTIONAL = {"suite": str, "task": str, "hash": str, "status": str, "metrics": dict, "flops": dict, "params": dict, "latency": dict,
+             "speed": dict, "env": dict, "finished_at": str, "error": str}
 
-    Unreadable or foreign JSON files are skipped; a missing directory raises FileNotFoundError.
-    """
+
+def result_problem(data: dict[str, Any]) -> str | None:
+    """Why a record with the result schema cannot be used (a key missing or of the wrong type),
+    or None."""
+    for key, typ in _REQUIRED.items():
+        v = data.get(key)
+        if not isinstance(v, typ) or isinstance(v, bool):
+            got = "missing" if key not in data else f"a {type(v).__name__}"
+            return f"key {key!r} must be a {typ.__name__}, is {got}"
+    for key, typ in _OPTIONAL.items():
+        v = data.get(key)
+        if v is not None and not isinstance(v, typ):
+            return f"key {key!r} must be a {typ.__name__}, is a {type(v).__name__}"
+    return None
+
+
+@dataclass
+class ResultScan:
+    """What :func:`scan_results` found: the usable records and the result files it could not
+    use, as ``(path, reason)`` (truncated, not UTF-8, not JSON, or malformed)."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[tuple[str, str]] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        """One line per unusable file, naming it."""
+        return [f"skipped unreadable result file {p}: {why}" for p, why in self.bad]
+
+
+def _result_files(dirs: tuple[str | Path, ...]) -> list[Path]:
+    seen: set[Path] = set()
     out = []
     for d in dirs:
         d = Path(d)
@@ -75,16 +125,68 @@ def load_results(*dirs: str | Path) -> list[dict[str, Any]]:
         else:
             raise FileNotFoundError(f"no such results directory: {d}")
         for f in files:
-            if is_artifact(f):
-                continue
-            try:
-                data = json.loads(f.read_text())
-            except (OSError, json.JSONDecodeError):
-                continue
-            if isinstance(data, dict) and data.get("schema") == SCHEMA:
-                data["_file"] = str(f)
-                out.append(data)
+            key = f.resolve()
+            if key not in seen and not is_artifact(f):  # the same directory given twice: once
+                seen.add(key)
+                out.append(f)
     return out
+
+
+def scan_results(*dirs: str | Path) -> ResultScan:
+    """Every result JSON (``schema == upbench.result/1``) under the paths (directories,
+    recursively, or files), each file once, and the unusable ones with the reason.
+
+    JSON files of another schema (or none) are not results and are ignored silently; a file that
+    does not parse (truncated by a kill, not UTF-8) or a result with malformed keys is reported.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+    """
+    scan = ResultScan()
+    for f in _result_files(dirs):
+        try:
+            data = json.loads(f.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as e:
+            scan.bad.append((str(f), f"not UTF-8 text (byte {e.start})"))
+            continue
+        except json.JSONDecodeError as e:
+            scan.bad.append((str(f), f"not valid JSON (truncated?): {e.msg} at line {e.lineno}"))
+            continue
+        except OSError as e:
+            scan.bad.append((str(f), f"cannot be read: {e.strerror or e}"))
+            continue
+        if not (isinstance(data, dict) and data.get("schema") == SCHEMA):
+            continue
+        why = result_problem(data)
+        if why:
+            scan.bad.append((str(f), f"malformed result: {why}"))
+            continue
+        data["_file"] = str(f)
+        scan.records.append(data)
+    return scan
+
+
+def load_results(*dirs: str | Path) -> list[dict[str, Any]]:
+    """The usable records of :func:`scan_results` (unusable files are skipped; a missing path
+    raises FileNotFoundError)."""
+    return scan_results(*dirs).records
+
+
+def newest_per_cell(results: list[dict[str, Any]]
+                    ) -> tuple[dict[tuple[str, str, str, int], dict[str, Any]], int]:
+    """The newest record (by ``finished_at``) of each (suite, task, label, seed), and how many
+    records were passed over that had another config hash than the one kept."""
+    latest: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    dup = 0
+    for r in results:
+        key = (r.get("suite", ""), r.get("task", ""), r["label"], r["seed"])
+        if key in latest:
+            if latest[key].get("hash") != r.get("hash"):
+                dup += 1
+            if str(r.get("finished_at", "")) < str(latest[key].get("finished_at", "")):
+                continue
+        latest[key] = r
+    return latest, dup
 
 
 def finished_hashes(out_dir: str | Path) -> dict[str, str]:
@@ -93,3 +195,9 @@ def finished_hashes(out_dir: str | Path) -> dict[str, str]:
     if not d.is_dir():
         return {}
     return {r["hash"]: r.get("status", "ok") for r in load_results(d) if "hash" in r}
+
+
+def failed_hashes(out_dir: str | Path, hashes: list[str] | set[str]) -> list[str]:
+    """The ones of ``hashes`` whose stored result in ``out_dir`` failed."""
+    done = finished_hashes(out_dir)
+    return [h for h in hashes if done.get(h) == "failed"]

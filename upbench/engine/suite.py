@@ -1,6 +1,7 @@
 """Suites: YAML → validated dataclasses → cells (upsampler × seed), each with a config hash.
 
-A suite file (``yaml.safe_load``) looks like::
+A suite file (read by :func:`upbench.utils.yamlload.load_yaml_file`: UTF-8, at most 1 MiB, no
+alias bombs, no duplicate keys) looks like::
 
     name: quick
     task: segmentation          # a key of upbench.tasks.TASKS (picks the dataset/model/metrics
@@ -16,7 +17,8 @@ A suite file (``yaml.safe_load``) looks like::
     profile: {latency_repeats: 10}
     metrics: {trimap_widths: [2, 4]}
 
-Every key is checked; errors name the file, the dotted key and the closest valid value.
+Every key is checked (types, and the bounds declared with :func:`upbench.utils.schema.bound`);
+errors name the file, the dotted key and the closest valid value.
 """
 
 from __future__ import annotations
@@ -25,40 +27,36 @@ import copy
 import hashlib
 import json
 import re
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from upbench.engine.executors.base import ExecutorConfig
 from upbench.tasks import TASKS, Task, get_task
-from upbench.utils.schema import ConfigError, build, to_dict
+from upbench.utils.schema import ConfigError, bound, build, coerce, to_dict
 from upbench.utils.suggest import closest
+from upbench.utils.yamlload import load_yaml, load_yaml_file
+
+# a suite name is one path segment of results/<name>/ (no separators, no '..', not empty)
+SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}"
 
 
 @dataclass
 class TrainConfig:
     """The training schedule."""
 
-    iterations: int = 200
-    batch_size: int = 8
+    iterations: int = bound(200, ge=1)
+    batch_size: int = bound(8, ge=1)
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
-    lr: float = 2e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
+    lr: float = bound(2e-3, gt=0)
+    weight_decay: float = bound(1e-4, ge=0)
+    momentum: float = bound(0.9, ge=0, lt=1)
     schedule: Literal["poly", "cosine", "constant"] = "poly"
-    warmup_iters: int = 0
-    grad_clip: float | None = None
-    eval_batch_size: int = 16
+    warmup_iters: int = bound(0, ge=0)
+    grad_clip: float | None = bound(None, gt=0, why="the maximum gradient norm; null for none")
+    eval_batch_size: int = bound(16, ge=1)
     flip: bool = True
-
-    def validate(self, file: str, prefix: str) -> None:
-        for k in ("iterations", "batch_size", "eval_batch_size"):
-            if getattr(self, k) < 1:
-                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
-        if self.lr <= 0:
-            raise ConfigError(file, f"{prefix}.lr", "must be > 0")
 
 
 @dataclass
@@ -75,24 +73,20 @@ class ProfileConfig:
     """
 
     flops: bool = True
-    flops_size: list[int] | None = None
+    flops_size: list[int] | None = bound(None, ge=1)
     latency: bool = True
-    latency_size: list[int] | None = None
-    latency_warmup: int = 3
-    latency_repeats: int = 10
+    latency_size: list[int] | None = bound(None, ge=1)
+    latency_warmup: int = bound(3, ge=0)
+    latency_repeats: int = bound(10, ge=1)
     memory: bool = True
     speed_reference: str | None = None
-    speed_repeats: int = 15
+    speed_repeats: int = bound(15, ge=5, why="the significance test needs 5")
 
     def validate(self, file: str, prefix: str) -> None:
         for k in ("flops_size", "latency_size"):
             v = getattr(self, k)
-            if v is not None and (len(v) != 2 or min(v) < 1):
+            if v is not None and len(v) != 2:
                 raise ConfigError(file, f"{prefix}.{k}", f"must be [H, W], got {v!r}")
-        if self.latency_repeats < 1:
-            raise ConfigError(file, f"{prefix}.latency_repeats", "must be >= 1")
-        if self.speed_repeats < 5:
-            raise ConfigError(file, f"{prefix}.speed_repeats", "must be >= 5 (significance test)")
         if self.speed_reference is not None:
             from upbench.upsamplers import list_upsamplers
             from upbench.utils.suggest import closest
@@ -141,22 +135,24 @@ class Suite:
     not part of any cell's hash).
     """
 
-    name: str
+    name: str = bound(pattern=SAFE_NAME, why="the name is the results directory results/<name>: "
+                      "letters, digits and _ . + - only, starting with a letter or digit")
     task: str = "segmentation"
     baseline: str | None = None
     description: str = ""
-    input_size: list[int] = field(default_factory=lambda: [64, 64])
+    input_size: list[int] = bound(default_factory=lambda: [64, 64], ge=1)
     dataset: Any = None
     model: Any = None
     train: TrainConfig = field(default_factory=TrainConfig)
     upsamplers: Any = "all"
     exclude: list[str] = field(default_factory=list)
-    seeds: list[int] = field(default_factory=lambda: [0])
+    seeds: list[int] = bound(default_factory=lambda: [0], min_len=1, unique=True,
+                             why="each seed is one training run per upsampler")
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     metrics: Any = None
     device: Literal["cpu", "cuda"] = "cpu"
     impl: Literal["auto", "native", "reference"] = "auto"
-    threads: int | None = None
+    threads: int | None = bound(None, ge=1, why="or null for torch's default")
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     source: str = field(default="", repr=False)
 
@@ -174,16 +170,16 @@ class Suite:
                               f"{', '.join(task.baselines)}, got {self.baseline!r}",
                               closest(self.baseline, task.baselines))
         m = task.input_multiple
-        if len(self.input_size) != 2 or min(self.input_size) < m or any(
-            v % m for v in self.input_size
-        ):
-            raise ConfigError(file, "input_size", f"must be [H, W] with multiples of {m} (the "
-                              f"baseline's output stride), got {self.input_size!r}")
-        if not self.seeds:
-            raise ConfigError(file, "seeds", "needs at least one seed")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError(file, "threads", "must be >= 1 (or null for torch's default)")
+        for key, size in (("input_size", self.input_size),
+                          ("profile.flops_size", self.profile.flops_size),
+                          ("profile.latency_size", self.profile.latency_size)):
+            if size is not None and (len(size) != 2 or min(size) < m or any(v % m for v in size)):
+                raise ConfigError(file, key, f"must be [H, W] with multiples of {m} (the "
+                                  f"baseline's output stride), got {size!r}")
         self.upsamplers = parse_upsamplers(self.upsamplers, self.exclude, file)
+        if not self.upsamplers:
+            raise ConfigError(file, "upsamplers", "lists no upsampler (every one excluded, or an "
+                              "empty list); name at least one, or 'all'")
         self.source = file
         task.validate(self, file)
 
@@ -255,6 +251,7 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
             raise ConfigError(file, key, f"unknown upsampler {name!r}", closest(str(name), known))
         accepted = set(upsampler_hparams(name)) - {"impl", "num_classes"}
         hp = dict(hp)
+        check_hparam_types(name, hp, file, f"{key}.{name}")
         label = _label(name, hp)
         placement = hp.pop("placement", None)
         if placement not in (None, "decoder", "final"):
@@ -284,16 +281,43 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
     return out
 
 
+def check_hparam_types(name: str, hparams: dict[str, Any], file: str, key: str) -> None:
+    """Check an entry's hyper-parameters against the type annotations of the upsampler's
+    ``__init__`` (``up_kernel: int`` refuses ``"5"`` or ``5.5``, naming ``<key>.up_kernel``);
+    host settings and unannotated parameters pass through."""
+    import inspect
+
+    from upbench.upsamplers import get_upsampler_class
+
+    init = get_upsampler_class(name).__init__
+    try:
+        hints = typing.get_type_hints(init)
+    except Exception:  # noqa: BLE001 - an annotation we cannot resolve is not checked
+        hints = {}
+    params = inspect.signature(init).parameters
+    for k, v in hparams.items():
+        tp = hints.get(k)
+        if k not in params or tp is None:
+            continue
+        try:
+            coerce(v, tp, file, f"{key}.{k}")
+        except TypeError:  # an annotation the schema does not model
+            continue
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading, overrides
 
 
 def parse_value(text: str) -> Any:
-    """A ``--set`` value: YAML scalar/list syntax, with ``1e-3`` read as a number."""
+    """A ``--set`` value: YAML scalar/list syntax (with the suite file's limits), with ``1e-3``
+    read as a number; text that is not YAML stays text."""
     try:
-        v = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        v = load_yaml(text, "--set")
+    except ConfigError as e:
+        if e.problem.startswith("invalid YAML"):
+            return text
+        raise
     if isinstance(v, str):
         try:
             return float(v) if re.fullmatch(r"[-+]?[\d.]+(e[-+]?\d+)?", v, re.IGNORECASE) else v
@@ -334,10 +358,7 @@ def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
         parent = path.parent if path.parent.is_dir() else Path(".")
         best = closest(path.name, [p.name for p in parent.glob("*.y*ml")])
         raise ConfigError(file, "", "suite file not found", str(parent / best) if best else None)
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(file, "", f"invalid YAML: {' '.join(str(e).split())}") from None
+    raw = load_yaml_file(path)
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):

@@ -6,7 +6,12 @@ A baseline holds, per cell label (upsampler and its hyper-parameters) of one sui
 * the accuracy ``metrics`` of the reference seed, gated with a tolerance per metric stated in the
   file's ``tolerances`` (each with the seed-to-seed spread it was derived from);
 * ``speed``: the latency ratio against the reference upsampler, measured interleaved in the same
-  run, with its per-repeat ratio samples for the significance test.
+  run, with its per-repeat ratio samples for the significance test;
+* ``environment``: what the baseline ran on (torch version and CUDA build, CPU model, threads,
+  compiler, whether the native ops ran, device). On CPU with the same torch, threads, config and
+  seed training is deterministic, so a result from the same environment is gated with each
+  metric's tight ``rerun_tolerance``; from another environment (or against an old baseline that
+  does not record one) with the seed-spread tolerance.
 """
 
 from __future__ import annotations
@@ -21,6 +26,27 @@ from typing import Any
 from upbench.tasks import Metric
 
 BASELINE_SCHEMA = "upbench.baseline/1"
+
+# what must match for a result to count as a rerun in the baseline's environment: keys of a
+# result's ``env`` (see upbench.engine.profile.environment), and the suite's ``device``
+ENV_KEYS = ("torch", "cuda", "cpu", "threads", "compiler", "native_ops")
+
+
+def run_environment(rec: dict[str, Any]) -> dict[str, Any]:
+    """The environment of one result that decides whether its training is reproducible
+    (:data:`ENV_KEYS` of its ``env`` and the suite's ``device``)."""
+    env = rec.get("env") if isinstance(rec.get("env"), dict) else {}
+    config = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+    return {k: env.get(k) for k in ENV_KEYS} | {"device": config.get("device", "cpu")}
+
+
+def env_difference(base: dict[str, Any] | None, cur: dict[str, Any]) -> list[str]:
+    """``["torch 2.14.1 → 2.15.0", ...]``: how ``cur`` differs from the baseline's environment
+    (``["the baseline records no environment"]`` for an old baseline)."""
+    if base is None:
+        return ["the baseline records no environment"]
+    return [f"{k} {base.get(k)!r} → {cur.get(k)!r}" for k in sorted(set(base) | set(cur))
+            if base.get(k) != cur.get(k)]
 
 
 def gated_metrics(task: str) -> list[Metric]:
@@ -45,12 +71,14 @@ class Baseline:
     tolerances: dict[str, dict[str, Any]]
     speed: dict[str, float] = field(default_factory=lambda: {"factor": 1.25, "alpha": 0.002})
     extra: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form written to disk."""
+        env = {"environment": self.environment} if self.environment is not None else {}
         return {"schema": BASELINE_SCHEMA, "suite": self.suite, "reference": self.reference,
                 "seed": self.seed, "speed": self.speed, "tolerances": self.tolerances,
-                **self.extra, "cells": self.cells}
+                **env, **self.extra, "cells": self.cells}
 
 
 def load_baseline(path: str | Path) -> Baseline:
@@ -60,11 +88,16 @@ def load_baseline(path: str | Path) -> Baseline:
         BaselineError: the file is missing, not JSON, or not an upbench baseline.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BaselineError(f"baseline {path} is a directory, not a file; give the baseline JSON "
+                            f"file, e.g. {path / 'ci.json'}")
     if not path.is_file():
         raise BaselineError(f"baseline file {path} does not exist; create it with "
                             f"`upbench check RESULTS --baseline {path} --update`")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise BaselineError(f"baseline file {path} is not UTF-8 text (byte {e.start})") from None
     except (OSError, json.JSONDecodeError) as e:
         raise BaselineError(f"baseline file {path} is not valid JSON: {e}") from None
     if not isinstance(data, dict) or data.get("schema") != BASELINE_SCHEMA:
@@ -73,11 +106,47 @@ def load_baseline(path: str | Path) -> Baseline:
     for key in ("suite", "reference", "cells", "tolerances"):
         if key not in data:
             raise BaselineError(f"baseline {path} lacks the key {key!r}")
+    _check_shape(path, data)
     extra = {k: v for k, v in data.items()
-             if k not in {"schema", "suite", "reference", "seed", "cells", "tolerances", "speed"}}
-    return Baseline(suite=data["suite"], reference=data["reference"], seed=int(data.get("seed", 0)),
+             if k not in {"schema", "suite", "reference", "seed", "cells", "tolerances", "speed",
+                          "environment"}}
+    return Baseline(suite=data["suite"], reference=data["reference"], seed=data.get("seed", 0),
                     cells=data["cells"], tolerances=data["tolerances"],
-                    speed=data.get("speed", {"factor": 1.25, "alpha": 0.002}), extra=extra)
+                    speed=data.get("speed", {"factor": 1.25, "alpha": 0.002}), extra=extra,
+                    environment=data.get("environment"))
+
+
+def _check_shape(path: Path, data: dict[str, Any]) -> None:
+    """The types the gate relies on, so a hand-edited baseline fails with the key named."""
+    def bad(key: str, want: str) -> BaselineError:
+        return BaselineError(f"baseline {path}: {key} must be {want}; fix the file or rebuild it "
+                             "with --update")
+
+    if not isinstance(data["suite"], str) or not isinstance(data["reference"], str):
+        raise bad("'suite' and 'reference'", "strings")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise bad("'seed'", "an integer")
+    for key in ("cells", "tolerances"):
+        if not isinstance(data[key], dict) or not all(isinstance(v, dict)
+                                                      for v in data[key].values()):
+            raise bad(repr(key), "an object of objects")
+    if not isinstance(data.get("speed", {}), dict):
+        raise bad("'speed'", "an object")
+    if data.get("environment") is not None and not isinstance(data["environment"], dict):
+        raise bad("'environment'", "an object (or absent)")
+    for label, cell in data["cells"].items():
+        for group in ("flops", "params", "metrics", "speed"):
+            if not isinstance(cell.get(group, {}), dict):
+                raise bad(f"cells[{label!r}].{group}", "an object")
+        for m, v in cell.get("metrics", {}).items():
+            if v is not None and (not isinstance(v, (int, float)) or isinstance(v, bool)):
+                raise bad(f"cells[{label!r}].metrics.{m}", "a number")
+    for m, t in data["tolerances"].items():
+        for key in ("abs", "rerun_abs"):
+            v = t.get(key)
+            if key in t and (not isinstance(v, (int, float)) or isinstance(v, bool) or v < 0):
+                raise bad(f"tolerances.{m}.{key}", "a number >= 0")
 
 
 def cell_entry(rec: dict[str, Any]) -> dict[str, Any]:
@@ -88,6 +157,7 @@ def cell_entry(rec: dict[str, Any]) -> dict[str, Any]:
     gated = [m.key for m in gated_metrics(rec.get("task", "segmentation"))]
     return {
         "upsampler": rec.get("upsampler"),
+        "hash": rec.get("hash"),
         "status": rec.get("status"),
         "flops": {"total": flops.get("total"), "upsampler": flops.get("upsampler")},
         "params": {"total": params.get("total"), "upsampler": params.get("upsampler")},
@@ -151,16 +221,23 @@ def build_baseline(records: list[dict[str, Any]], reference: str, seed: int | No
     if not cells:
         raise BaselineError(f"no results for seed {seed}")
     spread = seed_spread(records)
-    tolerances: dict[str, dict[str, Any]] = dict(previous.tolerances) if previous else {}
-    floors = {m.key: m.tolerance_floor for m in gated_metrics(ok[0].get("task", "segmentation"))}
+    tolerances: dict[str, dict[str, Any]] = (
+        {m: dict(t) for m, t in previous.tolerances.items()} if previous else {})
+    metrics = {m.key: m for m in gated_metrics(ok[0].get("task", "segmentation"))}
     for m, s in spread.items():
-        floor = floors.get(m, 0.0)
+        floor = metrics[m].tolerance_floor if m in metrics else 0.0
         tolerances[m] = {
             "abs": round(max(floor, k * s["pooled_std"]), 3),
             "rule": f"max({floor}, {k} × pooled seed-to-seed std)",
             "pooled_std": round(s["pooled_std"], 4), "max_std": round(s["max_std"], 4),
             "seeds": s["seeds"], "cells": s["cells"],
         }
+    for m, t in tolerances.items():
+        if m in metrics:
+            t["rerun_abs"] = metrics[m].rerun_tolerance
+            t["rerun_rule"] = "same environment, config and seed (deterministic training)"
+    envs = [run_environment(r) for r in ok if r["seed"] == seed]
+    environment = envs[0] if envs and all(e == envs[0] for e in envs) else None
     missing = sorted({m for c in cells.values() for m in c["metrics"] if m not in tolerances})
     if missing:
         raise BaselineError(
@@ -168,4 +245,4 @@ def build_baseline(records: list[dict[str, Any]], reference: str, seed: int | No
             "the seed-to-seed spread can be measured")
     speed = previous.speed if previous else {"factor": 1.25, "alpha": 0.002}
     return Baseline(suite=suites.pop(), reference=reference, seed=seed, cells=cells,
-                    tolerances=tolerances, speed=speed)
+                    tolerances=tolerances, speed=speed, environment=environment)

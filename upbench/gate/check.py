@@ -2,7 +2,11 @@
 
 * FLOPs and parameters: exact.
 * Accuracy: a move in the metric's bad direction (a drop of mIoU, a rise of abs_rel) larger
-  than its stated tolerance, in the metric's unit, is a regression.
+  than its tolerance, in the metric's unit, is a regression. The tolerance depends on where the
+  result was produced: in the baseline's environment (same torch and CUDA build, CPU model,
+  threads, compiler, native ops, device) with the same config hash and seed, training is
+  deterministic and the tight ``rerun_abs`` (the metric's ``rerun_tolerance``) applies ("same
+  env"); otherwise the seed-spread tolerance ``abs`` ("other env").
 * Speed: the latency ratio against the reference upsampler (measured interleaved in the same run)
   regresses only when it grew by more than ``factor`` **and** a one-sided Mann–Whitney U test of
   the current per-repeat ratios against the baseline's says so at level ``alpha`` (the rule asv
@@ -16,10 +20,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from upbench.engine.compare import task_metrics
-from upbench.gate.baseline import Baseline, BaselineError, cell_entry
+from upbench.engine.results import newest_per_cell
+from upbench.gate.baseline import Baseline, BaselineError, cell_entry, run_environment
 from upbench.tasks import Metric
 
 OK, REGRESSION, NEW = "ok", "REGRESSION", "new"
+SAME_ENV, OTHER_ENV = "same env", "other env"
 
 
 @dataclass
@@ -33,6 +39,7 @@ class CheckRow:
     tolerance: str
     verdict: str
     detail: str = ""
+    env: str = ""  # metric rows: "same env" (rerun tolerance) or "other env" (seed spread)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -50,7 +57,8 @@ def _select(records: list[dict[str, Any]], baseline: Baseline) -> dict[str, dict
     if not mine:
         raise BaselineError(f"no results for the baseline's seed {baseline.seed} (seeds present: "
                             f"{sorted({r.get('seed') for r in records})})")
-    by_label = {r["label"]: r for r in mine}
+    latest, _ = newest_per_cell(mine)  # a cell run twice: its newest result, as compare does
+    by_label = {label: r for (_, _, label, _), r in latest.items()}
     missing = sorted(set(baseline.cells) - set(by_label))
     if missing:
         raise BaselineError(f"results lack cells the baseline has: {missing} (mismatched suites, "
@@ -77,9 +85,20 @@ def _exact_rows(label: str, cur: dict, base: dict) -> list[CheckRow]:
     return rows
 
 
+def same_environment(rec: dict[str, Any], base: dict[str, Any], baseline: Baseline) -> bool:
+    """Whether ``rec`` reran the baseline cell ``base`` in the baseline's environment: the same
+    environment (:func:`run_environment`), config hash, seed and implementation of the ops."""
+    if baseline.environment is None or run_environment(rec) != baseline.environment:
+        return False
+    if base.get("hash") is not None and base["hash"] != rec.get("hash"):
+        return False
+    return base.get("impl") == rec.get("impl") and rec.get("seed") == baseline.seed
+
+
 def _metric_rows(label: str, cur: dict, base: dict, tolerances: dict,
-                 metrics: dict[str, Metric]) -> list[CheckRow]:
+                 metrics: dict[str, Metric], same_env: bool) -> list[CheckRow]:
     rows = []
+    env = SAME_ENV if same_env else OTHER_ENV
     for m, b in base.get("metrics", {}).items():
         v = cur["metrics"].get(m)
         tol = tolerances.get(m, {}).get("abs")
@@ -89,13 +108,19 @@ def _metric_rows(label: str, cur: dict, base: dict, tolerances: dict,
             raise BaselineError(f"the baseline gates metric {m!r}, which the results' task does "
                                 f"not report (it has: {', '.join(metrics)})")
         metric = metrics[m]
+        if same_env:
+            tol = tolerances[m].get("rerun_abs", metric.rerun_tolerance)
         bound = f"{'−' if metric.higher_is_better else '+'}{tol}"
         if not isinstance(v, (int, float)) or not math.isfinite(v):
-            rows.append(CheckRow(label, m, b, v, bound, REGRESSION, "metric missing or NaN"))
+            rows.append(CheckRow(label, m, b, v, bound, REGRESSION, "metric missing or NaN", env))
+            continue
+        if not isinstance(b, (int, float)) or not math.isfinite(b):
+            rows.append(CheckRow(label, m, b, round(v, 4), bound, REGRESSION,
+                                 "the baseline's value is missing or NaN; rebuild it", env))
             continue
         verdict = REGRESSION if metric.regressed(v, b, tol) else OK
         detail = "better" if metric.improved(v, b, tol) else ""
-        rows.append(CheckRow(label, m, round(b, 4), round(v, 4), bound, verdict, detail))
+        rows.append(CheckRow(label, m, round(b, 4), round(v, 4), bound, verdict, detail, env))
     return rows
 
 
@@ -145,7 +170,8 @@ def check_results(records: list[dict[str, Any]], baseline: Baseline,
         if rec.get("status") != "ok":
             continue
         rows += _exact_rows(label, cur, base)
-        rows += _metric_rows(label, cur, base, baseline.tolerances, metrics)
+        rows += _metric_rows(label, cur, base, baseline.tolerances, metrics,
+                             same_environment(rec, base, baseline))
         srow = _speed_row(label, cur, base, factor, alpha)
         if srow is not None:
             rows.append(srow)
@@ -156,11 +182,35 @@ def check_results(records: list[dict[str, Any]], baseline: Baseline,
     return rows, code
 
 
+def update_losses(old: Baseline | None, new: Baseline, records: list[dict[str, Any]]
+                  ) -> list[str]:
+    """What an ``--update`` from ``records`` would lose (empty: safe): another suite replacing
+    the baseline's, baseline cells the new one lacks, or result cells it leaves out (failed, or
+    without the baseline seed). ``check --update`` refuses these unless ``--force``."""
+    lines = []
+    if old is not None and old.suite != new.suite:
+        lines.append(f"the results are of suite {new.suite!r} but the baseline is for suite "
+                     f"{old.suite!r}: all {len(old.cells)} of its cells would be replaced")
+    dropped = sorted(set(old.cells) - set(new.cells)) if old is not None else []
+    if dropped:
+        lines.append(f"it would drop {len(dropped)} of the baseline's {len(old.cells)} cells "
+                     f"(no usable result of seed {new.seed}): {', '.join(dropped)}")
+    left = sorted({r["label"] for r in records if r.get("suite") == new.suite}
+                  - set(new.cells) - set(dropped))
+    if left:
+        lines.append(f"it would leave out {len(left)} cell(s) of the results (failed, or no "
+                     f"result of seed {new.seed}): {', '.join(left)}")
+    return lines
+
+
 def describe_update(old: Baseline | None, new: Baseline) -> list[str]:
     """Human lines saying what an ``--update`` changed."""
+    env = ("environment: " + ", ".join(f"{k}={v}" for k, v in new.environment.items())
+           if new.environment else "environment: mixed or unknown (every check uses the "
+           "seed-spread tolerance)")
     if old is None:
-        return [f"new baseline for suite {new.suite!r} with {len(new.cells)} cells"]
-    lines = []
+        return [f"new baseline for suite {new.suite!r} with {len(new.cells)} cells", env]
+    lines = [] if old.environment == new.environment else [env]
     for label in sorted(set(old.cells) | set(new.cells)):
         a, b = old.cells.get(label), new.cells.get(label)
         if a is None:

@@ -114,10 +114,30 @@ def derive(res: BenchResult) -> dict[str, float | None]:
     return d
 
 
+class BenchCaseError(ValueError):
+    """The options give a case the op refuses (e.g. an even ``--kernel-size`` for carafe); the
+    message is the op's own argument check."""
+
+
 def bench_op(name: str, device: torch.device, repeats: int = 7, **case_kwargs) -> BenchResult:
-    """Benchmark op ``name`` on the case built from ``case_kwargs`` (shape, kernel_size, scale)."""
+    """Benchmark op ``name`` on the case built from ``case_kwargs`` (shape, kernel_size, scale).
+
+    Raises:
+        BenchCaseError: the op refuses the case (checked by one native call before any timing).
+    """
+    from upbench.ops import NativeBuildError
+
     spec = get_op(name)
     gen = torch.Generator().manual_seed(0)
-    case = spec.bench_case(device=device, gen=gen, **{k: v for k, v in case_kwargs.items()
-                                                     if v is not None})
+    given = {k: v for k, v in case_kwargs.items() if v is not None}
+    opts = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items()) or "defaults"
+    try:
+        case = spec.bench_case(device=device, gen=gen, **given)
+        with torch.no_grad():
+            spec.run("native", *case.args)
+    except NativeBuildError:
+        raise
+    except (RuntimeError, ValueError, TypeError, IndexError) as e:
+        msg = " ".join(str(e).split("\n")[0].split()) or type(e).__name__
+        raise BenchCaseError(f"{name} refuses the case ({opts}): {msg}") from None
     return bench_case(spec, case, device, repeats=repeats)

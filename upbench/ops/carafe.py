@@ -1,7 +1,7 @@
 """CARAFE reassembly (Wang et al., ICCV 2019) with mmcv's semantics.
 
 ``out[n,c,p,q] = sum_{i,j<K} masks[n, g(c)K² + iK + j, p, q] · x[n, c, ⌊p/s⌋+i−r, ⌊q/s⌋+j−r]``,
-r = K // 2, g(c) = c // (C/G). Taps outside ``x`` are skipped (zero padding) and the masks are not
+r = K // 2, g(c) = c // (C/G). Taps outside ``x`` are skipped (whatever their mask) and the masks are not
 renormalised: they arrive already normalised (softmax over the K² taps), shape (N, G·K², s·h, s·w).
 """
 
@@ -77,10 +77,21 @@ def carafe_reference(features, masks, kernel_size, group_size=1, scale_factor=2)
     """
     n, c, h, w = features.shape
     k, g, s = kernel_size, group_size, scale_factor
+    if features.numel() == 0:  # unfold rejects empty maps; the output is empty (or all zeros)
+        return _empty_like_output(features, masks, (n, c, h * s, w * s))
     win = F.unfold(features, k, padding=k // 2).view(n, g, c // g, k * k, h, w)
     m = masks.view(n, g, k * k, h, s, w, s)
+    # taps outside x are skipped (as the native kernels), so a non-finite mask value there
+    # does not reach the output through the zero padding
+    inside = F.unfold(features.new_ones(1, 1, h, w), k, padding=k // 2).view(1, 1, k * k, h, 1, w, 1)
+    m = torch.where(inside > 0, m, m.new_zeros(()))
     out = torch.einsum("ngckhw,ngkhawb->ngchawb", win, m)
     return out.reshape(n, c, h * s, w * s)
+
+
+def _empty_like_output(a: torch.Tensor, b: torch.Tensor, shape) -> torch.Tensor:
+    """Zeros of ``shape`` still connected to the (empty) inputs for autograd."""
+    return a.new_zeros(shape) + (a.sum() + b.sum()) * 0
 
 
 def carafe_macs(features, masks, kernel_size, group_size=1, scale_factor=2) -> int:

@@ -123,7 +123,7 @@ def nrd_decode_reference(params, guidance, num_classes, hidden=16, grid=8, coord
     if coords:
         c = _coords(g, params.dtype, params.device).expand(n, h, w, g, g, 2)
         z = torch.cat([c, z], -1)
-    z = z.reshape(n, h, w, g * g, -1)
+    z = z.reshape(n, h, w, g * g, (2 if coords else 0) + m)  # explicit: may be 0 elements
     w1, w2, w3, b1, b2, b3 = _split(params.permute(0, 2, 3, 1), z.shape[-1], d, k)
     h1 = torch.relu(z @ w1.transpose(-1, -2) + b1.unsqueeze(-2))
     h2 = torch.relu(h1 @ w2.transpose(-1, -2) + b2.unsqueeze(-2))

@@ -17,6 +17,11 @@ the official offset gradient drops the far neighbours; here it is one-sided with
 ATen's grid sampler (at the last row/column, the left neighbour is used). The CPU backward is
 deterministic (serial scatter per plane); the CUDA input gradient uses atomicAdd.
 
+Non-finite values: the output is the weighted sum of the four corners (as ``grid_sample``), so
+NaN or ±inf in x reaches every output that reads that corner, even with weight 0; a NaN offset
+makes that output NaN (it is never turned into an index); ±inf offsets clamp to the border. The
+native kernels (both CPU paths, CUDA) and the reference agree on all of this.
+
 ATen peer: ``F.grid_sample(..., mode="bilinear", padding_mode="border")`` with the grid built
 from the same positions (its ``align_corners`` as the op's).
 """
@@ -110,7 +115,9 @@ def sample_positions(offsets: torch.Tensor, scale_h: int, scale_w: int,
 
 def _axis(pos: torch.Tensor, size: int):
     pos = pos.clamp(0, size - 1)  # clamp's gradient: 1 inside [0, size-1], 0 outside
-    i0 = pos.detach().floor().clamp(max=max(size - 2, 0))
+    # a NaN position (clamp keeps it) samples index 0 and reaches the output through lam, as in
+    # the native kernels; it must not become an index
+    i0 = pos.detach().floor().nan_to_num(0.0).clamp(max=max(size - 2, 0))
     lam = pos - i0
     i1 = (i0 + 1).clamp(max=size - 1)
     return i0.long(), i1.long(), lam
@@ -132,9 +139,10 @@ def offset_bilinear_reference(x, offsets, scale_h=2, scale_w=2, align_corners=Tr
         idx = (yi * w + xi).reshape(n, c, hh * ww)
         return flat.gather(2, idx).view(n, c, hh, ww)
 
-    top = gather(y0, x0) + lx * (gather(y0, x1) - gather(y0, x0))
-    bot = gather(y1, x0) + lx * (gather(y1, x1) - gather(y1, x0))
-    return top + ly * (bot - top)
+    # the weighted sum of the four corners, as the native kernels and grid_sample: NaN and inf
+    # in x spread the same way (a non-finite corner reaches the output even with weight 0)
+    return ((1 - ly) * (1 - lx) * gather(y0, x0) + (1 - ly) * lx * gather(y0, x1)
+            + ly * (1 - lx) * gather(y1, x0) + ly * lx * gather(y1, x1))
 
 
 def offset_bilinear_grid_sample(x, offsets, scale_h=2, scale_w=2, align_corners=True

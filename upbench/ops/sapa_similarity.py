@@ -77,9 +77,15 @@ def sapa_similarity_reference(query, key, kernel_size=5, scale_factor=2) -> torc
     """
     n, d, h, w = key.shape
     k, s = kernel_size, scale_factor
+    if key.numel() == 0 or query.numel() == 0:  # unfold rejects empty maps: zeros (or empty)
+        return key.new_zeros((n, k * k, h * s, w * s)) + (key.sum() + query.sum()) * 0
     win = F.unfold(key, k, padding=k // 2).view(n, d, k * k, h, w)
     q = query.view(n, d, h, s, w, s)
     out = torch.einsum("ndhawb,ndkhw->nkhawb", q, win)
+    # taps outside the map are 0 exactly (as the native kernels), not query × 0 (NaN for a
+    # non-finite query)
+    inside = F.unfold(key.new_ones(1, 1, h, w), k, padding=k // 2).view(1, k * k, h, 1, w, 1)
+    out = torch.where(inside > 0, out, out.new_zeros(()))
     return out.reshape(n, k * k, h * s, w * s)
 
 

@@ -36,7 +36,12 @@ class Metric:
         shown: a column of compare's table (all metrics go to CSV and JSON).
         delta: compare also shows the paired Δ against the reference upsampler.
         gated: the CI gate checks it (with a tolerance in ``unit``).
-        tolerance_floor: the gate's smallest tolerance, in ``unit``.
+        tolerance_floor: the gate's smallest tolerance, in ``unit``, when the result comes from
+            another environment than the baseline (the seed-to-seed spread sets the rest).
+        rerun_tolerance: the gate's tolerance, in ``unit``, when the result was produced in the
+            baseline's environment (same torch, CPU, threads, compiler, native ops, device) with
+            the same config and seed: training is then deterministic and a rerun reproduces the
+            baseline almost exactly. Default (None): ``10**-digits``, the last shown digit.
     """
 
     key: str
@@ -47,6 +52,11 @@ class Metric:
     delta: bool = False
     gated: bool = True
     tolerance_floor: float = 0.5
+    rerun_tolerance: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rerun_tolerance is None:
+            object.__setattr__(self, "rerun_tolerance", 10.0 ** -self.digits)
 
     @property
     def direction(self) -> Literal["higher", "lower"]:

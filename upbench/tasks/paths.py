@@ -43,18 +43,14 @@ def resolve_file(path: str, root: str, file: str, key: str) -> str:
                       str(cand.parent / best) if best else None)
 
 
+ALL_SAMPLES = "null for all samples"  # the reason of the max_train / max_val bounds
+
+
 def check_dataset_section(cfg, file: str, prefix: str) -> bool:
-    """The checks shared by the tasks' ``dataset`` sections: ``max_train`` / ``max_val`` ≥ 1 (or
-    null); for ``kind: synthetic`` the split sizes ≥ 1; for ``kind: folder`` a ``root`` that
-    exists (resolved to an absolute path). Returns True for a folder dataset."""
-    for k in ("max_train", "max_val"):
-        v = getattr(cfg, k, None)
-        if v is not None and v < 1:
-            raise ConfigError(file, f"{prefix}.{k}", "must be >= 1 (or null for all samples)")
+    """The checks shared by the tasks' ``dataset`` sections (the sizes and ``max_train`` /
+    ``max_val`` are bounded fields, :func:`upbench.utils.schema.bound`): for ``kind: folder`` a
+    ``root`` that exists (resolved to an absolute path). Returns True for a folder dataset."""
     if cfg.kind == "synthetic":
-        for k in ("train_size", "val_size"):
-            if getattr(cfg, k) < 1:
-                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
         return False
     if not cfg.root:
         raise ConfigError(file, f"{prefix}.root", "required for kind: folder")

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 
 def json_safe(obj: Any) -> Any:
-    """``obj`` with NaN/inf floats as None, tuples and sets as lists, paths as strings."""
+    """``obj`` with NaN/inf floats as None (numpy scalars as Python numbers first), tuples and
+    sets as lists, paths as strings."""
+    if isinstance(obj, numbers.Integral) and not isinstance(obj, int):
+        obj = int(obj)
+    elif isinstance(obj, numbers.Real) and not isinstance(obj, (int, float)):
+        obj = float(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):

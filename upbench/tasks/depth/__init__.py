@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from upbench.data.imagecheck import DataError, check_samples, open_image
 from upbench.data.nyu import ListError, load_depth_png, read_list
 from upbench.tasks.base import Task
 from upbench.tasks.depth.config import DatasetConfig, MetricsConfig, ModelConfig
@@ -48,20 +49,15 @@ class Depth(Task):
                 raise ConfigError(file, key, str(e)) from None
             if not pairs:
                 raise ConfigError(file, key, f"{lst} lists no samples")
-            from PIL import Image
 
-            for p in pairs if deep else pairs[:1]:
-                try:
-                    with Image.open(p.image) as im:
-                        im.verify()
-                    depth = load_depth_png(p.depth)
-                    with Image.open(p.image) as im:
-                        size = im.size[::-1]
-                except (OSError, ValueError) as e:
-                    raise ConfigError(file, key, f"cannot read {p.image} / {p.depth}: {e}") from None
-                if depth.shape != tuple(size):
-                    raise ConfigError(file, key, f"{p.depth} is {depth.shape[1]}×{depth.shape[0]} "
-                                      f"but {p.image} is {size[1]}×{size[0]}")
+            def decode(i: int, pairs=pairs) -> None:
+                open_image(pairs[i].image, "RGB")
+                load_depth_png(pairs[i].depth)
+
+            try:
+                check_samples([(p.image, p.depth) for p in pairs], deep, decode=decode)
+            except (DataError, ValueError) as e:
+                raise ConfigError(file, key, str(e)) from None
 
     def splits(self, suite: Any):
         return (make_split(suite.dataset, "train", suite.input_size),

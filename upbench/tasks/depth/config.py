@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from upbench.tasks.paths import check_dataset_section, resolve_file
-from upbench.utils.schema import ConfigError
+from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section, resolve_file
+from upbench.utils.schema import ConfigError, bound
 
 
 @dataclass
@@ -21,20 +21,18 @@ class DatasetConfig:
     """
 
     kind: Literal["synthetic", "folder"] = "synthetic"
-    train_size: int = 512
-    val_size: int = 128
+    train_size: int = bound(512, ge=1)
+    val_size: int = bound(128, ge=1)
     seed: int = 0
-    max_depth: float = 10.0
+    max_depth: float = bound(10.0, gt=0, why="metres")
     format: Literal["nyu"] = "nyu"
     root: str | None = None
     train_list: str | None = None
     val_list: str | None = None
-    max_train: int | None = None
-    max_val: int | None = None
+    max_train: int | None = bound(None, ge=1, why=ALL_SAMPLES)
+    max_val: int | None = bound(None, ge=1, why=ALL_SAMPLES)
 
     def validate(self, file: str, prefix: str) -> None:
-        if not self.max_depth > 0:
-            raise ConfigError(file, f"{prefix}.max_depth", "must be > 0 (metres)")
         if not check_dataset_section(self, file, prefix):
             return
         for k in ("train_list", "val_list"):
@@ -51,23 +49,21 @@ class ModelConfig:
     encoder ``widths``/``blocks`` (strides 4–32) and the channels of the four ×2 decoder stages
     (s32→s16, s16→s8, s8→s4, s4→s2)."""
 
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 16])
+    widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
+    blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
+    decoder_channels: list[int] = bound(default_factory=lambda: [64, 32, 16, 16], ge=1)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4 or len(self.decoder_channels) != 4:
             raise ConfigError(file, prefix, "widths, blocks and decoder_channels need 4 entries")
-        if min(self.widths + self.decoder_channels) < 1 or min(self.blocks) < 1:
-            raise ConfigError(file, prefix, "widths, blocks and decoder_channels must be >= 1")
 
 
 @dataclass
 class MetricsConfig:
     """BTS's evaluation range (metres) and the Eigen crop (480×640 maps only)."""
 
-    min_depth: float = 1e-3
-    max_depth: float = 10.0
+    min_depth: float = bound(1e-3, ge=0, why="metres")
+    max_depth: float = bound(10.0, gt=0, why="metres")
     eigen_crop: bool = False
 
     def validate(self, file: str, prefix: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from upbench.data.coco import CocoFormatError, read_instances
+from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics.detection import CocoEvaluator
 from upbench.tasks.base import Task
 from upbench.tasks.detection.config import DatasetConfig, MetricsConfig, ModelConfig
@@ -42,8 +43,6 @@ class Detection(Task):
         d = suite.dataset
         if d.kind != "folder":
             return
-        from PIL import Image
-
         for split in ("train", "val"):
             ann, images = getattr(d, f"{split}_ann"), getattr(d, f"{split}_images")
             key = f"dataset.{split}_ann"
@@ -64,13 +63,10 @@ class Detection(Task):
             if missing:
                 raise ConfigError(file, f"dataset.{split}_images", f"{len(missing)} image(s) of "
                                   f"{ann} are not in {images}, e.g. {missing[0]}")
-            for im in imgs if deep else imgs[:1]:
-                try:
-                    with Image.open(Path(images) / im["file_name"]) as f:
-                        f.convert("RGB")
-                except OSError as e:
-                    raise ConfigError(file, f"dataset.{split}_images",
-                                      f"cannot decode {Path(images) / im['file_name']}: {e}") from None
+            try:
+                check_samples([(Path(images) / im["file_name"],) for im in imgs], deep)
+            except DataError as e:
+                raise ConfigError(file, f"dataset.{split}_images", str(e)) from None
 
     def splits(self, suite: Any):
         return (make_split(suite.dataset, "train", suite.input_size),

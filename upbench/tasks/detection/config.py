@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from upbench.tasks.paths import check_dataset_section, resolve_file, resolve_root
-from upbench.utils.schema import ConfigError
+from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section, resolve_file, resolve_root
+from upbench.utils.schema import ConfigError, bound
 
 
 @dataclass
@@ -22,25 +22,21 @@ class DatasetConfig:
     """
 
     kind: Literal["synthetic", "folder"] = "synthetic"
-    num_classes: int = 6
-    train_size: int = 512
-    val_size: int = 128
+    num_classes: int = bound(6, ge=1)
+    train_size: int = bound(512, ge=1)
+    val_size: int = bound(128, ge=1)
     seed: int = 0
-    max_objects: int = 6
+    max_objects: int = bound(6, ge=1, why="objects per synthetic image")
     format: Literal["coco"] = "coco"
     root: str | None = None
     train_ann: str | None = None
     val_ann: str | None = None
     train_images: str | None = None
     val_images: str | None = None
-    max_train: int | None = None
-    max_val: int | None = None
+    max_train: int | None = bound(None, ge=1, why=ALL_SAMPLES)
+    max_val: int | None = bound(None, ge=1, why=ALL_SAMPLES)
 
     def validate(self, file: str, prefix: str) -> None:
-        if self.num_classes < 1:
-            raise ConfigError(file, f"{prefix}.num_classes", "must be >= 1")
-        if self.max_objects < 1:
-            raise ConfigError(file, f"{prefix}.max_objects", "must be >= 1")
         if not check_dataset_section(self, file, prefix):
             return
         for k in ("train_ann", "val_ann"):
@@ -72,17 +68,17 @@ class ModelConfig:
     ``flops_proposals``: the proposals the FLOP count runs the box head on.
     """
 
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    fpn_channels: int = 32
-    anchor_sizes: list[int] = field(default_factory=lambda: [8, 16, 32, 64, 128])
-    representation_size: int = 128
-    rpn_batch: int = 128
-    roi_batch: int = 128
-    proposals_train: int = 300
-    proposals_test: int = 100
-    score_threshold: float = 0.05
-    flops_proposals: int = 100
+    widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
+    blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
+    fpn_channels: int = bound(32, ge=1)
+    anchor_sizes: list[int] = bound(default_factory=lambda: [8, 16, 32, 64, 128], ge=1)
+    representation_size: int = bound(128, ge=1)
+    rpn_batch: int = bound(128, ge=1)
+    roi_batch: int = bound(128, ge=1)
+    proposals_train: int = bound(300, ge=1)
+    proposals_test: int = bound(100, ge=1)
+    score_threshold: float = bound(0.05, ge=0, lt=1)
+    flops_proposals: int = bound(100, ge=1)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4:
@@ -90,22 +86,10 @@ class ModelConfig:
         if len(self.anchor_sizes) != 5:
             raise ConfigError(file, f"{prefix}.anchor_sizes", "one size per FPN level P2..P6 "
                               f"(5), got {self.anchor_sizes}")
-        for k in ("fpn_channels", "representation_size", "rpn_batch", "roi_batch",
-                  "proposals_train", "proposals_test", "flops_proposals"):
-            if getattr(self, k) < 1:
-                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
-        if min(self.widths + self.blocks + self.anchor_sizes) < 1:
-            raise ConfigError(file, prefix, "widths, blocks and anchor_sizes must be >= 1")
-        if not 0 <= self.score_threshold < 1:
-            raise ConfigError(file, f"{prefix}.score_threshold", "must be in [0, 1)")
 
 
 @dataclass
 class MetricsConfig:
     """COCO's evaluation: ``max_detections`` per image (100, COCOeval's maxDets)."""
 
-    max_detections: int = 100
-
-    def validate(self, file: str, prefix: str) -> None:
-        if self.max_detections < 1:
-            raise ConfigError(file, f"{prefix}.max_detections", "must be >= 1")
+    max_detections: int = bound(100, ge=1)

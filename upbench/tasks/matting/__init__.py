@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from upbench.data.composition1k import Composition1kTest, Composition1kTrain
+from upbench.data.imagecheck import DataError, check_samples
 from upbench.tasks.base import Task
 from upbench.tasks.matting.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.matting.data import make_split
@@ -42,9 +43,13 @@ class Matting(Task):
                 source = make()
                 if not len(source):
                     raise FileNotFoundError(f"the {split} split has no images")
-                for i in range(len(source)) if deep else (0,):
-                    source.item(i)
-            except (FileNotFoundError, OSError, ValueError) as e:
+                if split == "train":  # foreground and alpha of one size; backgrounds any size
+                    rows = list(zip(source.fg, source.alpha, strict=True))
+                    check_samples([(b,) for b in source.bg], deep)
+                else:
+                    rows = list(zip(source.merged, source.alpha, source.trimap, strict=True))
+                check_samples(rows, deep, decode=source.item)
+            except (FileNotFoundError, DataError, OSError, ValueError) as e:
                 raise ConfigError(file, key, f"{split} split under {d.root}: {e}") from None
 
     def splits(self, suite: Any):

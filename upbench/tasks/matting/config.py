@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from upbench.data.composition1k import DEFAULT_LAYOUT
-from upbench.tasks.paths import check_dataset_section
-from upbench.utils.schema import ConfigError
+from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section
+from upbench.utils.schema import ConfigError, bound
 
 
 @dataclass
@@ -24,10 +24,10 @@ class DatasetConfig:
     """
 
     kind: Literal["synthetic", "folder"] = "synthetic"
-    train_size: int = 512
-    val_size: int = 128
+    train_size: int = bound(512, ge=1)
+    val_size: int = bound(128, ge=1)
     seed: int = 0
-    val_kernel: int = 7
+    val_kernel: int = bound(7, ge=1, why="the trimap dilation in pixels")
     format: Literal["composition1k"] = "composition1k"
     root: str | None = None
     train_fg: str = DEFAULT_LAYOUT["train_fg"]
@@ -36,9 +36,9 @@ class DatasetConfig:
     test_merged: str = DEFAULT_LAYOUT["test_merged"]
     test_alpha: str = DEFAULT_LAYOUT["test_alpha"]
     test_trimap: str = DEFAULT_LAYOUT["test_trimap"]
-    bg_per_fg: int = 1
-    max_train: int | None = None
-    max_val: int | None = None
+    bg_per_fg: int = bound(1, ge=1)
+    max_train: int | None = bound(None, ge=1, why=ALL_SAMPLES)
+    max_val: int | None = bound(None, ge=1, why=ALL_SAMPLES)
 
     @property
     def layout(self) -> dict[str, str]:
@@ -46,9 +46,6 @@ class DatasetConfig:
         return {k: getattr(self, k) for k in DEFAULT_LAYOUT}
 
     def validate(self, file: str, prefix: str) -> None:
-        for k in ("val_kernel", "bg_per_fg"):
-            if getattr(self, k) < 1:
-                raise ConfigError(file, f"{prefix}.{k}", "must be >= 1")
         check_dataset_section(self, file, prefix)
 
 
@@ -58,16 +55,14 @@ class ModelConfig:
     max-pooling between stages), ``full_channels`` of the full-resolution shortcut, and the
     channels of the five ×2 decoder stages (s32→16, →8, →4, →2, →1)."""
 
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    full_channels: int = 8
-    decoder_channels: list[int] = field(default_factory=lambda: [64, 32, 16, 16, 8])
+    widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
+    blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
+    full_channels: int = bound(8, ge=1)
+    decoder_channels: list[int] = bound(default_factory=lambda: [64, 32, 16, 16, 8], ge=1)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4 or len(self.decoder_channels) != 5:
             raise ConfigError(file, prefix, "widths and blocks need 4 entries, decoder_channels 5")
-        if min(self.widths + self.blocks + self.decoder_channels + [self.full_channels]) < 1:
-            raise ConfigError(file, prefix, "all sizes must be >= 1")
 
 
 @dataclass

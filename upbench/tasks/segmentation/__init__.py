@@ -7,6 +7,8 @@ from typing import Any
 
 import torch
 
+from upbench.data.folder import check_label
+from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics import SegMetrics
 from upbench.tasks.base import Task
 from upbench.tasks.segmentation.config import DatasetConfig, MetricsConfig, ModelConfig
@@ -30,12 +32,31 @@ class Segmentation(Task):
     eval_size = (512, 512)  # mmseg's ADE20K / VOC crop, the papers' FLOPs size
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
-        if suite.dataset.kind != "folder":
+        """A folder dataset: both splits listed (labels present, not empty after
+        ``max_train``/``max_val``), every image/label pair of one size, and a spread sample of
+        pairs decoded (every pair with ``deep``): labels hold class indices below
+        ``num_classes`` (or 255)."""
+        d = suite.dataset
+        if d.kind != "folder":
             return
         for split in ("train", "val"):
+            key = f"dataset.{split}_split" if getattr(d, f"{split}_split") else "dataset.root"
             try:
-                make_split(suite.dataset, split, suite.input_size)
+                data = make_split(d, split, suite.input_size)
             except (FileNotFoundError, ValueError) as e:
+                raise ConfigError(file, key, f"{split} split: {e} (check dataset.root and "
+                                  f"dataset.format: {d.format}, or set dataset.{split}_split)"
+                                  ) from None
+            if not len(data):
+                raise ConfigError(file, key, f"the {split} split of {d.root} has no samples")
+
+            def decode(i: int, data=data) -> None:
+                check_label(data.pairs[i].label, d.num_classes, data.reduce_zero_label)
+                data.item(i)
+
+            try:
+                check_samples([(p.image, p.label) for p in data.pairs], deep, decode=decode)
+            except DataError as e:
                 raise ConfigError(file, "dataset.root", f"{split} split: {e}") from None
 
     def splits(self, suite: Any):

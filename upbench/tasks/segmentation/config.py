@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
-from upbench.tasks.paths import check_dataset_section
-from upbench.utils.schema import ConfigError
+from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section
+from upbench.utils.schema import ConfigError, bound
 
 FORMATS = ("generic", "voc", "ade20k", "cityscapes")
 
@@ -23,23 +23,21 @@ class DatasetConfig:
     """
 
     kind: Literal["synthetic", "folder"] = "synthetic"
-    num_classes: int = 8
-    train_size: int = 256
-    val_size: int = 64
+    num_classes: int = bound(8, ge=2, le=254, why="255 is the ignore label")
+    train_size: int = bound(256, ge=1)
+    val_size: int = bound(64, ge=1)
     seed: int = 0
-    max_things: int = 4
-    small_objects: int = 4
+    max_things: int = bound(4, ge=0)
+    small_objects: int = bound(4, ge=0)
     format: Literal["generic", "voc", "ade20k", "cityscapes"] = "generic"
     root: str | None = None
     train_split: str | None = None
     val_split: str | None = None
     reduce_zero_label: bool | None = None
-    max_train: int | None = None
-    max_val: int | None = None
+    max_train: int | None = bound(None, ge=1, why=ALL_SAMPLES)
+    max_val: int | None = bound(None, ge=1, why=ALL_SAMPLES)
 
     def validate(self, file: str, prefix: str) -> None:
-        if self.num_classes < 2 or self.num_classes > 254:
-            raise ConfigError(file, f"{prefix}.num_classes", "must be in 2..254")
         check_dataset_section(self, file, prefix)
 
 
@@ -48,21 +46,21 @@ class ModelConfig:
     """The segmentation baseline's size (see :class:`~upbench.tasks.segmentation.model
     .SegBaseline`)."""
 
-    widths: list[int] = field(default_factory=lambda: [16, 32, 64, 128])
-    blocks: list[int] = field(default_factory=lambda: [1, 1, 1, 1])
-    decoder_channels: int = 32
+    widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
+    blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
+    decoder_channels: int = bound(32, ge=1)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4:
             raise ConfigError(file, f"{prefix}.widths", "widths and blocks need 4 entries (stages "
                               "at stride 4, 8, 16, 32)")
-        if min(self.widths + [self.decoder_channels]) < 1 or min(self.blocks) < 1:
-            raise ConfigError(file, prefix, "widths, blocks and decoder_channels must be >= 1")
 
 
 @dataclass
 class MetricsConfig:
     """Metric parameters (METRICS.md): boundary IoU dilation ratio, trimap band widths."""
 
-    boundary_dilation_ratio: float = 0.02
-    trimap_widths: list[int] = field(default_factory=lambda: [2, 4])
+    boundary_dilation_ratio: float = bound(0.02, gt=0, le=1, why="a fraction of the image "
+                                           "diagonal")
+    trimap_widths: list[int] = bound(default_factory=lambda: [2, 4], ge=1, unique=True,
+                                     why="band widths in pixels")

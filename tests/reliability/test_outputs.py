@@ -1,0 +1,215 @@
+"""Nothing finished is lost (issue 18, items 2, 3, 9): output locations are checked before any
+work, files keep the user's umask, ``check --update`` refuses to drop cells, one run per
+results directory, temp files of a killed run removed."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import pytest
+
+from tests.reliability.conftest import invoke, load, result, write_results
+from upbench.engine.outdir import LockedError, OutputError, RunLock, prepare_dir, prepare_file
+from upbench.engine.results import write_atomic
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail the test if any cell starts training."""
+    from upbench.engine import runner
+
+    def train(*a, **k):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(runner, "train", train)
+
+
+# ---- umask --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_write_atomic_uses_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        p = write_atomic(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == mode
+
+
+def test_write_atomic_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    p = tmp_path / "b.json"
+    p.write_text("{}")
+    p.chmod(0o640)
+    write_atomic(p, {"a": 1})
+    assert p.stat().st_mode & 0o777 == 0o640
+
+
+def test_baseline_written_by_update_is_not_private(syn_baseline):
+    baseline, _ = syn_baseline
+    assert baseline.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
+# ---- check --update guard -------------------------------------------------------------------
+
+
+def test_update_with_another_suite_refuses_and_names_the_dropped_cells(syn_baseline, tmp_path):
+    baseline, _ = syn_baseline
+    before = baseline.read_bytes()
+    other = write_results(tmp_path / "other", [result("nearest", s, 50 + s, suite="another")
+                                               for s in (0, 1)])
+    r = invoke("check", other, "--baseline", baseline, "--update")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "refusing to update" in text
+    assert "suite 'another'" in text and "bilinear, carafe" in text and "--force" in text
+    assert baseline.read_bytes() == before
+    r = invoke("check", other, "--baseline", baseline, "--update", "--force")
+    assert r.exit_code == 0, r.output
+    assert load(baseline)["suite"] == "another" and "forced" in r.output
+
+
+def test_update_with_a_partial_cell_set_refuses(syn_baseline, tmp_path):
+    baseline, seed0 = syn_baseline
+    before = baseline.read_bytes()
+    part = write_results(tmp_path / "part", [r for r in seed0 if r["label"] == "bilinear"])
+    r = invoke("check", part, "--baseline", baseline, "--update")
+    text = " ".join(r.output.split())
+    assert r.exit_code == 2 and "drop 1 of the baseline's 2 cells" in text and "carafe" in text
+    assert baseline.read_bytes() == before
+    # a failed cell is left out too
+    failed = write_results(tmp_path / "failed", [seed0[0], dict(seed0[1], status="failed")])
+    r = invoke("check", failed, "--baseline", baseline, "--update")
+    assert r.exit_code == 2 and "carafe" in r.output
+    # the complete set updates
+    r = invoke("check", write_results(tmp_path / "all", seed0), "--baseline", baseline,
+               "--update")
+    assert r.exit_code == 0, r.output
+
+
+def test_first_update_leaving_out_failed_cells_refuses(tmp_path):
+    recs = [result("bilinear", s, 50 + s) for s in (0, 1)] + [
+        result("carafe", s, 50, status="failed") for s in (0, 1)]
+    d = write_results(tmp_path / "r", recs)
+    r = invoke("check", d, "--baseline", tmp_path / "new.json", "--update")
+    assert r.exit_code == 2 and "leave out 1 cell" in r.output and "carafe" in r.output
+    assert not (tmp_path / "new.json").exists()
+
+
+# ---- unwritable outputs, found before any work ----------------------------------------------
+
+
+def test_prepare_dir_and_file(tmp_path, readonly_dir):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(OutputError, match="is under .*file, which is a file"):
+        prepare_dir(f / "out")
+    with pytest.raises(OutputError, match="is a file"):
+        prepare_dir(f)
+    with pytest.raises(OutputError, match="cannot write in"):
+        prepare_dir(readonly_dir)
+    with pytest.raises(OutputError, match="cannot create"):
+        prepare_dir(readonly_dir / "new" / "out")
+    with pytest.raises(OutputError, match="is a directory"):
+        prepare_file(tmp_path)
+    assert prepare_dir(tmp_path / "a" / "b").is_dir()
+    assert not list((tmp_path / "a" / "b").iterdir())  # the probe is gone
+
+
+def test_run_with_an_unwritable_out_exits_2_before_training(suite, tmp_path, readonly_dir,
+                                                            no_training):
+    f = tmp_path / "file"
+    f.write_text("x")
+    for out in (f / "out", f, readonly_dir, readonly_dir / "out"):
+        r = invoke("run", suite, "--out", out)
+        assert r.exit_code == 2, (out, r.output)
+        text = " ".join(r.output.split()).replace("'", "")
+        assert str(out) in text and "Traceback" not in text, r.output
+        assert out == f or "unusable output directory" in text  # (click itself rejects a file)
+
+
+def test_compare_plot_and_report_to_unwritable_paths_exit_2(syn_baseline, tmp_path,
+                                                            readonly_dir, monkeypatch):
+    from upbench.engine import compare
+
+    def aggregate(*a, **k):
+        raise AssertionError("work started")
+
+    monkeypatch.setattr(compare, "aggregate", aggregate)
+    f = tmp_path / "file"
+    f.write_text("x")
+    for opt, path in (("--plot", f / "p.png"), ("--plot", readonly_dir / "p.png"),
+                      ("--plot", tmp_path), ("--report", f / "rep"),
+                      ("--report", readonly_dir / "rep")):
+        r = invoke("compare", tmp_path / "base", opt, path)
+        assert r.exit_code == 2 and "Traceback" not in r.output, (opt, path, r.output)
+        assert str(path) in " ".join(r.output.split())
+
+
+def test_update_to_an_unwritable_baseline_exits_2(syn_baseline, tmp_path, readonly_dir):
+    f = tmp_path / "file"
+    f.write_text("x")
+    for path in (f / "b.json", readonly_dir / "b.json", tmp_path):
+        r = invoke("check", tmp_path / "base", "--baseline", path, "--update")
+        assert r.exit_code == 2 and "Traceback" not in r.output, (path, r.output)
+
+
+def test_baseline_path_that_is_a_directory_is_reported_as_such(syn_baseline, tmp_path):
+    r = invoke("check", tmp_path / "base", "--baseline", tmp_path)
+    assert r.exit_code == 2 and "is a directory" in r.output and "does not exist" not in r.output
+
+
+# ---- run lock, stale temp files -------------------------------------------------------------
+
+
+def test_second_run_on_the_same_out_exits_2_naming_the_pid(suite, tmp_path, no_training):
+    out = tmp_path / "out"
+    with RunLock(out):
+        r = invoke("run", suite, "--out", out)
+        assert r.exit_code == 2
+        assert f"pid {os.getpid()}" in r.output and "--wait" in r.output
+        with pytest.raises(LockedError, match="in use by another upbench run"):
+            RunLock(out)
+    RunLock(out).release()  # free again once the first run ended
+
+
+def test_wait_queues_behind_the_first_run(tmp_path):
+    out = tmp_path / "out"
+    first = RunLock(out)
+    waited = []
+    t0 = time.monotonic()
+    threading.Timer(0.5, first.release).start()
+    second = RunLock(out, wait=True, on_wait=waited.append)
+    assert time.monotonic() - t0 >= 0.4 and waited and f"pid {os.getpid()}" in waited[0]
+    second.release()
+
+
+def test_run_waits_with_the_wait_flag(suite, tmp_path):
+    out = tmp_path / "out"
+    first = RunLock(out)
+    threading.Timer(0.5, first.release).start()
+    r = invoke("run", suite, "--out", out, "--wait", "--only", "bilinear")
+    assert r.exit_code == 0, r.output
+    assert "waiting for the other run" in r.output
+
+
+def test_stale_temp_files_are_removed_at_start(suite, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / ".bilinear__seed0__0123456789abcdef.json.k3j_x9a1.tmp",
+             out / ".tiny.json.abcdefgh.tmp"]
+    for f in stale:
+        f.write_text('{"trunc')
+    keep = out / "notes.tmp"  # not an atomic-write temp file
+    keep.write_text("mine")
+    r = invoke("run", suite, "--out", out, "--only", "bilinear")
+    assert r.exit_code == 0, r.output
+    assert not any(f.exists() for f in stale) and keep.exists()
+    assert "removed 2 temp file(s)" in r.output
