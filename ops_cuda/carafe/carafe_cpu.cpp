@@ -55,8 +55,14 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
       const scalar_t* mblock = mp + ng * KK * HW;
-      for (int64_t a = 0; a < d.s; ++a)
-        pack_tap_rows<scalar_t, acc_t>(mblock, KK, HW, d.W, yc * d.s + a, ms.data() + a * KK * d.W);
+      for (int64_t a = 0; a < d.s; ++a) {
+        acc_t* mrows = ms.data() + a * KK * d.W;
+        pack_tap_rows<scalar_t, acc_t>(mblock, KK, HW, d.W, yc * d.s + a, mrows);
+        // taps outside x are skipped whatever their mask (a non-finite mask times the zero
+        // padding would be NaN)
+        for (int64_t tap = 0; tap < KK; ++tap)
+          zero_outside_columns(mrows + tap * d.W, d.W, tap % K, r, d.s, d.w);
+      }
       const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, d.h - yc + r);
       for (int64_t c0 = g * Cg; c0 < (g + 1) * Cg; c0 += kFwdChannels) {
         const int64_t nc = std::min<int64_t>(kFwdChannels, (g + 1) * Cg - c0);

@@ -176,6 +176,9 @@ void grad_query_rows(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, cons
       for (int64_t a = 0; a < d.s; ++a) {
         const int64_t p = yc * d.s + a;
         pack_tap_rows<scalar_t, acc_t>(gbase, KK, HW, d.W, p, gs.data());
+        // out-of-map taps are constant 0: their grad_sim must not reach the query gradient
+        for (int64_t tap = 0; tap < KK; ++tap)
+          zero_outside_columns(gs.data() + tap * d.W, d.W, tap % K, r, d.s, d.w);
         for (int64_t c = 0; c < d.d; ++c)
           reassemble_row<scalar_t, acc_t>(gs.data(), ks + c * K * L, ring.off.data(), ilo, ihi,
                                           K, d.s, d.W, gqp + (n * d.d + c) * HW + p * d.W);

@@ -72,3 +72,21 @@ def test_offset_bilinear_blocks_match_reference(kernel_mode, groups, align):
                   (x.double(), off.double()), go.double())
     for g, r in zip(got, want):
         torch.testing.assert_close(g.double(), r, atol=1e-4, rtol=1e-4)
+
+
+def test_out_of_map_column_taps_ignore_non_finite_weights(kernel_mode):
+    """A tap whose column lies outside the map is skipped whatever its weight: a NaN mask there
+    (CARAFE forward) or a NaN similarity gradient there (SAPA query gradient) stays out."""
+    gen = torch.Generator().manual_seed(7)
+    x = torch.randn(1, 4, 5, 40, generator=gen)
+    m = random_masks(1, 1, 3, 5, 40, 2, torch.float32, "cpu", gen)
+    m[0, 3, 4, 0] = float("nan")  # tap (i=1, j=0) of pixel (4, 0) reads column -1
+    out = carafe(x, m, 3, 1, 2, impl="native")
+    assert out.isfinite().all()
+    torch.testing.assert_close(out, carafe_reference(x, m, 3, 1, 2), atol=1e-5, rtol=1e-5)
+    q = torch.randn(1, 3, 10, 80, generator=gen, requires_grad=True)
+    key = torch.randn(1, 3, 5, 40, generator=gen)
+    go = torch.randn(1, 9, 10, 80, generator=gen)
+    go[0, 3, 4, 0] = float("nan")
+    (gq,) = torch.autograd.grad(sapa_similarity(q, key, 3, 2, impl="native"), (q,), go)
+    assert gq.isfinite().all()
