@@ -1,7 +1,8 @@
 """The vectorised CPU kernels at sizes that reach their register blocks and tails, in both CPU
 kernel modes, forward and backward, against float64 references: CARAFE and SAPA similarity
 (ops_cuda/common/upb_window_cpu.h: 64-column blocks, 16-column tails, every specialised scale of
-expand_row) and offset_bilinear (16-column gathers, channel blocks)."""
+expand_row), offset_bilinear (16-column gathers, channel blocks) and pixel_shuffle (every
+scale path)."""
 
 from __future__ import annotations
 
@@ -90,3 +91,15 @@ def test_out_of_map_column_taps_ignore_non_finite_weights(kernel_mode):
     go[0, 3, 4, 0] = float("nan")
     (gq,) = torch.autograd.grad(sapa_similarity(q, key, 3, 2, impl="native"), (q,), go)
     assert gq.isfinite().all()
+
+
+@pytest.mark.parametrize("s", [1, 2, 3, 4, 5])
+def test_pixel_shuffle_every_scale_path_matches_aten(native, s):
+    """The compile-time s = 2..4 interleaves and the runtime-s fallback (s = 1, 5)."""
+    gen = torch.Generator().manual_seed(s)
+    x = torch.randn(2, 3 * s * s, 4, 6, generator=gen)
+    go = torch.randn(2, 3, 4 * s, 6 * s, generator=gen)
+    got = _grads(lambda a: torch.ops.upbench.pixel_shuffle(a, s), (x,), go)
+    want = _grads(lambda a: torch.nn.functional.pixel_shuffle(a, s), (x,), go)
+    for g, r in zip(got, want):
+        assert torch.equal(g, r)
