@@ -16,6 +16,7 @@ at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
   const at::Tensor x = input.contiguous();
   const int64_t NC = x.size(0) * x.size(1), h = x.size(2), w = x.size(3), H = h * s, W = w * s;
   at::Tensor out = at::empty({x.size(0), x.size(1), H, W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bilinear_upsample_cpu", [&] {
     using acc_t = typename AccType<scalar_t>::type;
     std::vector<int64_t> x0(W), x1(W);
@@ -121,6 +122,7 @@ at::Tensor bilinear_upsample_backward_cpu(const at::Tensor& grad_out, int64_t h,
   const at::Tensor g = grad_out.contiguous();
   const int64_t NC = g.size(0) * g.size(1);
   at::Tensor gx = at::empty({g.size(0), g.size(1), h, w}, g.options());
+  advise_huge_pages(gx);
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "bilinear_upsample_backward_cpu", [&] {
     auto fn = cpu_elementwise() ? backward_elementwise<scalar_t> : backward_rows<scalar_t>;
     fn(g.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(), NC, h, w, static_cast<int>(s));

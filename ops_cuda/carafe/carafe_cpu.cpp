@@ -11,14 +11,12 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_window_cpu.h"
 #include "carafe.h"
 
 namespace upb {
 namespace carafe {
 namespace {
-
-// Output columns per register block of the vectorised forward.
-constexpr int64_t kQ = 64;
 
 Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
   return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
@@ -38,47 +36,50 @@ void check_inputs(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64
 
 // ---- forward ---------------------------------------------------------------------------------
 
+// Channels per pass of the vectorised forward: they share every packed mask load.
+constexpr int kFwdChannels = 4;
+
 template <typename scalar_t>
 void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d, int64_t N,
                   int64_t C, int64_t G) {
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
-  // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows.
+  // One task = one low-res row yc of one (n, g): its s high-res rows share the expanded x rows,
+  // and the group's Cg channels share the packed mask rows, kFwdChannels channels at a time.
   at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xs(K * L);
+    std::vector<acc_t> xs(kFwdChannels * K * L), ms(d.s * KK * d.W);
+    std::vector<int64_t> xoff(K);
+    for (int64_t i = 0; i < K; ++i) xoff[i] = i * L;
+    const acc_t* xrows[kFwdChannels];
+    scalar_t* orows[kFwdChannels];
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
       const scalar_t* mblock = mp + ng * KK * HW;
-      for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
-        const scalar_t* xplane = xp + (n * C + c) * d.h * d.w;
-        for (int64_t i = 0; i < K; ++i) {
-          const int64_t y = yc + i - r;
-          if (y >= 0 && y < d.h) expand_row<scalar_t, acc_t>(xplane + y * d.w, d, xs.data() + i * L);
+      for (int64_t a = 0; a < d.s; ++a) {
+        acc_t* mrows = ms.data() + a * KK * d.W;
+        pack_tap_rows<scalar_t, acc_t>(mblock, KK, HW, d.W, yc * d.s + a, mrows);
+        // taps outside x are skipped whatever their mask (a non-finite mask times the zero
+        // padding would be NaN)
+        for (int64_t tap = 0; tap < KK; ++tap)
+          zero_outside_columns(mrows + tap * d.W, d.W, tap % K, r, d.s, d.w);
+      }
+      const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, d.h - yc + r);
+      for (int64_t c0 = g * Cg; c0 < (g + 1) * Cg; c0 += kFwdChannels) {
+        const int64_t nc = std::min<int64_t>(kFwdChannels, (g + 1) * Cg - c0);
+        for (int64_t cc = 0; cc < nc; ++cc) {
+          const scalar_t* xplane = xp + (n * C + c0 + cc) * d.h * d.w;
+          for (int64_t i = ilo; i < ihi; ++i)
+            expand_row<scalar_t, acc_t>(xplane + (yc + i - r) * d.w, d, xs.data() + (cc * K + i) * L);
+          xrows[cc] = xs.data() + cc * K * L;
         }
         for (int64_t a = 0; a < d.s; ++a) {
-          const int64_t p = yc * d.s + a;
-          scalar_t* orow = op + ((n * C + c) * d.H + p) * d.W;
-          // Register-blocked over kQ output columns: the block's accumulators stay in registers
-          // for all K*K taps; each tap is a contiguous multiply-add.
-          for (int64_t q0 = 0; q0 < d.W; q0 += kQ) {
-            const int64_t qn = std::min<int64_t>(kQ, d.W - q0);
-            acc_t blk[kQ] = {};
-            for (int64_t i = 0; i < K; ++i) {
-              const int64_t y = yc + i - r;
-              if (y < 0 || y >= d.h) continue;
-              for (int64_t j = 0; j < K; ++j) {
-                const scalar_t* __restrict__ mrow = mblock + (i * K + j) * HW + p * d.W + q0;
-                const acc_t* __restrict__ xrow = xs.data() + i * L + j * d.s + q0;
-                if (qn == kQ) {
-#pragma omp simd
-                  for (int64_t l = 0; l < kQ; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
-                } else {
-#pragma omp simd
-                  for (int64_t l = 0; l < qn; ++l) blk[l] += static_cast<acc_t>(mrow[l]) * xrow[l];
-                }
-              }
-            }
-            for (int64_t l = 0; l < qn; ++l) orow[q0 + l] = static_cast<scalar_t>(blk[l]);
+          const acc_t* w = ms.data() + a * KK * d.W;
+          for (int64_t cc = 0; cc < nc; ++cc) orows[cc] = op + ((n * C + c0 + cc) * d.H + yc * d.s + a) * d.W;
+          if (nc == kFwdChannels) {
+            reassemble_rows<kFwdChannels>(w, xrows, xoff.data(), ilo, ihi, K, d.s, d.W, orows);
+          } else {
+            for (int64_t cc = 0; cc < nc; ++cc)
+              reassemble_rows<1>(w, xrows + cc, xoff.data(), ilo, ihi, K, d.s, d.W, orows + cc);
           }
         }
       }
@@ -109,40 +110,37 @@ template <typename scalar_t>
 void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d, int64_t N,
                  int64_t C, int64_t G) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
-  // One task = one low-res row y of one (n, c). Tap (i, j) of output pixel (p, q) reads x at
-  // column q/s + j - r; its mask * grad is added at high resolution into q_acc[q + j*s] (the
-  // transpose of expand_row's layout), so every tap is one contiguous multiply-add, and the s
-  // columns of each low-res pixel are summed once at the end.
-  at::parallel_for(0, N * C * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> q_acc(L);
+  const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
+  const int64_t P = gather_pad(K, d.s), Wp = d.W + 2 * P, R = K * d.s;
+  // One task = one low-res row y of one (n, g). The high-res rows whose windows read row y,
+  // (i, a) -> p = (y - i + r)*s + a, have their K*K mask rows packed (padded, see gather_rows)
+  // once for the group's Cg channels; per channel the grad_out rows are packed and every
+  // (i, a, j) is one contiguous multiply-add (see upb_window_cpu.h).
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> ms(R * K * Wp, acc_t(0)), vs(kGatherChannels * R * Wp, acc_t(0));
+    std::vector<acc_t> hr(kGatherChannels * d.W);
+    std::vector<const acc_t*> wrows(R);
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t y = t % d.h, nc = t / d.h, n = nc / C, c = nc % C;
-      const scalar_t* mblock = mp + (n * G + c / Cg) * KK * HW;
-      const scalar_t* gplane = gp + nc * HW;
-      std::fill(q_acc.begin(), q_acc.end(), acc_t(0));
-      for (int64_t i = 0; i < K; ++i) {
-        const int64_t yc = y - i + r;
-        if (yc < 0 || yc >= d.h) continue;
-        for (int64_t a = 0; a < d.s; ++a) {
-          const int64_t p = yc * d.s + a;
-          const scalar_t* __restrict__ grow = gplane + p * d.W;
-          for (int64_t j = 0; j < K; ++j) {
-            const scalar_t* __restrict__ mrow = mblock + (i * K + j) * HW + p * d.W;
-            acc_t* __restrict__ dst = q_acc.data() + j * d.s;
-#pragma omp simd
-            for (int64_t q = 0; q < d.W; ++q)
-              dst[q] += static_cast<acc_t>(mrow[q]) * static_cast<acc_t>(grow[q]);
-          }
+      const int64_t y = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
+      const scalar_t* mblock = mp + ng * KK * HW;
+      const int64_t ilo = std::max<int64_t>(0, y + r - d.h + 1), ihi = std::min<int64_t>(K, y + r + 1);
+      int64_t rows = 0;
+      for (int64_t i = ilo; i < ihi; ++i)
+        for (int64_t a = 0; a < d.s; ++a, ++rows) {
+          const int64_t p = (y - i + r) * d.s + a;
+          for (int64_t j = 0; j < K; ++j)
+            pack_padded_row<scalar_t, acc_t>(mblock + (i * K + j) * HW + p * d.W, d.W, P,
+                                             ms.data() + (rows * K + j) * Wp);
+          wrows[rows] = ms.data() + rows * K * Wp;
         }
-      }
-      const acc_t* body = q_acc.data() + static_cast<int64_t>(r) * d.s;
-      scalar_t* row = gxp + t * d.w;
-      for (int64_t xx = 0; xx < d.w; ++xx) {
-        acc_t sum = acc_t(0);
-        for (int64_t b = 0; b < d.s; ++b) sum += body[xx * d.s + b];
-        row[xx] = static_cast<scalar_t>(sum);
-      }
+      // value row k = (i - ilo)*s + a of channel c: grad_out row (y - i + r)*s + a
+      auto value_row = [&](int64_t c, int64_t k) {
+        const int64_t i = ilo + k / d.s, a = k % d.s;
+        return gp + ((n * C + c) * d.H + (y - i + r) * d.s + a) * d.W;
+      };
+      auto out_row = [&](int64_t c) { return gxp + ((n * C + c) * d.h + y) * d.w; };
+      gather_channels<scalar_t, acc_t>(wrows.data(), rows, K, d.s, d.W, g * Cg, (g + 1) * Cg,
+                                       value_row, out_row, vs.data(), hr.data());
     }
   });
 }
@@ -166,43 +164,56 @@ void grad_x_elementwise(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, c
 
 // ---- backward: mask gradient -----------------------------------------------------------------
 
+// Channels per chunk of the mask gradient: the chunk's expanded x rows and grad_out rows stay in
+// L1/L2 while every tap row reduces over them in registers.
+constexpr int64_t kChunk = 32;
+
 template <typename scalar_t>
 void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
                     int64_t N, int64_t C, int64_t G) {
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t Cg = C / G, K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W, L = expanded_len(d);
-  // One task = one low-res row yc of one (n, g); accumulates all K*K taps of its s output rows
-  // over the group's channels.
+  const int64_t CH = std::min(kChunk, Cg);
+  // One task = one low-res row yc of one (n, g): the mask gradient of its s high-res rows is the
+  // correlation of grad_out with the expanded x rows (see correlate_rows), reduced over the
+  // group's channels chunk by chunk into acc.
   at::parallel_for(0, N * G * d.h, grain_for(Cg * d.s * d.W * KK), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> xs(K * L), acc(d.s * KK * d.W);
+    std::vector<acc_t> xs(CH * K * L), gs(d.s * CH * d.W), acc(d.s * KK * d.W);
+    std::vector<acc_t*> orows(K);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
-      std::fill(acc.begin(), acc.end(), acc_t(0));
-      for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
-        const scalar_t* xplane = xp + (n * C + c) * d.h * d.w;
-        for (int64_t i = 0; i < K; ++i) {
-          const int64_t y = yc + i - r;
-          if (y >= 0 && y < d.h) expand_row<scalar_t, acc_t>(xplane + y * d.w, d, xs.data() + i * L);
-        }
-        for (int64_t a = 0; a < d.s; ++a) {
-          const scalar_t* grow = gp + ((n * C + c) * d.H + yc * d.s + a) * d.W;
-          for (int64_t i = 0; i < K; ++i) {
-            const int64_t y = yc + i - r;
-            if (y < 0 || y >= d.h) continue;
-            for (int64_t j = 0; j < K; ++j) {
-              acc_t* __restrict__ arow = acc.data() + (a * KK + i * K + j) * d.W;
-              const acc_t* __restrict__ xrow = xs.data() + i * L + j * d.s;
-#pragma omp simd
-              for (int64_t q = 0; q < d.W; ++q) arow[q] += static_cast<acc_t>(grow[q]) * xrow[q];
-            }
+      const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, d.h - yc + r);
+      for (int64_t c0 = 0; c0 < Cg; c0 += CH) {
+        const int64_t cn = std::min(CH, Cg - c0);
+        for (int64_t cc = 0; cc < cn; ++cc) {
+          const int64_t c = g * Cg + c0 + cc;
+          const scalar_t* xplane = xp + (n * C + c) * d.h * d.w;
+          for (int64_t i = ilo; i < ihi; ++i)
+            expand_row<scalar_t, acc_t>(xplane + (yc + i - r) * d.w, d, xs.data() + (cc * K + i) * L);
+          for (int64_t a = 0; a < d.s; ++a) {
+            const scalar_t* src = gp + ((n * C + c) * d.H + yc * d.s + a) * d.W;
+            acc_t* dst = gs.data() + (a * CH + cc) * d.W;
+            for (int64_t q = 0; q < d.W; ++q) dst[q] = static_cast<acc_t>(src[q]);
           }
         }
+        for (int64_t a = 0; a < d.s; ++a)
+          for (int64_t i = ilo; i < ihi; ++i) {
+            for (int64_t j = 0; j < K; ++j) orows[j] = acc.data() + (a * KK + i * K + j) * d.W;
+            correlate_rows<acc_t, acc_t>(gs.data() + a * CH * d.W, d.W, xs.data() + i * L, K * L,
+                                         d.s, K, cn, d.W, c0 > 0, orows.data());
+          }
       }
       for (int64_t a = 0; a < d.s; ++a) {
         for (int64_t tap = 0; tap < KK; ++tap) {
+          const int64_t i = tap / K, j = tap % K;
           scalar_t* out = gmp + ((ng * KK + tap) * d.H + yc * d.s + a) * d.W;
           const acc_t* arow = acc.data() + (a * KK + tap) * d.W;
+          if (i < ilo || i >= ihi) {
+            for (int64_t q = 0; q < d.W; ++q) out[q] = scalar_t(0);
+            continue;
+          }
           for (int64_t q = 0; q < d.W; ++q) out[q] = static_cast<scalar_t>(arow[q]);
+          zero_outside_columns(out, d.W, j, r, d.s, d.w);
         }
       }
     }
@@ -238,6 +249,7 @@ at::Tensor carafe_cpu(const at::Tensor& features, const at::Tensor& masks, int64
   const at::Tensor x = features.contiguous(), m = masks.contiguous();
   const Dims d = make_dims(x, m, K, s);
   at::Tensor out = at::empty({x.size(0), x.size(1), d.H, d.W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
     fn(x.const_data_ptr<scalar_t>(), m.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
@@ -256,6 +268,8 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_ou
   TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), x.size(1), d.H, d.W}),
               "carafe_backward: grad_out must be (N, C, s*h, s*w)");
   at::Tensor gx = at::empty_like(x), gm = at::empty_like(m);
+  advise_huge_pages(gx);
+  advise_huge_pages(gm);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_backward_cpu", [&] {
     const bool ew = cpu_elementwise();
     auto fx = ew ? grad_x_elementwise<scalar_t> : grad_x_rows<scalar_t>;

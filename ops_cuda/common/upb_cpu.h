@@ -12,6 +12,10 @@
 
 #include "upb_common.h"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace upb {
 
 // Grain sizes for at::parallel_for: at least this many scalar multiply-adds per parallel chunk,
@@ -27,6 +31,23 @@ inline bool cpu_elementwise() { return cpu_kernel_mode() == 1; }
 inline int64_t grain_for(int64_t work_per_item) {
   int64_t g = kGrainWork / (work_per_item > 0 ? work_per_item : 1);
   return g < 1 ? 1 : g;
+}
+
+// A large output that the kernel is about to write in full: ask Linux to back it with transparent
+// huge pages (where THP is in "madvise" mode). A fresh allocation above glibc's mmap threshold
+// (32 MiB at most) is otherwise first touched one 4 KiB page fault at a time, which on a VM costs
+// more than the kernel's own writes. Only whole 2 MiB pages inside the tensor are advised; a no-op
+// elsewhere and for small tensors.
+inline void advise_huge_pages(const at::Tensor& t) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr uintptr_t kHuge = uintptr_t(1) << 21;
+  if (t.nbytes() < 4 * kHuge) return;
+  const uintptr_t p = reinterpret_cast<uintptr_t>(t.const_data_ptr());
+  const uintptr_t lo = (p + kHuge - 1) & ~(kHuge - 1), hi = (p + t.nbytes()) & ~(kHuge - 1);
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);  // advisory only
+#else
+  (void)t;
+#endif
 }
 
 }  // namespace upb

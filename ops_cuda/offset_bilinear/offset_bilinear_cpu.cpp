@@ -5,8 +5,9 @@
 //    points once and applies them to every channel of the group;
 //  * the elementwise path (cpu_kernel_mode 1, used by the tests): every element comes from
 //    sample_at / forward_elem / grad_offset_terms / input_weights, as in the CUDA kernels.
-// The input gradient is a data-dependent scatter: it is parallelised over (n, c) planes, each
-// plane accumulated serially in a fixed order, so the result is deterministic without atomics.
+// The input gradient is a data-dependent scatter: it is parallelised over blocks of kGxChannels
+// planes of one offset group (sharing each row's sampling points), each plane accumulated
+// serially in a fixed order, so the result is deterministic without atomics.
 #include <algorithm>
 #include <vector>
 
@@ -109,6 +110,47 @@ __attribute__((target("avx2,fma"))) void apply_rows_avx2(const float* xbase, int
   }
 }
 
+// 16 columns per step with AVX-512 gathers, the remaining columns scalar.
+__attribute__((target("avx512f"))) void apply_rows_avx512(const float* xbase, int64_t xstride,
+                                                           int64_t nchan, const int32_t* idx,
+                                                           const float* wgt, int64_t W,
+                                                           float* obase, int64_t ostride) {
+  // channel blocks of 16 (their x planes stay in cache while the row's columns sweep them)
+  constexpr int64_t kC = 16;
+  const int64_t W16 = W / 16 * 16;
+  for (int64_t cb = 0; cb < nchan; cb += kC) {
+    const int64_t ce = std::min(nchan, cb + kC);
+    for (int64_t q0 = 0; q0 < W16; q0 += 16) {
+      const __m512i i0 = _mm512_loadu_si512(idx + q0), i1 = _mm512_loadu_si512(idx + W + q0);
+      const __m512i i2 = _mm512_loadu_si512(idx + 2 * W + q0);
+      const __m512i i3 = _mm512_loadu_si512(idx + 3 * W + q0);
+      const __m512 w0 = _mm512_loadu_ps(wgt + q0), w1 = _mm512_loadu_ps(wgt + W + q0);
+      const __m512 w2 = _mm512_loadu_ps(wgt + 2 * W + q0), w3 = _mm512_loadu_ps(wgt + 3 * W + q0);
+      for (int64_t c = cb; c < ce; ++c) {
+        const float* plane = xbase + c * xstride;
+        __m512 v = _mm512_mul_ps(w0, _mm512_i32gather_ps(i0, plane, 4));
+        v = _mm512_fmadd_ps(w1, _mm512_i32gather_ps(i1, plane, 4), v);
+        v = _mm512_fmadd_ps(w2, _mm512_i32gather_ps(i2, plane, 4), v);
+        v = _mm512_fmadd_ps(w3, _mm512_i32gather_ps(i3, plane, 4), v);
+        _mm512_storeu_ps(obase + c * ostride + q0, v);
+      }
+    }
+  }
+  for (int64_t c = 0; W16 < W && c < nchan; ++c) {  // the remaining columns
+    const float* plane = xbase + c * xstride;
+    for (int64_t q = W16; q < W; ++q) {
+      float v = 0.f;
+      for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * plane[idx[k * W + q]];
+      obase[c * ostride + q] = v;
+    }
+  }
+}
+
+bool cpu_has_avx512() {
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+}
+
 bool cpu_has_avx2() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
@@ -118,6 +160,8 @@ bool cpu_has_avx2() {
 inline void apply_rows(const float* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
                        const float* wgt, int64_t W, float* obase, int64_t ostride) {
 #ifdef UPB_HAVE_AVX2_PATH
+  if (cpu_has_avx512() && W >= 16)
+    return apply_rows_avx512(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
   if (cpu_has_avx2()) return apply_rows_avx2(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
 #endif
   apply_rows_generic<float, float>(xbase, xstride, nchan, idx, wgt, W, obase, ostride);
@@ -220,29 +264,49 @@ void grad_offset(const scalar_t* go, const scalar_t* xp, const scalar_t* op_, sc
 
 // ---- backward: input gradient (serial scatter per plane, deterministic) -----------------------
 
+// Channels of one offset group whose input gradients one task accumulates: the row's sampling
+// points are computed once for all of them.
+constexpr int64_t kGxChannels = 8;
+
 template <typename scalar_t>
 void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& d, int64_t N) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t HW = d.H * d.W, hw = d.h * d.w;
-  at::parallel_for(0, N * d.C, grain_for(HW * 12), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> acc(hw);
-    for (int64_t nc = begin; nc < end; ++nc) {
-      const int64_t n = nc / d.C, c = nc % d.C, m = group_of(d, c);
+  const int64_t HW = d.H * d.W, hw = d.h * d.w, per = d.C / d.M;
+  const int64_t blocks = (per + kGxChannels - 1) / kGxChannels;  // channel blocks per group
+  at::parallel_for(0, N * d.M * blocks, grain_for(HW * 12 * kGxChannels), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> acc(kGxChannels * hw), wgt(4 * d.W);
+    std::vector<int32_t> idx(4 * d.W);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t b = t % blocks, nm = t / blocks, n = nm / d.M, m = nm % d.M;
+      const int64_t c_lo = m * per + b * kGxChannels, nc = std::min(kGxChannels, (m + 1) * per - c_lo);
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
-      const scalar_t* gplane = go + nc * HW;
-      std::fill(acc.begin(), acc.end(), acc_t(0));
+      std::fill(acc.begin(), acc.begin() + nc * hw, acc_t(0));
       for (int64_t p = 0; p < d.H; ++p) {
         for (int64_t q = 0; q < d.W; ++q) {
-          const acc_t g = static_cast<acc_t>(gplane[p * d.W + q]);
           const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
-          int64_t idx[4];
-          acc_t wgt[4];
-          input_weights<acc_t>(d, s, idx, wgt);
-          for (int k = 0; k < 4; ++k) acc[idx[k]] += wgt[k] * g;
+          int64_t i4[4];
+          acc_t w4[4];
+          input_weights<acc_t>(d, s, i4, w4);
+          for (int k = 0; k < 4; ++k) {
+            idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
+            wgt[k * d.W + q] = w4[k];
+          }
+        }
+        // every plane is accumulated serially in (p, q, corner) order: deterministic
+        for (int64_t cc = 0; cc < nc; ++cc) {
+          const scalar_t* grow = go + ((n * d.C + c_lo + cc) * d.H + p) * d.W;
+          acc_t* a = acc.data() + cc * hw;
+          for (int64_t q = 0; q < d.W; ++q) {
+            const acc_t g = static_cast<acc_t>(grow[q]);
+            for (int k = 0; k < 4; ++k) a[idx[k * d.W + q]] += wgt[k * d.W + q] * g;
+          }
         }
       }
-      scalar_t* out = gxp + nc * hw;
-      for (int64_t i = 0; i < hw; ++i) out[i] = static_cast<scalar_t>(acc[i]);
+      for (int64_t cc = 0; cc < nc; ++cc) {
+        scalar_t* out = gxp + (n * d.C + c_lo + cc) * hw;
+        const acc_t* a = acc.data() + cc * hw;
+        for (int64_t i = 0; i < hw; ++i) out[i] = static_cast<scalar_t>(a[i]);
+      }
     }
   });
 }
@@ -255,6 +319,7 @@ at::Tensor offset_bilinear_cpu(const at::Tensor& x_, const at::Tensor& offsets, 
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
   const Dims d = make_dims(x, off, sh, sw, align_corners);
   at::Tensor out = at::empty({x.size(0), d.C, d.H, d.W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
     fn(x.const_data_ptr<scalar_t>(), off.const_data_ptr<scalar_t>(),
@@ -275,6 +340,8 @@ std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cpu(const at::Tensor
                   go.scalar_type() == x.scalar_type(),
               "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");
   at::Tensor gx = at::empty_like(x), goff = at::empty_like(off);
+  advise_huge_pages(gx);
+  advise_huge_pages(goff);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_backward_cpu", [&] {
     grad_x<scalar_t>(go.const_data_ptr<scalar_t>(), off.const_data_ptr<scalar_t>(),
                      gx.mutable_data_ptr<scalar_t>(), d, x.size(0));

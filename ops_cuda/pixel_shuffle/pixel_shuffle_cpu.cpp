@@ -5,6 +5,28 @@
 
 namespace upb {
 namespace pixel_shuffle {
+namespace {
+
+// One output row: orow[k*S + j] = src[j*plane + k] (the S input channels of sub-column j are
+// `plane` = h*w apart). A compile-time S (the common 2..4) lets the compiler vectorise the
+// interleave; S = 0 is the runtime-s fallback.
+template <int S, typename scalar_t>
+inline void interleave_row(const scalar_t* __restrict__ src, int64_t plane, int64_t w, int64_t s,
+                           scalar_t* __restrict__ orow) {
+  const int64_t ss = S > 0 ? S : s;
+  for (int64_t k = 0; k < w; ++k)
+    for (int64_t j = 0; j < ss; ++j) orow[k * ss + j] = src[j * plane + k];
+}
+
+// One input-gradient row: row[k] = src[k*S] (S = 0: runtime s).
+template <int S, typename scalar_t>
+inline void stride_row(const scalar_t* __restrict__ src, int64_t w, int64_t s,
+                       scalar_t* __restrict__ row) {
+  const int64_t ss = S > 0 ? S : s;
+  for (int64_t k = 0; k < w; ++k) row[k] = src[k * ss];
+}
+
+}  // namespace
 
 at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
   TORCH_CHECK(input.dim() == 4 && s >= 1 && input.size(1) % (s * s) == 0,
@@ -13,18 +35,22 @@ at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
   const int64_t N = x.size(0), C = x.size(1) / (s * s), h = x.size(2), w = x.size(3);
   const int64_t H = h * s, W = w * s;
   at::Tensor out = at::empty({N, C, H, W}, x.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "pixel_shuffle_cpu", [&] {
     const scalar_t* xp = x.const_data_ptr<scalar_t>();
     scalar_t* op = out.mutable_data_ptr<scalar_t>();
     at::parallel_for(0, N * C * H, grain_for(W), [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t oh = t % H, nc = t / H, n = nc / C, c = nc % C;
+        // sub-column j of this row reads input channel (c*s + oh%s)*s + j: the j = 0 source
+        // plus j planes
+        const scalar_t* src = xp + source_of_output(n, c, oh, 0, C, h, w, static_cast<int>(s));
         scalar_t* orow = op + t * W;
-        for (int64_t j = 0; j < s; ++j) {
-          // source_of_output for ow = j is the start of this sub-column's input row; successive
-          // ow = j + s*k read successive input columns.
-          const scalar_t* src = xp + source_of_output(n, c, oh, j, C, h, w, static_cast<int>(s));
-          for (int64_t k = 0; k < w; ++k) orow[k * s + j] = src[k];
+        switch (s) {
+          case 2: interleave_row<2>(src, h * w, w, s, orow); break;
+          case 3: interleave_row<3>(src, h * w, w, s, orow); break;
+          case 4: interleave_row<4>(src, h * w, w, s, orow); break;
+          default: interleave_row<0>(src, h * w, w, s, orow);
         }
       }
     });
@@ -40,6 +66,7 @@ at::Tensor pixel_shuffle_backward_cpu(const at::Tensor& grad_out, int64_t s) {
   const int64_t N = g.size(0), C = g.size(1), h = g.size(2) / s, w = g.size(3) / s;
   const int64_t Ci = C * s * s;
   at::Tensor gx = at::empty({N, Ci, h, w}, g.options());
+  advise_huge_pages(gx);
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pixel_shuffle_backward_cpu", [&] {
     const scalar_t* gp = g.const_data_ptr<scalar_t>();
     scalar_t* op = gx.mutable_data_ptr<scalar_t>();
@@ -48,7 +75,12 @@ at::Tensor pixel_shuffle_backward_cpu(const at::Tensor& grad_out, int64_t s) {
         const int64_t y = t % h, nci = t / h, n = nci / Ci, ci = nci % Ci;
         const scalar_t* src = gp + output_of_source(n, ci, y, 0, C, h, w, static_cast<int>(s));
         scalar_t* row = op + t * w;
-        for (int64_t k = 0; k < w; ++k) row[k] = src[k * s];
+        switch (s) {
+          case 2: stride_row<2>(src, w, s, row); break;
+          case 3: stride_row<3>(src, w, s, row); break;
+          case 4: stride_row<4>(src, w, s, row); break;
+          default: stride_row<0>(src, w, s, row);
+        }
       }
     });
   });

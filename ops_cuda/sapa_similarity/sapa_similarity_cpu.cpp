@@ -11,13 +11,9 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_window_cpu.h"
 #include "sapa_similarity.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define UPB_CPU_CLONES __attribute__((target_clones("arch=haswell", "default")))
-#else
-#define UPB_CPU_CLONES
-#endif
 #if defined(__GNUC__)
 #define UPB_ALWAYS_INLINE __attribute__((always_inline))
 #else
@@ -45,7 +41,6 @@ Dims make_dims(const at::Tensor& key, int64_t K, int64_t s) {
 
 // ---- forward ---------------------------------------------------------------------------------
 
-constexpr int64_t kBlock = 16;  // query columns kept in registers by the blocked loops
 
 // The K expanded key rows (see expand_row) around one low-res row, for every channel, kept as a
 // ring: moving from row yc to yc + 1 of the same sample expands only the one new row. Tap row i
@@ -94,44 +89,25 @@ UPB_ALWAYS_INLINE inline void sim_row_impl(const acc_t* qs, const acc_t* ks, con
   for (int64_t i = 0; i < K; ++i) {
     const int64_t y = yc + i - r;
     const bool valid = y >= 0 && y < d.h;
-    for (int64_t j = 0; j < K; ++j) {
-      scalar_t* orow = out + (i * K + j) * HW;
-      if (!valid) {
-        for (int64_t q = 0; q < d.W; ++q) orow[q] = scalar_t(0);
-        continue;
-      }
-      const acc_t* krow0 = ks + off[i] + j * d.s;
-      int64_t q0 = 0;
-      for (; q0 + kBlock <= d.W; q0 += kBlock) {
-        acc_t acc[kBlock] = {};
-        for (int64_t c = 0; c < d.d; ++c) {
-          const acc_t* qr = qs + c * d.W + q0;
-          const acc_t* kr = krow0 + c * K * L + q0;
-          for (int64_t u = 0; u < kBlock; ++u) acc[u] += qr[u] * kr[u];
-        }
-        for (int64_t u = 0; u < kBlock; ++u) orow[q0 + u] = static_cast<scalar_t>(acc[u]);
-      }
-      for (int64_t q = q0; q < d.W; ++q) {
-        acc_t acc = acc_t(0);
-        for (int64_t c = 0; c < d.d; ++c) acc += qs[c * d.W + q] * krow0[c * K * L + q];
-        orow[q] = static_cast<scalar_t>(acc);
-      }
-      // columns whose tap lies outside the map read the zero padding; their similarity is 0
-      // exactly (as forward_elem), not query * 0, which is NaN for a non-finite query
-      const int64_t qlo = std::min<int64_t>(d.W, std::max<int64_t>(0, (r - j) * d.s));
-      const int64_t qhi = std::max<int64_t>(qlo, std::min<int64_t>(d.W, (d.w + r - j) * d.s));
-      for (int64_t q = 0; q < qlo; ++q) orow[q] = scalar_t(0);
-      for (int64_t q = qhi; q < d.W; ++q) orow[q] = scalar_t(0);
+    std::vector<scalar_t*> orows(K);
+    for (int64_t j = 0; j < K; ++j) orows[j] = out + (i * K + j) * HW;
+    if (!valid) {
+      for (int64_t j = 0; j < K; ++j)
+        for (int64_t q = 0; q < d.W; ++q) orows[j][q] = scalar_t(0);
+      continue;
     }
+    correlate_rows<scalar_t, acc_t>(qs, d.W, ks + off[i], K * L, d.s, K, d.d, d.W, false,
+                                    orows.data());
+    for (int64_t j = 0; j < K; ++j) zero_outside_columns(orows[j], d.W, j, r, d.s, d.w);
   }
 }
 
-// Non-template entry points, compiled for AVX2/FMA and generic x86-64 (picked at load time).
-UPB_CPU_CLONES void sim_row(const float* qs, const float* ks, const int64_t* off, float* out,
+// Non-template entry points (the library is built with -march=native).
+void sim_row(const float* qs, const float* ks, const int64_t* off, float* out,
                             const Dims& d, int64_t yc) {
   sim_row_impl<float, float>(qs, ks, off, out, d, yc);
 }
-UPB_CPU_CLONES void sim_row(const double* qs, const double* ks, const int64_t* off, double* out,
+void sim_row(const double* qs, const double* ks, const int64_t* off, double* out,
                             const Dims& d, int64_t yc) {
   sim_row_impl<double, double>(qs, ks, off, out, d, yc);
 }
@@ -191,36 +167,21 @@ void grad_query_rows(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, cons
   at::parallel_for(0, N * d.h, grain_for(d.d * KK * d.s * d.W), [&](int64_t begin, int64_t end) {
     KeyRing<scalar_t, acc_t> ring(kp, d);
     const acc_t* ks = ring.data();
+    std::vector<acc_t> gs(KK * d.W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, n = t / d.h;
       const scalar_t* gbase = gp + n * KK * HW;
       ring.move_to(n, yc);
       const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, d.h - yc + r);
-      for (int64_t c = 0; c < d.d; ++c) {
-        for (int64_t a = 0; a < d.s; ++a) {
-          const int64_t p = yc * d.s + a;
-          scalar_t* out = gqp + (n * d.d + c) * HW + p * d.W;
-          int64_t q0 = 0;
-          for (; q0 + kBlock <= d.W; q0 += kBlock) {
-            acc_t acc[kBlock] = {};
-            for (int64_t i = ilo; i < ihi; ++i) {
-              for (int64_t j = 0; j < K; ++j) {
-                const scalar_t* gr = gbase + (i * K + j) * HW + p * d.W + q0;
-                const acc_t* kr = ks + c * K * L + ring.off[i] + j * d.s + q0;
-                for (int64_t u = 0; u < kBlock; ++u) acc[u] += static_cast<acc_t>(gr[u]) * kr[u];
-              }
-            }
-            for (int64_t u = 0; u < kBlock; ++u) out[q0 + u] = static_cast<scalar_t>(acc[u]);
-          }
-          for (int64_t q = q0; q < d.W; ++q) {
-            acc_t acc = acc_t(0);
-            for (int64_t i = ilo; i < ihi; ++i)
-              for (int64_t j = 0; j < K; ++j)
-                acc += static_cast<acc_t>(gbase[(i * K + j) * HW + p * d.W + q]) *
-                       ks[c * K * L + ring.off[i] + j * d.s + q];
-            out[q] = static_cast<scalar_t>(acc);
-          }
-        }
+      for (int64_t a = 0; a < d.s; ++a) {
+        const int64_t p = yc * d.s + a;
+        pack_tap_rows<scalar_t, acc_t>(gbase, KK, HW, d.W, p, gs.data());
+        // out-of-map taps are constant 0: their grad_sim must not reach the query gradient
+        for (int64_t tap = 0; tap < KK; ++tap)
+          zero_outside_columns(gs.data() + tap * d.W, d.W, tap % K, r, d.s, d.w);
+        for (int64_t c = 0; c < d.d; ++c)
+          reassemble_row<scalar_t, acc_t>(gs.data(), ks + c * K * L, ring.off.data(), ilo, ihi,
+                                          K, d.s, d.W, gqp + (n * d.d + c) * HW + p * d.W);
       }
     }
   });
@@ -249,37 +210,36 @@ void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const 
                    int64_t N) {
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t K = d.K, r = K / 2, KK = K * K, HW = d.H * d.W;
-  // One task = one low-res row y of one (n, c). Tap (i, j) of centre (y-i+r, x-j+r) reads
-  // key[y, x]; its s*s query pixels are summed (grad * query) and gathered into gk[y, x].
-  at::parallel_for(0, N * d.d * d.h, grain_for(d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> prod(d.W), acc(d.w);
+  const int64_t P = gather_pad(K, d.s), Wp = d.W + 2 * P, R = K * d.s;
+  // One task = one low-res row y of one sample. The high-res rows whose windows read key row y,
+  // (i, a) -> p = (y - i + r)*s + a, have their K*K grad_sim rows packed (padded, see
+  // gather_rows) once for the d channels; per channel the query rows are packed and every
+  // (i, a, j) is one contiguous multiply-add (see upb_window_cpu.h).
+  at::parallel_for(0, N * d.h, grain_for(d.d * d.w * KK * d.s * d.s), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> gs(R * K * Wp, acc_t(0)), vs(kGatherChannels * R * Wp, acc_t(0));
+    std::vector<acc_t> hr(kGatherChannels * d.W);
+    std::vector<const acc_t*> wrows(R);
     for (int64_t t = begin; t < end; ++t) {
-      const int64_t y = t % d.h, nc = t / d.h, n = nc / d.d;
+      const int64_t y = t % d.h, n = t / d.h;
       const scalar_t* gbase = gp + n * KK * HW;
-      const scalar_t* qplane = qp + nc * HW;
-      std::fill(acc.begin(), acc.end(), acc_t(0));
-      for (int64_t i = 0; i < K; ++i) {
-        const int64_t yc = y - i + r;
-        if (yc < 0 || yc >= d.h) continue;
-        for (int64_t j = 0; j < K; ++j) {
-          std::fill(prod.begin(), prod.end(), acc_t(0));
-          for (int64_t a = 0; a < d.s; ++a) {
-            const int64_t p = yc * d.s + a;
-            const scalar_t* grow = gbase + (i * K + j) * HW + p * d.W;
-            const scalar_t* qrow = qplane + p * d.W;
-            for (int64_t q = 0; q < d.W; ++q)
-              prod[q] += static_cast<acc_t>(grow[q]) * static_cast<acc_t>(qrow[q]);
-          }
-          const int64_t lo = std::max<int64_t>(0, r - j), hi = std::min<int64_t>(d.w, d.w + r - j);
-          for (int64_t xc = lo; xc < hi; ++xc) {
-            acc_t sum = acc_t(0);
-            for (int64_t b = 0; b < d.s; ++b) sum += prod[xc * d.s + b];
-            acc[xc + j - r] += sum;
-          }
+      const int64_t ilo = std::max<int64_t>(0, y + r - d.h + 1), ihi = std::min<int64_t>(K, y + r + 1);
+      int64_t rows = 0;
+      for (int64_t i = ilo; i < ihi; ++i)
+        for (int64_t a = 0; a < d.s; ++a, ++rows) {
+          const int64_t p = (y - i + r) * d.s + a;
+          for (int64_t j = 0; j < K; ++j)
+            pack_padded_row<scalar_t, acc_t>(gbase + (i * K + j) * HW + p * d.W, d.W, P,
+                                             gs.data() + (rows * K + j) * Wp);
+          wrows[rows] = gs.data() + rows * K * Wp;
         }
-      }
-      scalar_t* row = gkp + t * d.w;
-      for (int64_t xx = 0; xx < d.w; ++xx) row[xx] = static_cast<scalar_t>(acc[xx]);
+      // value row k = (i - ilo)*s + a of channel c: query row (y - i + r)*s + a
+      auto value_row = [&](int64_t c, int64_t k) {
+        const int64_t i = ilo + k / d.s, a = k % d.s;
+        return qp + ((n * d.d + c) * d.H + (y - i + r) * d.s + a) * d.W;
+      };
+      auto out_row = [&](int64_t c) { return gkp + ((n * d.d + c) * d.h + y) * d.w; };
+      gather_channels<scalar_t, acc_t>(wrows.data(), rows, K, d.s, d.W, 0, d.d, value_row,
+                                       out_row, vs.data(), hr.data());
     }
   });
 }
@@ -308,6 +268,7 @@ at::Tensor sapa_similarity_cpu(const at::Tensor& query, const at::Tensor& key, i
   const at::Tensor q = query.contiguous(), k = key.contiguous();
   const Dims d = make_dims(k, K, s);
   at::Tensor out = at::empty({k.size(0), K * K, d.H, d.W}, k.options());
+  advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
     fn(q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
@@ -327,6 +288,7 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor
               "_sapa_similarity_backward: grad_out must be (N, K*K, s*h, s*w)");
   TORCH_CHECK(go.scalar_type() == k.scalar_type(), "_sapa_similarity_backward: dtype mismatch");
   at::Tensor gq = at::empty_like(q), gk = at::empty_like(k);
+  advise_huge_pages(gq);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_backward_cpu", [&] {
     const bool ew = cpu_elementwise();
     auto fq = ew ? grad_query_elementwise<scalar_t> : grad_query_rows<scalar_t>;
