@@ -124,15 +124,8 @@ void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Di
       const int64_t y = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
       const scalar_t* mblock = mp + ng * KK * HW;
       const int64_t ilo = std::max<int64_t>(0, y + r - d.h + 1), ihi = std::min<int64_t>(K, y + r + 1);
-      int64_t rows = 0;
-      for (int64_t i = ilo; i < ihi; ++i)
-        for (int64_t a = 0; a < d.s; ++a, ++rows) {
-          const int64_t p = (y - i + r) * d.s + a;
-          for (int64_t j = 0; j < K; ++j)
-            pack_padded_row<scalar_t, acc_t>(mblock + (i * K + j) * HW + p * d.W, d.W, P,
-                                             ms.data() + (rows * K + j) * Wp);
-          wrows[rows] = ms.data() + rows * K * Wp;
-        }
+      const int64_t rows = pack_window_rows<scalar_t, acc_t>(mblock, HW, d.W, y, r, K, d.s, ilo,
+                                                             ihi, P, Wp, ms.data(), wrows.data());
       // value row k = (i - ilo)*s + a of channel c: grad_out row (y - i + r)*s + a
       auto value_row = [&](int64_t c, int64_t k) {
         const int64_t i = ilo + k / d.s, a = k % d.s;

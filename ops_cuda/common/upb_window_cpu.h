@@ -266,4 +266,24 @@ inline void pack_padded_row(const scalar_t* __restrict__ src, int64_t W, int64_t
   for (int64_t q = 0; q < W; ++q) dst[P + q] = static_cast<acc_t>(src[q]);
 }
 
+// The weight rows of a transposed-window gather for low-res row y: every high-res row
+// p = (y - i + r)*s + a (i in [ilo, ihi), a < s) whose window reads row y has its K tap planes
+// (K*K planes of `block`, HW apart, tap (i, j) at (i*K + j)*HW) packed padded into `dst`
+// (rows of Wp), and wrows[k] points at row k's K packed taps. Returns the number of rows.
+template <typename scalar_t, typename acc_t>
+inline int64_t pack_window_rows(const scalar_t* block, int64_t HW, int64_t W, int64_t y,
+                                int64_t r, int64_t K, int64_t s, int64_t ilo, int64_t ihi,
+                                int64_t P, int64_t Wp, acc_t* dst, const acc_t** wrows) {
+  int64_t rows = 0;
+  for (int64_t i = ilo; i < ihi; ++i)
+    for (int64_t a = 0; a < s; ++a, ++rows) {
+      const int64_t p = (y - i + r) * s + a;
+      for (int64_t j = 0; j < K; ++j)
+        pack_padded_row<scalar_t, acc_t>(block + (i * K + j) * HW + p * W, W, P,
+                                         dst + (rows * K + j) * Wp);
+      wrows[rows] = dst + rows * K * Wp;
+    }
+  return rows;
+}
+
 }  // namespace upb

@@ -75,6 +75,20 @@ void apply_rows_generic(const scalar_t* xbase, int64_t xstride, int64_t nchan, c
   }
 }
 
+// Columns [q_from, W) of every channel, one at a time (the tails of the vector paths).
+inline void apply_columns(const float* xbase, int64_t xstride, int64_t nchan, const int32_t* idx,
+                          const float* wgt, int64_t W, int64_t q_from, float* obase,
+                          int64_t ostride) {
+  for (int64_t c = 0; q_from < W && c < nchan; ++c) {
+    const float* plane = xbase + c * xstride;
+    for (int64_t q = q_from; q < W; ++q) {
+      float v = 0.f;
+      for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * plane[idx[k * W + q]];
+      obase[c * ostride + q] = v;
+    }
+  }
+}
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #define UPB_HAVE_AVX2_PATH 1
 __attribute__((target("avx2,fma"))) void apply_rows_avx2(const float* xbase, int64_t xstride,
@@ -98,16 +112,7 @@ __attribute__((target("avx2,fma"))) void apply_rows_avx2(const float* xbase, int
       _mm256_storeu_ps(obase + c * ostride + q0, v);
     }
   }
-  if (q0 < W) {  // tail columns
-    for (int64_t c = 0; c < nchan; ++c) {
-      const float* plane = xbase + c * xstride;
-      for (int64_t q = q0; q < W; ++q) {
-        float v = 0.f;
-        for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * plane[idx[k * W + q]];
-        obase[c * ostride + q] = v;
-      }
-    }
-  }
+  apply_columns(xbase, xstride, nchan, idx, wgt, W, q0, obase, ostride);  // tail columns
 }
 
 // 16 columns per step with AVX-512 gathers, the remaining columns scalar.
@@ -136,14 +141,7 @@ __attribute__((target("avx512f"))) void apply_rows_avx512(const float* xbase, in
       }
     }
   }
-  for (int64_t c = 0; W16 < W && c < nchan; ++c) {  // the remaining columns
-    const float* plane = xbase + c * xstride;
-    for (int64_t q = W16; q < W; ++q) {
-      float v = 0.f;
-      for (int k = 0; k < 4; ++k) v += wgt[k * W + q] * plane[idx[k * W + q]];
-      obase[c * ostride + q] = v;
-    }
-  }
+  apply_columns(xbase, xstride, nchan, idx, wgt, W, W16, obase, ostride);  // the remaining columns
 }
 
 bool cpu_has_avx512() {

@@ -223,15 +223,8 @@ void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const 
       const int64_t y = t % d.h, n = t / d.h;
       const scalar_t* gbase = gp + n * KK * HW;
       const int64_t ilo = std::max<int64_t>(0, y + r - d.h + 1), ihi = std::min<int64_t>(K, y + r + 1);
-      int64_t rows = 0;
-      for (int64_t i = ilo; i < ihi; ++i)
-        for (int64_t a = 0; a < d.s; ++a, ++rows) {
-          const int64_t p = (y - i + r) * d.s + a;
-          for (int64_t j = 0; j < K; ++j)
-            pack_padded_row<scalar_t, acc_t>(gbase + (i * K + j) * HW + p * d.W, d.W, P,
-                                             gs.data() + (rows * K + j) * Wp);
-          wrows[rows] = gs.data() + rows * K * Wp;
-        }
+      const int64_t rows = pack_window_rows<scalar_t, acc_t>(gbase, HW, d.W, y, r, K, d.s, ilo,
+                                                             ihi, P, Wp, gs.data(), wrows.data());
       // value row k = (i - ilo)*s + a of channel c: query row (y - i + r)*s + a
       auto value_row = [&](int64_t c, int64_t k) {
         const int64_t i = ilo + k / d.s, a = k % d.s;
