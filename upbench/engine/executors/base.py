@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from upbench.utils.schema import ConfigError
+from upbench.utils.schema import ConfigError, bound
 
 if TYPE_CHECKING:
     from upbench.engine.runner import Reporter
@@ -34,16 +34,10 @@ class ExecutorConfig:
 
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
-    cpus_per_cell: int | None = None
-    gpus_per_cell: float | None = None
+    cpus_per_cell: int | None = bound(None, ge=1, why="or null: the suite's threads, else 1")
+    gpus_per_cell: float | None = bound(None, ge=0, why="or null: 1 for a cuda suite, else 0")
 
     def validate(self, file: str, prefix: str) -> None:
-        if self.cpus_per_cell is not None and self.cpus_per_cell < 1:
-            raise ConfigError(file, f"{prefix}.cpus_per_cell", "must be >= 1 (or null: the "
-                              "suite's threads, else 1)")
-        if self.gpus_per_cell is not None and self.gpus_per_cell < 0:
-            raise ConfigError(file, f"{prefix}.gpus_per_cell", "must be >= 0 (or null: 1 for a "
-                              "cuda suite, else 0)")
         if self.kind == "local" and (self.address or self.cpus_per_cell or self.gpus_per_cell):
             raise ConfigError(file, f"{prefix}.kind", "address / cpus_per_cell / gpus_per_cell "
                               "only apply to kind: ray; set kind: ray or remove them")
