@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_phase_cpu.h"
 #include "../common/upb_window_cpu.h"
 #include "carafe.h"
 
@@ -86,6 +87,38 @@ void forward_rows(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Di
     }
   });
 }
+
+#if UPB_PHASE_KERNELS
+template <int S, typename scalar_t>
+void forward_phase_s(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d,
+                     int64_t N, int64_t C, int64_t G, bool stream) {
+  const int64_t Cg = C / G, KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
+  // One task = one low-res row yc of one (n, g): its weights are packed once for the Cg channels.
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * S * d.W * KK), [&](int64_t begin, int64_t end) {
+    phase::ReassembleScratch<scalar_t> sc;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
+      const int64_t c0 = n * C + g * Cg;
+      phase::reassemble_row<S, scalar_t>(xp + c0 * hw, hw, Cg, d.h, d.w, mp + ng * KK * HW, d.K,
+                                         yc, stream, op + c0 * HW, HW, sc);
+    }
+    if (stream) phase::stream_fence();
+  });
+}
+
+// The phase-split forward (upb_phase_cpu.h) for s = 1..4.
+template <typename scalar_t>
+void forward_phase(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d, int64_t N,
+                   int64_t C, int64_t G) {
+  const bool stream = N * C * d.H * d.W * int64_t(sizeof(scalar_t)) >= phase::kStreamBytes;
+  switch (d.s) {
+    case 1: forward_phase_s<1>(xp, mp, op, d, N, C, G, stream); break;
+    case 2: forward_phase_s<2>(xp, mp, op, d, N, C, G, stream); break;
+    case 3: forward_phase_s<3>(xp, mp, op, d, N, C, G, stream); break;
+    default: forward_phase_s<4>(xp, mp, op, d, N, C, G, stream); break;
+  }
+}
+#endif
 
 template <typename scalar_t>
 void forward_elementwise(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d,
@@ -213,6 +246,36 @@ void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const
   });
 }
 
+#if UPB_PHASE_KERNELS
+template <int S, typename scalar_t>
+void grad_mask_phase_s(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
+                       int64_t N, int64_t C, int64_t G) {
+  const int64_t Cg = C / G, KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
+  // One task = one low-res row yc of one (n, g): the correlation of the group's grad_out rows with
+  // its feature rows (upb_phase_cpu.h), reduced over the Cg channels in registers.
+  at::parallel_for(0, N * G * d.h, grain_for(Cg * S * d.W * KK), [&](int64_t begin, int64_t end) {
+    phase::CorrelateScratch<scalar_t> sc;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
+      const int64_t c0 = n * C + g * Cg;
+      phase::correlate_row<S, scalar_t>(gp + c0 * HW, HW, xp + c0 * hw, hw, Cg, d.h, d.w, d.K, yc,
+                                        gmp + ng * KK * HW, HW, sc);
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_mask_phase(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
+                     int64_t N, int64_t C, int64_t G) {
+  switch (d.s) {
+    case 1: grad_mask_phase_s<1>(gp, xp, gmp, d, N, C, G); break;
+    case 2: grad_mask_phase_s<2>(gp, xp, gmp, d, N, C, G); break;
+    case 3: grad_mask_phase_s<3>(gp, xp, gmp, d, N, C, G); break;
+    default: grad_mask_phase_s<4>(gp, xp, gmp, d, N, C, G); break;
+  }
+}
+#endif
+
 template <typename scalar_t>
 void grad_mask_elementwise(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
                            int64_t N, int64_t C, int64_t G) {
@@ -245,6 +308,9 @@ at::Tensor carafe_cpu(const at::Tensor& features, const at::Tensor& masks, int64
   advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
+#if UPB_PHASE_KERNELS
+    if (!cpu_elementwise() && phase::supported(s)) fn = forward_phase<scalar_t>;
+#endif
     fn(x.const_data_ptr<scalar_t>(), m.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
        d, x.size(0), x.size(1), G);
   });
@@ -267,6 +333,9 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_ou
     const bool ew = cpu_elementwise();
     auto fx = ew ? grad_x_elementwise<scalar_t> : grad_x_rows<scalar_t>;
     auto fm = ew ? grad_mask_elementwise<scalar_t> : grad_mask_rows<scalar_t>;
+#if UPB_PHASE_KERNELS
+    if (!ew && phase::supported(s)) fm = grad_mask_phase<scalar_t>;
+#endif
     fx(go.const_data_ptr<scalar_t>(), m.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(),
        d, x.size(0), x.size(1), G);
     fm(go.const_data_ptr<scalar_t>(), x.const_data_ptr<scalar_t>(), gm.mutable_data_ptr<scalar_t>(),

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_phase_cpu.h"
 #include "../common/upb_window_cpu.h"
 #include "sapa_similarity.h"
 
@@ -138,6 +139,35 @@ void forward_rows(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Di
   });
 }
 
+#if UPB_PHASE_KERNELS
+template <int S, typename scalar_t>
+void forward_phase_s(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d,
+                     int64_t N) {
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
+  // One task = one low-res row yc of one sample: the correlation of its query rows with the key
+  // rows around it (upb_phase_cpu.h), reduced over the d channels in registers.
+  at::parallel_for(0, N * d.h, grain_for(d.d * KK * S * d.W), [&](int64_t begin, int64_t end) {
+    phase::CorrelateScratch<scalar_t> sc;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, n = t / d.h;
+      phase::correlate_row<S, scalar_t>(qp + n * d.d * HW, HW, kp + n * d.d * hw, hw, d.d, d.h,
+                                        d.w, d.K, yc, op + n * KK * HW, HW, sc);
+    }
+  });
+}
+
+// The phase-split forward (upb_phase_cpu.h) for s = 1..4.
+template <typename scalar_t>
+void forward_phase(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d, int64_t N) {
+  switch (d.s) {
+    case 1: forward_phase_s<1>(qp, kp, op, d, N); break;
+    case 2: forward_phase_s<2>(qp, kp, op, d, N); break;
+    case 3: forward_phase_s<3>(qp, kp, op, d, N); break;
+    default: forward_phase_s<4>(qp, kp, op, d, N); break;
+  }
+}
+#endif
+
 template <typename scalar_t>
 void forward_elementwise(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d,
                          int64_t N) {
@@ -186,6 +216,37 @@ void grad_query_rows(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, cons
     }
   });
 }
+
+#if UPB_PHASE_KERNELS
+template <int S, typename scalar_t>
+void grad_query_phase_s(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
+                        int64_t N, bool stream) {
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
+  // One task = one low-res row yc of one sample: the similarity gradient reassembles the key rows
+  // (upb_phase_cpu.h), its rows packed once for the d channels.
+  at::parallel_for(0, N * d.h, grain_for(d.d * KK * S * d.W), [&](int64_t begin, int64_t end) {
+    phase::ReassembleScratch<scalar_t> sc;
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t yc = t % d.h, n = t / d.h;
+      phase::reassemble_row<S, scalar_t>(kp + n * d.d * hw, hw, d.d, d.h, d.w, gp + n * KK * HW,
+                                         d.K, yc, stream, gqp + n * d.d * HW, HW, sc);
+    }
+    if (stream) phase::stream_fence();
+  });
+}
+
+template <typename scalar_t>
+void grad_query_phase(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
+                      int64_t N) {
+  const bool stream = N * d.d * d.H * d.W * int64_t(sizeof(scalar_t)) >= phase::kStreamBytes;
+  switch (d.s) {
+    case 1: grad_query_phase_s<1>(gp, kp, gqp, d, N, stream); break;
+    case 2: grad_query_phase_s<2>(gp, kp, gqp, d, N, stream); break;
+    case 3: grad_query_phase_s<3>(gp, kp, gqp, d, N, stream); break;
+    default: grad_query_phase_s<4>(gp, kp, gqp, d, N, stream); break;
+  }
+}
+#endif
 
 template <typename scalar_t>
 void grad_query_elementwise(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
@@ -264,6 +325,9 @@ at::Tensor sapa_similarity_cpu(const at::Tensor& query, const at::Tensor& key, i
   advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
+#if UPB_PHASE_KERNELS
+    if (!cpu_elementwise() && phase::supported(s)) fn = forward_phase<scalar_t>;
+#endif
     fn(q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
        d, k.size(0));
   });
@@ -285,6 +349,9 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_backward_cpu", [&] {
     const bool ew = cpu_elementwise();
     auto fq = ew ? grad_query_elementwise<scalar_t> : grad_query_rows<scalar_t>;
+#if UPB_PHASE_KERNELS
+    if (!ew && phase::supported(s)) fq = grad_query_phase<scalar_t>;
+#endif
     auto fk = ew ? grad_key_elementwise<scalar_t> : grad_key_rows<scalar_t>;
     fq(go.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), gq.mutable_data_ptr<scalar_t>(),
        d, k.size(0));

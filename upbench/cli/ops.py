@@ -229,13 +229,22 @@ def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool)
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int, default=None, help="torch threads (default: torch's).")
 @click.option("--repeats", type=int, default=7, show_default=True)
+@click.option("--allocator", "alloc", type=click.Choice(["steady", "system"]), default="steady",
+              show_default=True,
+              help="steady: freed blocks stay in glibc's heap, so outputs reuse touched pages (as "
+                   "under jemalloc/tcmalloc or CUDA's caching allocator); system: glibc's defaults, "
+                   "large outputs page-faulted afresh on every call.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, as_json) -> None:
+def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, alloc, as_json) -> None:
     """Latency (median, IQR; interleaved repeats after warm-up) of native, reference and ATen,
     forward and forward+backward, peak memory, ratios, and achieved GB/s and GMAC/s against a
     memory-copy and a matmul probe measured in the same run."""
+    from upbench.measure import allocator
     from upbench.ops.bench import BenchCaseError, bench_op
 
+    if device == "cpu" and allocator.set_policy(alloc) != alloc:
+        err_console.print(styled("warning", "yellow", f": allocator policy {alloc!r} is not "
+                                 "available here (glibc's mallopt); timing with the system's"))
     if threads:
         torch.set_num_threads(threads)
     if repeats < 3:
@@ -270,7 +279,7 @@ def _print_bench(res) -> None:
             res.derived.get(f"fwd_bwd_speedup_vs_{impl}", 1.0 if impl == "native" else None),
         ])
     print_table(f"{res.op}  {res.case}  {res.device} {res.dtype} threads={res.threads} "
-                f"repeats={res.repeats}",
+                f"repeats={res.repeats} allocator={res.machine.get('allocator', '?')}",
                 ["impl", "fwd ms", "fwd IQR", "fwd+bwd ms", "f+b IQR", "peak MiB",
                  "native speed-up (fwd)", "native speed-up (f+b)"], rows)
     d, p = res.derived, res.probes
@@ -280,3 +289,6 @@ def _print_bench(res) -> None:
         f"copy ({p['copy_gbps']:.2f} GB/s); {d['native_gmacs']:.2f} GMAC/s"
         + (f" = {frac_mm:.1%} of matmul ({p['matmul_gmacs']:.2f} GMAC/s)" if frac_mm else "")
     )
+    if d.get("fwd_bwd_fraction_of_matmul_rate") is not None:
+        console.print(f"native forward+backward: {d['native_fwd_bwd_gmacs']:.2f} GMAC/s "
+                      f"(3x the forward's MACs) = {d['fwd_bwd_fraction_of_matmul_rate']:.1%} of matmul")

@@ -3,7 +3,8 @@
 CUDA: ``torch.cuda.max_memory_allocated`` growth. CPU: growth of the process's resident set during
 the call (METRICS.md): the kernel's peak-RSS counter (VmHWM) is reset through
 ``/proc/self/clear_refs`` before the call and read after it. glibc is told to serve large blocks
-with mmap so that freed tensors leave the resident set and earlier calls do not hide later ones.
+with mmap (the ``resident`` policy of :mod:`upbench.measure.allocator`) so that freed tensors
+leave the resident set and earlier calls do not hide later ones.
 
 That allocator setting would slow every later call of the process (it did: latencies measured
 after a memory probe were up to 2× those before), so :func:`isolated_peak_memory_bytes` measures
@@ -12,39 +13,20 @@ in a forked child process (one thread) and leaves the caller's process exactly a
 
 from __future__ import annotations
 
-import ctypes
 import gc
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_THRESHOLD = -3
-_libc: ctypes.CDLL | None = None
+from upbench.measure import allocator
 
 
 def configure_malloc() -> None:
     """Serve blocks >= 64 KiB with mmap and trim freed heap memory, so that memory freed by one
-    call leaves the resident set before the next is measured. Call it before any timing; it only
-    changes glibc's thresholds (no effect elsewhere)."""
-    global _libc
-    if _libc is not None:
-        return
-    try:
-        _libc = ctypes.CDLL("libc.so.6")
-        _libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024)
-        _libc.mallopt(_M_TRIM_THRESHOLD, 128 * 1024)
-    except (OSError, AttributeError):
-        _libc = None
-
-
-def _trim() -> None:
-    if _libc is not None:
-        try:
-            _libc.malloc_trim(0)
-        except AttributeError:
-            pass
+    call leaves the resident set before the next is measured (the ``resident`` allocator policy;
+    no effect without glibc)."""
+    allocator.set_policy("resident")
 
 
 def _status_kb(field: str) -> int | None:
@@ -79,7 +61,7 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device | None = No
     configure_malloc()
     if not cpu_peak_supported():
         return None
-    _trim()
+    allocator.trim()
     base = _status_kb("VmRSS")
     Path("/proc/self/clear_refs").write_text("5")
     result = fn()

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from upbench.measure.machine import cpu_model
+from upbench.measure import allocator
 from upbench.measure.memory import isolated_peak_memory_bytes
 from upbench.measure.probes import probe_copy_and_matmul
 from upbench.measure.timing import time_interleaved
@@ -52,9 +53,10 @@ def _fwd_bwd(spec: OpSpec, impl: str, args: tuple):
 
 
 def machine_info(device: torch.device) -> dict[str, str]:
-    """CPU/GPU model, torch version and thread count."""
+    """CPU/GPU model, torch version, thread count and the CPU allocator policy timed under."""
     info = {"torch": torch.__version__, "python": platform.python_version(),
-            "cpu": cpu_model(), "threads": str(torch.get_num_threads())}
+            "cpu": cpu_model(), "threads": str(torch.get_num_threads()),
+            "allocator": allocator.policy() if device.type == "cpu" else "cuda caching"}
     if device.type == "cuda":
         info["gpu"] = torch.cuda.get_device_name(device)
     return info
@@ -93,6 +95,10 @@ def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 
     return res
 
 
+# forward + backward multiply-adds over the forward's (see derive)
+BACKWARD_MAC_FACTOR = 3
+
+
 def derive(res: BenchResult) -> dict[str, float | None]:
     """Ratios against native and achieved rates of the native forward."""
     d: dict[str, float | None] = {}
@@ -111,6 +117,12 @@ def derive(res: BenchResult) -> dict[str, float | None]:
     d["native_gmacs"] = gmacs
     d["fraction_of_copy_bandwidth"] = gbps / res.probes["copy_gbps"]
     d["fraction_of_matmul_rate"] = gmacs / res.probes["matmul_gmacs"] if res.macs else None
+    if res.forward_backward and res.macs:
+        # the backward of every MAC-counted op computes one gradient per input, each the same
+        # multiply-adds as the forward: 3x the forward's count in all
+        fb_gmacs = BACKWARD_MAC_FACTOR * res.macs / res.forward_backward["native"]["median_s"] / 1e9
+        d["native_fwd_bwd_gmacs"] = fb_gmacs
+        d["fwd_bwd_fraction_of_matmul_rate"] = fb_gmacs / res.probes["matmul_gmacs"]
     return d
 
 
