@@ -110,7 +110,7 @@ void forward_phase_s(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const
 template <typename scalar_t>
 void forward_phase(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d, int64_t N,
                    int64_t C, int64_t G) {
-  const bool stream = N * C * d.H * d.W * int64_t(sizeof(scalar_t)) >= phase::kStreamBytes;
+  const bool stream = phase::stream_output(N * C * d.H * d.W * int64_t(sizeof(scalar_t)));
   switch (d.s) {
     case 1: forward_phase_s<1>(xp, mp, op, d, N, C, G, stream); break;
     case 2: forward_phase_s<2>(xp, mp, op, d, N, C, G, stream); break;
@@ -170,6 +170,37 @@ void grad_x_rows(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Di
     }
   });
 }
+
+#if UPB_PHASE_KERNELS
+template <int S, typename scalar_t>
+void grad_x_phase_s(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d,
+                    int64_t N, int64_t C, int64_t G) {
+  const int64_t Cg = C / G, KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
+  const phase::GatherTasks tasks(N * G, Cg, d.h, at::get_num_threads());
+  // One task = a run of low-res rows of one (n, g, ring of channels), see gather_rows.
+  at::parallel_for(0, tasks.count, 1, [&](int64_t begin, int64_t end) {
+    phase::GatherScratch<scalar_t> sc;
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t ng, c0, c1, y0, y1;
+      tasks.decode(t, ng, c0, c1, y0, y1);
+      const int64_t cbase = (ng / G) * C + (ng % G) * Cg;
+      phase::gather_rows<S, scalar_t>(mp + ng * KK * HW, gp + cbase * HW, HW, c0, c1, d.h, d.w,
+                                      d.K, y0, y1, gxp + cbase * hw, hw, sc);
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_x_phase(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d, int64_t N,
+                  int64_t C, int64_t G) {
+  switch (d.s) {
+    case 1: grad_x_phase_s<1>(gp, mp, gxp, d, N, C, G); break;
+    case 2: grad_x_phase_s<2>(gp, mp, gxp, d, N, C, G); break;
+    case 3: grad_x_phase_s<3>(gp, mp, gxp, d, N, C, G); break;
+    default: grad_x_phase_s<4>(gp, mp, gxp, d, N, C, G); break;
+  }
+}
+#endif
 
 template <typename scalar_t>
 void grad_x_elementwise(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d,
@@ -249,7 +280,7 @@ void grad_mask_rows(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const
 #if UPB_PHASE_KERNELS
 template <int S, typename scalar_t>
 void grad_mask_phase_s(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
-                       int64_t N, int64_t C, int64_t G) {
+                       int64_t N, int64_t C, int64_t G, bool stream) {
   const int64_t Cg = C / G, KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
   // One task = one low-res row yc of one (n, g): the correlation of the group's grad_out rows with
   // its feature rows (upb_phase_cpu.h), reduced over the Cg channels in registers.
@@ -259,19 +290,21 @@ void grad_mask_phase_s(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, co
       const int64_t yc = t % d.h, ng = t / d.h, n = ng / G, g = ng % G;
       const int64_t c0 = n * C + g * Cg;
       phase::correlate_row<S, scalar_t>(gp + c0 * HW, HW, xp + c0 * hw, hw, Cg, d.h, d.w, d.K, yc,
-                                        gmp + ng * KK * HW, HW, sc);
+                                        stream, gmp + ng * KK * HW, HW, sc);
     }
+    if (stream) phase::stream_fence();
   });
 }
 
 template <typename scalar_t>
 void grad_mask_phase(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
                      int64_t N, int64_t C, int64_t G) {
+  const bool stream = phase::stream_output(N * G * d.K * d.K * d.H * d.W * int64_t(sizeof(scalar_t)));
   switch (d.s) {
-    case 1: grad_mask_phase_s<1>(gp, xp, gmp, d, N, C, G); break;
-    case 2: grad_mask_phase_s<2>(gp, xp, gmp, d, N, C, G); break;
-    case 3: grad_mask_phase_s<3>(gp, xp, gmp, d, N, C, G); break;
-    default: grad_mask_phase_s<4>(gp, xp, gmp, d, N, C, G); break;
+    case 1: grad_mask_phase_s<1>(gp, xp, gmp, d, N, C, G, stream); break;
+    case 2: grad_mask_phase_s<2>(gp, xp, gmp, d, N, C, G, stream); break;
+    case 3: grad_mask_phase_s<3>(gp, xp, gmp, d, N, C, G, stream); break;
+    default: grad_mask_phase_s<4>(gp, xp, gmp, d, N, C, G, stream); break;
   }
 }
 #endif
@@ -332,6 +365,9 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_ou
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_backward_cpu", [&] {
     const bool ew = cpu_elementwise();
     auto fx = ew ? grad_x_elementwise<scalar_t> : grad_x_rows<scalar_t>;
+#if UPB_PHASE_KERNELS
+    if (!ew && phase::supported(s)) fx = grad_x_phase<scalar_t>;
+#endif
     auto fm = ew ? grad_mask_elementwise<scalar_t> : grad_mask_rows<scalar_t>;
 #if UPB_PHASE_KERNELS
     if (!ew && phase::supported(s)) fm = grad_mask_phase<scalar_t>;

@@ -39,9 +39,11 @@ constexpr int64_t kMaxScale = 4;
 
 inline bool supported(int64_t s) { return UPB_PHASE_KERNELS && s >= 1 && s <= kMaxScale; }
 
-// Outputs at least this large are written with streaming (non-temporal) stores: they cannot stay
-// in cache for the next op anyway, and a normal store first reads every line it writes.
-constexpr int64_t kStreamBytes = int64_t(8) << 20;
+// Outputs at least this large are written with streaming (non-temporal) stores: they do not fit
+// a core's L2 for the next op anyway, and a normal store first reads every line it writes.
+constexpr int64_t kStreamBytes = int64_t(2) << 20;
+
+inline bool stream_output(int64_t bytes) { return bytes >= kStreamBytes; }
 
 #if UPB_PHASE_KERNELS
 
@@ -98,13 +100,14 @@ inline void stream_fence() {
 }
 
 // The S phase vectors ph[0..S) of lanes low-res columns, interleaved into S*lanes consecutive
-// high-res values: dst[u*S + b] = ph[b][u], for the first n (<= lanes) columns.
+// high-res values: dst[u*S + b] = ph[b][u] (add: dst[u*S + b] += ph[b][u]), for the first
+// n (<= lanes) columns.
 template <int S, typename T>
-inline void store_phases(const vec_t<T>* ph, int64_t n, bool stream, T* dst) {
+inline void store_phases(const vec_t<T>* ph, int64_t n, bool stream, bool add, T* dst) {
   constexpr int64_t L = Vec<T>::lanes;
   if constexpr (S == 1) {
     if (n == L) {
-      vstore<T>(dst, ph[0], stream);
+      vstore<T>(dst, add ? ph[0] + vload(dst) : ph[0], stream);
       return;
     }
   } else if constexpr (S == 2) {
@@ -115,9 +118,13 @@ inline void store_phases(const vec_t<T>* ph, int64_t n, bool stream, T* dst) {
       lo_m[u] = static_cast<idx_t>((u % 2) * L + u / 2);
       hi_m[u] = static_cast<idx_t>((u % 2) * L + L / 2 + u / 2);
     }
-    const vec_t<T> lo = __builtin_shuffle(ph[0], ph[1], lo_m);
-    const vec_t<T> hi = __builtin_shuffle(ph[0], ph[1], hi_m);
+    vec_t<T> lo = __builtin_shuffle(ph[0], ph[1], lo_m);
+    vec_t<T> hi = __builtin_shuffle(ph[0], ph[1], hi_m);
     if (n == L) {
+      if (add) {
+        lo += vload(dst);
+        hi += vload(dst + L);
+      }
       vstore<T>(dst, lo, stream);
       vstore<T>(dst + L, hi, stream);
       return;
@@ -125,13 +132,13 @@ inline void store_phases(const vec_t<T>* ph, int64_t n, bool stream, T* dst) {
     T tmp[2 * L];
     std::memcpy(tmp, &lo, sizeof(lo));
     std::memcpy(tmp + L, &hi, sizeof(hi));
-    std::memcpy(dst, tmp, n * 2 * sizeof(T));
+    for (int64_t e = 0; e < 2 * n; ++e) dst[e] = add ? dst[e] + tmp[e] : tmp[e];
     return;
   }
   T tmp[S][L];
   for (int b = 0; b < S; ++b) std::memcpy(tmp[b], &ph[b], sizeof(ph[b]));
   for (int64_t u = 0; u < n; ++u)
-    for (int b = 0; b < S; ++b) dst[u * S + b] = tmp[b][u];
+    for (int b = 0; b < S; ++b) dst[u * S + b] = add ? dst[u * S + b] + tmp[b][u] : tmp[b][u];
 }
 
 // Row length of the packed low-res rows: wpad columns (a whole number of vectors) plus r zeros on
@@ -144,6 +151,30 @@ inline void pack_lowres_row(const scalar_t* src, int64_t w, int64_t wpad, int64_
   std::fill(dst, dst + r, T(0));
   for (int64_t x = 0; x < w; ++x) dst[r + x] = static_cast<T>(src[x]);
   std::fill(dst + r + w, dst + wpad + 2 * r, T(0));
+}
+
+// dst[b*bpitch + x] = src[x*S + b] for x in [lo, hi) and b < S (nothing else written); S = 2 by
+// vector loads split into even and odd lanes.
+template <int S, typename scalar_t, typename T>
+inline void deinterleave(const scalar_t* src, int64_t lo, int64_t hi, int64_t bpitch, T* dst) {
+  int64_t x = lo;
+  if constexpr (S == 2 && std::is_same_v<scalar_t, T>) {
+    constexpr int64_t L = Vec<T>::lanes;
+    using idx_t = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+    typedef idx_t mask_t __attribute__((vector_size(kVecBytes)));
+    mask_t even, odd;
+    for (int64_t u = 0; u < L; ++u) {
+      even[u] = static_cast<idx_t>(2 * u);
+      odd[u] = static_cast<idx_t>(2 * u + 1);
+    }
+    for (; x + L <= hi; x += L) {
+      const vec_t<T> a = vload(src + 2 * x), b = vload(src + 2 * x + L);
+      vstore<T>(dst + x, __builtin_shuffle(a, b, even), false);
+      vstore<T>(dst + bpitch + x, __builtin_shuffle(a, b, odd), false);
+    }
+  }
+  for (; x < hi; ++x)
+    for (int64_t b = 0; b < S; ++b) dst[b * bpitch + x] = static_cast<T>(src[x * S + b]);
 }
 
 // Weights of one low-res row yc deinterleaved by phase: dst[((a*S + b)*KK + tap)*wpad + x] =
@@ -159,24 +190,57 @@ inline void pack_phase_weights(const scalar_t* block, int64_t HW, int64_t w, int
       const int64_t lo = std::min<int64_t>(w, std::max<int64_t>(0, r - j));
       const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(w, w + r - j));
       const scalar_t* src = block + tap * HW + (yc * S + a) * W;
+      T* d = dst + (a * S * KK + tap) * wpad;  // phase b's row at d + b*KK*wpad
       for (int64_t b = 0; b < S; ++b) {
-        T* d = dst + ((a * S + b) * KK + tap) * wpad;
-        std::fill(d, d + lo, T(0));
-        for (int64_t x = lo; x < hi; ++x) d[x] = static_cast<T>(src[x * S + b]);
-        std::fill(d + hi, d + wpad, T(0));
+        std::fill(d + b * KK * wpad, d + b * KK * wpad + lo, T(0));
+        std::fill(d + b * KK * wpad + hi, d + (b * KK + 1) * wpad, T(0));
       }
+      deinterleave<S>(src, lo, hi, KK * wpad, d);
     }
 }
+
+// The packed rows (pack_lowres_row) of C low-res planes around the current row yc, a ring of K
+// slots per plane: moving from row yc to yc + 1 of the same planes packs one new row, so every
+// low-res row is packed once, not K times. Rows outside [0, h) are never packed (their taps are
+// skipped or zero).
+template <typename T>
+struct LowresRing {
+  std::vector<T> buf;
+  const void* planes = nullptr;
+  int64_t yc = -1, C = 0, K = 1, LP = 0;
+
+  template <typename scalar_t>
+  void move_to(const scalar_t* x, int64_t xstride, int64_t C_, int64_t h, int64_t w, int64_t K_,
+               int64_t yc_, int64_t wpad) {
+    const int64_t r = K_ / 2, LP_ = wpad + 2 * r;
+    const bool next = planes == x && C == C_ && K == K_ && LP == LP_ && yc_ == yc + 1;
+    planes = x;
+    C = C_;
+    K = K_;
+    LP = LP_;
+    yc = yc_;
+    buf.resize(C * K * LP);
+    for (int64_t y = std::max<int64_t>(0, next ? yc_ + r : yc_ - r);
+         y <= std::min<int64_t>(h - 1, yc_ + r); ++y)
+      for (int64_t c = 0; c < C; ++c) pack_lowres_row(x + c * xstride + y * w, w, wpad, r, row(c, y));
+  }
+  int64_t slot(int64_t y) const { return ((y % K) + K) % K; }
+  // channel c's rows (slot s at + s*LP)
+  T* plane(int64_t c) { return buf.data() + c * K * LP; }
+  T* row(int64_t c, int64_t y) { return plane(c) + slot(y) * LP; }
+  // offset of tap row i's packed row within a plane: slot(yc + i - r) * LP
+  int64_t tap_offset(int64_t i) const { return slot(yc + i - K / 2) * LP; }
+};
 
 // ---- reassembly: out[c][yc*S + a][x*S + b] = sum_{i,j} w[a,b][i*K + j][x] * row_c(yc+i-r)[x+j-r]
 // (CARAFE forward with w = masks, SAPA query gradient with w = similarity gradient)
 
-// One column block x0 (n <= lanes columns) of NC channels: xr[c] holds channel c's K packed rows
-// (pitch LP), wp the packed phase weights, out[c] channel c's high-res plane at row yc*S.
+// One column block x0 (n <= lanes columns) of NC channels: tap row i of channel c is the packed
+// row xr[c] + ioff[i], wp the packed phase weights, out[c] channel c's high-res plane at row yc*S.
 template <int S, int NC, typename T>
-inline void reassemble_block(const T* const* xr, int64_t LP, const T* wp, int64_t KK, int64_t wpad,
-                             int64_t K, int64_t ilo, int64_t ihi, int64_t x0, int64_t n, int64_t W,
-                             bool stream, T* const* out) {
+inline void reassemble_block(const T* const* xr, const int64_t* ioff, const T* wp, int64_t KK,
+                             int64_t wpad, int64_t K, int64_t ilo, int64_t ihi, int64_t x0,
+                             int64_t n, int64_t W, bool stream, T* const* out) {
   using V = vec_t<T>;
   V acc[S * S][NC];
   for (int k = 0; k < S * S; ++k)
@@ -184,7 +248,7 @@ inline void reassemble_block(const T* const* xr, int64_t LP, const T* wp, int64_
   for (int64_t i = ilo; i < ihi; ++i)
     for (int64_t j = 0; j < K; ++j) {
       V xv[NC];
-      for (int c = 0; c < NC; ++c) xv[c] = vload(xr[c] + i * LP + x0 + j);
+      for (int c = 0; c < NC; ++c) xv[c] = vload(xr[c] + ioff[i] + x0 + j);
       const T* wt = wp + (i * K + j) * wpad + x0;
       for (int k = 0; k < S * S; ++k) {
         const V wv = vload(wt + k * KK * wpad);
@@ -195,14 +259,15 @@ inline void reassemble_block(const T* const* xr, int64_t LP, const T* wp, int64_
     for (int a = 0; a < S; ++a) {
       V ph[S];
       for (int b = 0; b < S; ++b) ph[b] = acc[a * S + b][c];
-      store_phases<S, T>(ph, n, stream, out[c] + a * W + x0 * S);
+      store_phases<S, T>(ph, n, stream, false, out[c] + a * W + x0 * S);
     }
 }
 
-// Scratch of one thread for reassemble_row: packed weights and NC channels' packed rows.
+// Scratch of one thread for reassemble_row: packed weights and every channel's packed rows.
 template <typename T>
 struct ReassembleScratch {
-  std::vector<T> wp, xr;
+  std::vector<T> wp;
+  LowresRing<T> rows;
 };
 
 // Channels per block of reassemble_row for scale S.
@@ -222,24 +287,23 @@ void reassemble_row(const scalar_t* x, int64_t xstride, int64_t C, int64_t h, in
   constexpr int NC = reassemble_channels<S>();
   constexpr int64_t L = Vec<T>::lanes;
   const int64_t r = K / 2, KK = K * K, W = S * w, HW = S * h * W;
-  const int64_t wpad = padded_cols(w, L), LP = wpad + 2 * r;
+  const int64_t wpad = padded_cols(w, L);
   sc.wp.resize(S * S * KK * wpad);
-  sc.xr.resize(NC * K * LP);
   pack_phase_weights<S>(wblock, HW, w, K, yc, wpad, sc.wp.data());
+  sc.rows.move_to(x, xstride, C, h, w, K, yc, wpad);
   const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, h - yc + r);
+  std::vector<int64_t> ioff(K);
+  for (int64_t i = ilo; i < ihi; ++i) ioff[i] = sc.rows.tap_offset(i);
   const T* xr[NC];
   T* orow[NC];
   auto run = [&](auto nc_tag, int64_t c0) {
     constexpr int nc = decltype(nc_tag)::value;
     for (int c = 0; c < nc; ++c) {
-      T* rows = sc.xr.data() + c * K * LP;
-      for (int64_t i = ilo; i < ihi; ++i)
-        pack_lowres_row(x + (c0 + c) * xstride + (yc + i - r) * w, w, wpad, r, rows + i * LP);
-      xr[c] = rows;
+      xr[c] = sc.rows.plane(c0 + c);
       orow[c] = out + (c0 + c) * ostride + yc * S * W;
     }
     for (int64_t x0 = 0; x0 < w; x0 += L)
-      reassemble_block<S, nc, T>(xr, LP, sc.wp.data(), KK, wpad, K, ilo, ihi, x0,
+      reassemble_block<S, nc, T>(xr, ioff.data(), sc.wp.data(), KK, wpad, K, ilo, ihi, x0,
                                  std::min(L, w - x0), W, stream, orow);
   };
   int64_t c0 = 0;
@@ -256,12 +320,9 @@ template <int S, typename scalar_t, typename T>
 inline void pack_phase_values(const scalar_t* plane, int64_t w, int64_t yc, int64_t wpad, T* dst) {
   const int64_t W = S * w;
   for (int64_t a = 0; a < S; ++a) {
-    const scalar_t* src = plane + (yc * S + a) * W;
-    for (int64_t b = 0; b < S; ++b) {
-      T* d = dst + (a * S + b) * wpad;
-      for (int64_t x = 0; x < w; ++x) d[x] = static_cast<T>(src[x * S + b]);
-      std::fill(d + w, d + wpad, T(0));
-    }
+    T* d = dst + a * S * wpad;
+    deinterleave<S>(plane + (yc * S + a) * W, 0, w, wpad, d);
+    for (int64_t b = 0; b < S; ++b) std::fill(d + b * wpad + w, d + (b + 1) * wpad, T(0));
   }
 }
 
@@ -274,17 +335,17 @@ constexpr int correlate_taps() {
 }
 
 // Taps (i, j0 .. j0+J) of one column block x0 (n <= lanes columns), reduced over C channels:
-// channel c's packed phase values at qp + c*qpitch, its packed rows at xr + c*xpitch (pitch LP);
+// channel c's packed phase values at qp + c*qpitch, its tap row i at xr + c*xpitch + ioff;
 // out[jj] is tap (i, j0 + jj)'s output plane at row yc*S.
 template <int S, int J, typename T>
 inline void correlate_block(const T* qp, int64_t qpitch, const T* xr, int64_t xpitch, int64_t C,
-                            int64_t i, int64_t j0, int64_t LP, int64_t wpad, int64_t x0, int64_t n,
-                            int64_t W, T* const* out) {
+                            int64_t ioff, int64_t j0, int64_t wpad, int64_t x0, int64_t n,
+                            int64_t W, bool stream, bool add, T* const* out) {
   using V = vec_t<T>;
   V acc[S * S][J];
   for (int k = 0; k < S * S; ++k)
     for (int jj = 0; jj < J; ++jj) acc[k][jj] = V{};
-  const T* xc = xr + i * LP + x0 + j0;
+  const T* xc = xr + ioff + x0 + j0;
   const T* qc = qp + x0;
   for (int64_t c = 0; c < C; ++c, xc += xpitch, qc += qpitch) {
     V xv[J];
@@ -298,14 +359,19 @@ inline void correlate_block(const T* qp, int64_t qpitch, const T* xr, int64_t xp
     for (int a = 0; a < S; ++a) {
       V ph[S];
       for (int b = 0; b < S; ++b) ph[b] = acc[a * S + b][jj];
-      store_phases<S, T>(ph, n, false, out[jj] + a * W + x0 * S);
+      store_phases<S, T>(ph, n, stream, add, out[jj] + a * W + x0 * S);
     }
 }
+
+// Channels per pass of correlate_block: their packed values and rows of one column block stay in
+// L1 across all tap rows.
+constexpr int64_t kCorrelateChunk = 32;
 
 // Scratch of one thread for correlate_row: every channel's packed phase values and rows.
 template <typename T>
 struct CorrelateScratch {
-  std::vector<T> qp, xr;
+  std::vector<T> qp;
+  LowresRing<T> rows;
 };
 
 // All K*K tap planes of one low-res row yc: channel c's high-res plane at q + c*qstride
@@ -313,8 +379,8 @@ struct CorrelateScratch {
 // out + t*ostride. Taps outside the map are exactly 0.
 template <int S, typename scalar_t>
 void correlate_row(const scalar_t* q, int64_t qstride, const scalar_t* x, int64_t xstride,
-                   int64_t C, int64_t h, int64_t w, int64_t K, int64_t yc, scalar_t* out,
-                   int64_t ostride, CorrelateScratch<scalar_t>& sc) {
+                   int64_t C, int64_t h, int64_t w, int64_t K, int64_t yc, bool stream,
+                   scalar_t* out, int64_t ostride, CorrelateScratch<scalar_t>& sc) {
   using T = scalar_t;
   if (w <= 0) return;
   constexpr int64_t L = Vec<T>::lanes;
@@ -323,47 +389,197 @@ void correlate_row(const scalar_t* q, int64_t qstride, const scalar_t* x, int64_
   const int64_t qpitch = S * S * wpad, xpitch = K * LP;
   const int64_t ilo = std::max<int64_t>(0, r - yc), ihi = std::min<int64_t>(K, h - yc + r);
   sc.qp.resize(C * qpitch);
-  sc.xr.resize(C * xpitch);
-  for (int64_t c = 0; c < C; ++c) {
+  for (int64_t c = 0; c < C; ++c)
     pack_phase_values<S>(q + c * qstride, w, yc, wpad, sc.qp.data() + c * qpitch);
-    for (int64_t i = ilo; i < ihi; ++i)
-      pack_lowres_row(x + c * xstride + (yc + i - r) * w, w, wpad, r,
-                      sc.xr.data() + c * xpitch + i * LP);
-  }
-  T* orow[JM];
+  sc.rows.move_to(x, xstride, C, h, w, K, yc, wpad);
   for (int64_t i = 0; i < K; ++i) {
-    if (i < ilo || i >= ihi) {  // the whole tap row lies outside the map
-      for (int64_t j = 0; j < K; ++j)
-        std::fill(out + (i * K + j) * ostride + yc * S * W,
-                  out + (i * K + j) * ostride + (yc + 1) * S * W, T(0));
-      continue;
+    if (i >= ilo && i < ihi) continue;
+    for (int64_t j = 0; j < K; ++j)  // the whole tap row lies outside the map
+      std::fill(out + (i * K + j) * ostride + yc * S * W,
+                out + (i * K + j) * ostride + (yc + 1) * S * W, T(0));
+  }
+  // Per column block, the channels in chunks of kCorrelateChunk (their packed values and rows stay
+  // in L1 across the tap rows; the partial sums accumulate in the output).
+  T* orow[JM];
+  for (int64_t x0 = 0; x0 < w; x0 += L) {
+    const int64_t n = std::min(L, w - x0);
+    for (int64_t cc = 0; cc < std::max<int64_t>(C, 1); cc += kCorrelateChunk) {
+      const int64_t cn = std::min(kCorrelateChunk, C - cc);
+      const bool add = cc > 0, last = cc + kCorrelateChunk >= C;
+      for (int64_t i = ilo; i < ihi; ++i)
+        for (int64_t j0 = 0; j0 < K; j0 += JM) {
+          const int64_t nj = std::min<int64_t>(JM, K - j0);
+          for (int64_t jj = 0; jj < nj; ++jj)
+            orow[jj] = out + (i * K + j0 + jj) * ostride + yc * S * W;
+          const bool st = stream && last && x0 >= r && x0 + L + K <= w;
+          auto run = [&](auto j_tag) {
+            constexpr int J = decltype(j_tag)::value;
+            correlate_block<S, J, T>(sc.qp.data() + cc * qpitch, qpitch,
+                                     sc.rows.plane(0) + cc * xpitch, xpitch, std::max<int64_t>(cn, 0),
+                                     sc.rows.tap_offset(i), j0, wpad, x0, n, W, st, add, orow);
+          };
+          if (nj == JM) {
+            run(std::integral_constant<int, JM>{});
+            continue;
+          }
+          switch (nj) {  // the last pass of fewer taps
+            case 1: run(std::integral_constant<int, 1>{}); break;
+            case 2: run(std::integral_constant<int, (JM > 2 ? 2 : 1)>{}); break;
+            case 3: run(std::integral_constant<int, (JM > 3 ? 3 : 1)>{}); break;
+            default: run(std::integral_constant<int, (JM > 4 ? 4 : 1)>{}); break;
+          }
+        }
     }
-    for (int64_t j0 = 0; j0 < K; j0 += JM) {
-      const int64_t nj = std::min<int64_t>(JM, K - j0);
-      for (int64_t jj = 0; jj < nj; ++jj) orow[jj] = out + (i * K + j0 + jj) * ostride + yc * S * W;
+  }
+  // a non-finite value times the zero padding is NaN: taps outside the map are set to 0
+  for (int64_t i = ilo; i < ihi; ++i)
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t a = 0; a < S; ++a)
+        zero_outside_columns(out + (i * K + j) * ostride + (yc * S + a) * W, W, j, r, S, w);
+}
+
+// ---- transposed window: out[c][y][x] = sum_{i,j,a,b} w[a,b][i*K + j](y')[x'] * v_c(y')[a,b][x']
+// with y' = y - i + r, x' = x - j + r (CARAFE feature gradient with w = masks and v = grad_out,
+// SAPA key gradient with w = similarity gradient and v = query): every high-res value that read
+// low-res element (y, x) sends it back its weight times the value.
+//
+// The phase-packed rows of the low-res rows y' a run of output rows needs are kept in a ring of K
+// slots: moving to the next output row packs one new row (its weights once for the channel block,
+// its values once per channel), so the high-res input is read once per channel block.
+
+// Pitch of a padded phase row: element x' at [r + x'], zeros around, so that output column block
+// x0 and tap j read [x0 + 2r - j, ...).
+inline int64_t gather_pitch(int64_t w, int64_t lanes, int64_t r) { return padded_cols(w, lanes) + 2 * r; }
+
+// One column block x0 (n <= lanes columns) of output row y for NC channels: wr[i] is tap row i's
+// packed weights (S*S*KK padded rows), vr[c][i] channel c's packed values (S*S padded rows), both
+// nullptr-free only for valid tap rows [ilo, ihi).
+// KT: K at compile time (the tap loop unrolled, every load at a constant offset from one base
+// pointer per row), or 0 for any K.
+template <int S, int NC, int KT, typename T>
+inline void gather_block(const T* const* wr, const T* const* const* vr, int64_t ilo, int64_t ihi,
+                         int64_t K_, int64_t P, int64_t x0, int64_t n, T* const* out) {
+  using V = vec_t<T>;
+  const int64_t K = KT > 0 ? KT : K_, r = K / 2, KK = K * K;
+  V acc[NC];
+  for (int c = 0; c < NC; ++c) acc[c] = V{};
+  for (int64_t i = ilo; i < ihi; ++i)
+    for (int k = 0; k < S * S; ++k) {
+      // tap j reads column block x0 shifted left by j: one base pointer per row, one index
+      const T* wb = wr[i] + (k * KK + i * K) * P + x0 + 2 * r;
+      const T* vb[NC];
+      for (int c = 0; c < NC; ++c) vb[c] = vr[c][i] + k * P + x0 + 2 * r;
+#pragma GCC unroll 8
+      for (int64_t j = 0; j < K; ++j) {
+        const V wv = vload(wb + j * (P - 1));
+        for (int c = 0; c < NC; ++c) acc[c] += wv * vload(vb[c] - j);
+      }
+    }
+  for (int c = 0; c < NC; ++c) {
+    if (n == Vec<T>::lanes) {
+      vstore<T>(out[c] + x0, acc[c], false);
+    } else {
+      T tmp[Vec<T>::lanes];
+      std::memcpy(tmp, &acc[c], sizeof(acc[c]));
+      std::memcpy(out[c] + x0, tmp, n * sizeof(T));
+    }
+  }
+}
+
+// Channels per block of gather_block: NC accumulators, NC value vectors and one weight vector.
+constexpr int kGatherBlock = (kVecRegs - 2) / 2 < 8 ? (kVecRegs - 2) / 2 : 8;
+// Channels per ring (the weights are packed once per ring).
+constexpr int64_t kGatherRingChannels = 64;
+
+// The tasks of a transposed-window gradient over `groups` (sample, group) pairs of C channels and
+// h rows: (group, ring of kGatherRingChannels channels, run of rows), enough runs for the threads,
+// each long enough that priming its ring (r rows) stays small.
+struct GatherTasks {
+  int64_t C, h, rings, runs, run_len, count;
+  GatherTasks(int64_t groups, int64_t C_, int64_t h_, int64_t threads) : C(C_), h(h_) {
+    rings = std::max<int64_t>(1, (C + kGatherRingChannels - 1) / kGatherRingChannels);
+    const int64_t tasks = groups * rings, want = 4 * threads;
+    runs = tasks >= want ? 1 : (want + tasks - 1) / tasks;
+    runs = std::max<int64_t>(1, std::min<int64_t>(runs, h / 8));
+    run_len = (h + runs - 1) / runs;
+    count = groups * rings * runs;
+  }
+  // task t: group g, channels [c0, c1), rows [y0, y1) (possibly empty)
+  void decode(int64_t t, int64_t& g, int64_t& c0, int64_t& c1, int64_t& y0, int64_t& y1) const {
+    const int64_t run = t % runs, ring = (t / runs) % rings;
+    g = t / (runs * rings);
+    c0 = ring * kGatherRingChannels;
+    c1 = std::min(C, c0 + kGatherRingChannels);
+    y0 = std::min(h, run * run_len);
+    y1 = std::min(h, y0 + run_len);
+  }
+};
+
+// Scratch of one thread for gather_rows: the rings of packed weights and values.
+template <typename T>
+struct GatherScratch {
+  std::vector<T> w, v;
+};
+
+// Output rows [y0, y1) of channels [c0, c1): channel c's high-res value plane at v + c*vstride
+// (S*h x S*w), its low-res output plane at out + c*ostride (h x w); weights: KK planes HW apart at
+// wblock.
+template <int S, typename scalar_t>
+void gather_rows(const scalar_t* wblock, const scalar_t* v, int64_t vstride, int64_t c0,
+                 int64_t c1, int64_t h, int64_t w, int64_t K, int64_t y0, int64_t y1,
+                 scalar_t* out, int64_t ostride, GatherScratch<scalar_t>& sc) {
+  using T = scalar_t;
+  if (w <= 0 || c1 <= c0) return;
+  constexpr int64_t L = Vec<T>::lanes;
+  const int64_t r = K / 2, KK = K * K, W = S * w, HW = S * h * W, CB = c1 - c0;
+  const int64_t wpad = padded_cols(w, L), P = gather_pitch(w, L, r);
+  const int64_t wslot = S * S * KK * P, vslot = S * S * P;
+  // (+ r: the last packed row's right padding runs r past its slot)
+  sc.w.assign(K * wslot + r, T(0));
+  sc.v.assign(CB * K * vslot + r, T(0));
+  auto slot = [K](int64_t yy) { return ((yy % K) + K) % K; };
+  // packs low-res row yy (weights and every channel's values) into its slot
+  auto pack = [&](int64_t yy) {
+    T* wdst = sc.w.data() + slot(yy) * wslot;
+    pack_phase_weights<S>(wblock, HW, w, K, yy, P, wdst + r);
+    for (int64_t k = 0; k < S * S * KK; ++k) {  // the padding around each packed row
+      std::fill(wdst + k * P, wdst + k * P + r, T(0));
+    }
+    for (int64_t c = 0; c < CB; ++c)
+      pack_phase_values<S>(v + (c0 + c) * vstride, w, yy, P, sc.v.data() + (c * K + slot(yy)) * vslot + r);
+  };
+  for (int64_t yy = std::max<int64_t>(0, y0 - r); yy < std::min<int64_t>(h, y0 + r); ++yy) pack(yy);
+  std::vector<const T*> wr(K), vrows(kGatherBlock * K);
+  std::vector<int64_t> sl(K);
+  const T* const* vr[kGatherBlock];
+  T* orow[kGatherBlock];
+  for (int64_t y = y0; y < y1; ++y) {
+    if (y + r < h) pack(y + r);
+    const int64_t ilo = std::max<int64_t>(0, y + r - h + 1), ihi = std::min<int64_t>(K, y + r + 1);
+    for (int64_t i = ilo; i < ihi; ++i) {
+      sl[i] = slot(y - i + r);
+      wr[i] = sc.w.data() + sl[i] * wslot;
+    }
+    auto run = [&](auto nc_tag, int64_t cb) {
+      constexpr int nc = decltype(nc_tag)::value;
+      for (int c = 0; c < nc; ++c) {
+        for (int64_t i = ilo; i < ihi; ++i)
+          vrows[c * K + i] = sc.v.data() + ((cb + c) * K + sl[i]) * vslot;
+        vr[c] = vrows.data() + c * K;
+        orow[c] = out + (c0 + cb + c) * ostride + y * w;
+      }
       for (int64_t x0 = 0; x0 < w; x0 += L) {
         const int64_t n = std::min(L, w - x0);
-        auto run = [&](auto j_tag) {
-          constexpr int J = decltype(j_tag)::value;
-          correlate_block<S, J, T>(sc.qp.data(), qpitch, sc.xr.data(), xpitch, C, i, j0, LP,
-                                   wpad, x0, n, W, orow);
-        };
-        if (nj == JM) {
-          run(std::integral_constant<int, JM>{});
-          continue;
-        }
-        switch (nj) {  // the last pass of fewer taps
-          case 1: run(std::integral_constant<int, 1>{}); break;
-          case 2: run(std::integral_constant<int, (JM > 2 ? 2 : 1)>{}); break;
-          case 3: run(std::integral_constant<int, (JM > 3 ? 3 : 1)>{}); break;
-          default: run(std::integral_constant<int, (JM > 4 ? 4 : 1)>{}); break;
+        switch (K) {
+          case 3: gather_block<S, nc, 3, T>(wr.data(), vr, ilo, ihi, K, P, x0, n, orow); break;
+          case 5: gather_block<S, nc, 5, T>(wr.data(), vr, ilo, ihi, K, P, x0, n, orow); break;
+          default: gather_block<S, nc, 0, T>(wr.data(), vr, ilo, ihi, K, P, x0, n, orow); break;
         }
       }
-      // a non-finite value times the zero padding is NaN: taps outside the map are set to 0
-      for (int64_t jj = 0; jj < nj; ++jj)
-        for (int64_t a = 0; a < S; ++a)
-          zero_outside_columns(orow[jj] + a * W, W, j0 + jj, r, S, w);
-    }
+    };
+    int64_t cb = 0;
+    for (; cb + kGatherBlock <= CB; cb += kGatherBlock) run(std::integral_constant<int, kGatherBlock>{}, cb);
+    for (; cb < CB; ++cb) run(std::integral_constant<int, 1>{}, cb);
   }
 }
 

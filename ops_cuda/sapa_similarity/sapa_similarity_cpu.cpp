@@ -142,7 +142,7 @@ void forward_rows(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Di
 #if UPB_PHASE_KERNELS
 template <int S, typename scalar_t>
 void forward_phase_s(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d,
-                     int64_t N) {
+                     int64_t N, bool stream) {
   const int64_t KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
   // One task = one low-res row yc of one sample: the correlation of its query rows with the key
   // rows around it (upb_phase_cpu.h), reduced over the d channels in registers.
@@ -151,19 +151,21 @@ void forward_phase_s(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const
     for (int64_t t = begin; t < end; ++t) {
       const int64_t yc = t % d.h, n = t / d.h;
       phase::correlate_row<S, scalar_t>(qp + n * d.d * HW, HW, kp + n * d.d * hw, hw, d.d, d.h,
-                                        d.w, d.K, yc, op + n * KK * HW, HW, sc);
+                                        d.w, d.K, yc, stream, op + n * KK * HW, HW, sc);
     }
+    if (stream) phase::stream_fence();
   });
 }
 
 // The phase-split forward (upb_phase_cpu.h) for s = 1..4.
 template <typename scalar_t>
 void forward_phase(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d, int64_t N) {
+  const bool stream = phase::stream_output(N * d.K * d.K * d.H * d.W * int64_t(sizeof(scalar_t)));
   switch (d.s) {
-    case 1: forward_phase_s<1>(qp, kp, op, d, N); break;
-    case 2: forward_phase_s<2>(qp, kp, op, d, N); break;
-    case 3: forward_phase_s<3>(qp, kp, op, d, N); break;
-    default: forward_phase_s<4>(qp, kp, op, d, N); break;
+    case 1: forward_phase_s<1>(qp, kp, op, d, N, stream); break;
+    case 2: forward_phase_s<2>(qp, kp, op, d, N, stream); break;
+    case 3: forward_phase_s<3>(qp, kp, op, d, N, stream); break;
+    default: forward_phase_s<4>(qp, kp, op, d, N, stream); break;
   }
 }
 #endif
@@ -238,7 +240,7 @@ void grad_query_phase_s(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, c
 template <typename scalar_t>
 void grad_query_phase(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
                       int64_t N) {
-  const bool stream = N * d.d * d.H * d.W * int64_t(sizeof(scalar_t)) >= phase::kStreamBytes;
+  const bool stream = phase::stream_output(N * d.d * d.H * d.W * int64_t(sizeof(scalar_t)));
   switch (d.s) {
     case 1: grad_query_phase_s<1>(gp, kp, gqp, d, N, stream); break;
     case 2: grad_query_phase_s<2>(gp, kp, gqp, d, N, stream); break;
@@ -298,6 +300,37 @@ void grad_key_rows(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const 
   });
 }
 
+#if UPB_PHASE_KERNELS
+template <int S, typename scalar_t>
+void grad_key_phase_s(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const Dims& d,
+                      int64_t N) {
+  const int64_t KK = static_cast<int64_t>(d.K) * d.K, hw = d.h * d.w, HW = d.H * d.W;
+  const phase::GatherTasks tasks(N, d.d, d.h, at::get_num_threads());
+  // One task = a run of key rows of one (sample, ring of channels): the similarity gradient
+  // gathers the query back (gather_rows).
+  at::parallel_for(0, tasks.count, 1, [&](int64_t begin, int64_t end) {
+    phase::GatherScratch<scalar_t> sc;
+    for (int64_t t = begin; t < end; ++t) {
+      int64_t n, c0, c1, y0, y1;
+      tasks.decode(t, n, c0, c1, y0, y1);
+      phase::gather_rows<S, scalar_t>(gp + n * KK * HW, qp + n * d.d * HW, HW, c0, c1, d.h, d.w,
+                                      d.K, y0, y1, gkp + n * d.d * hw, hw, sc);
+    }
+  });
+}
+
+template <typename scalar_t>
+void grad_key_phase(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const Dims& d,
+                    int64_t N) {
+  switch (d.s) {
+    case 1: grad_key_phase_s<1>(gp, qp, gkp, d, N); break;
+    case 2: grad_key_phase_s<2>(gp, qp, gkp, d, N); break;
+    case 3: grad_key_phase_s<3>(gp, qp, gkp, d, N); break;
+    default: grad_key_phase_s<4>(gp, qp, gkp, d, N); break;
+  }
+}
+#endif
+
 template <typename scalar_t>
 void grad_key_elementwise(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const Dims& d,
                           int64_t N) {
@@ -353,6 +386,9 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor
     if (!ew && phase::supported(s)) fq = grad_query_phase<scalar_t>;
 #endif
     auto fk = ew ? grad_key_elementwise<scalar_t> : grad_key_rows<scalar_t>;
+#if UPB_PHASE_KERNELS
+    if (!ew && phase::supported(s)) fk = grad_key_phase<scalar_t>;
+#endif
     fq(go.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), gq.mutable_data_ptr<scalar_t>(),
        d, k.size(0));
     fk(go.const_data_ptr<scalar_t>(), q.const_data_ptr<scalar_t>(), gk.mutable_data_ptr<scalar_t>(),

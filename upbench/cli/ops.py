@@ -234,8 +234,13 @@ def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool)
               help="steady: freed blocks stay in glibc's heap, so outputs reuse touched pages (as "
                    "under jemalloc/tcmalloc or CUDA's caching allocator); system: glibc's defaults, "
                    "large outputs page-faulted afresh on every call.")
+@click.option("--caches", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
+              help="warm: each timed call follows an untimed call of the same implementation "
+                   "(inputs in cache, as inside a network); cold: it follows the other "
+                   "implementations' calls.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, alloc, as_json) -> None:
+def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, alloc, caches,
+              as_json) -> None:
     """Latency (median, IQR; interleaved repeats after warm-up) of native, reference and ATen,
     forward and forward+backward, peak memory, ratios, and achieved GB/s and GMAC/s against a
     memory-copy and a matmul probe measured in the same run."""
@@ -253,7 +258,7 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, allo
     results = []
     for name in _ops_arg(op_name):
         try:
-            res = bench_op(name, dev, repeats=repeats, shape=_parse_shape(shape),
+            res = bench_op(name, dev, repeats=repeats, caches=caches, shape=_parse_shape(shape),
                            kernel_size=kernel_size, scale=scale)
         except BenchCaseError as e:
             err_console.print(styled("error", "red", f" {e}"))
@@ -279,7 +284,8 @@ def _print_bench(res) -> None:
             res.derived.get(f"fwd_bwd_speedup_vs_{impl}", 1.0 if impl == "native" else None),
         ])
     print_table(f"{res.op}  {res.case}  {res.device} {res.dtype} threads={res.threads} "
-                f"repeats={res.repeats} allocator={res.machine.get('allocator', '?')}",
+                f"repeats={res.repeats} allocator={res.machine.get('allocator', '?')} "
+                f"caches={res.machine.get('caches', '?')}",
                 ["impl", "fwd ms", "fwd IQR", "fwd+bwd ms", "f+b IQR", "peak MiB",
                  "native speed-up (fwd)", "native speed-up (f+b)"], rows)
     d, p = res.derived, res.probes

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from upbench.measure.machine import cpu_model
 from upbench.measure import allocator
+from upbench.measure.machine import cpu_model
 from upbench.measure.memory import isolated_peak_memory_bytes
 from upbench.measure.probes import probe_copy_and_matmul
 from upbench.measure.timing import time_interleaved
@@ -63,9 +63,16 @@ def machine_info(device: torch.device) -> dict[str, str]:
 
 
 def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 7,
-               warmup: int = 2, backward: bool = True) -> BenchResult:
+               warmup: int = 2, backward: bool = True, caches: str = "warm") -> BenchResult:
     """Benchmark every implementation of ``spec`` on ``case`` (peak memory in a forked child, so
-    no measurement changes this process's allocator before the probes)."""
+    no measurement changes this process's allocator before the probes).
+
+    ``caches``: ``"warm"`` times each call right after an untimed call of the same
+    implementation (inputs in cache, as inside a network); ``"cold"`` right after the other
+    implementations' calls (the reference's large temporaries evict the inputs)."""
+    if caches not in ("warm", "cold"):
+        raise ValueError(f"caches must be 'warm' or 'cold', got {caches!r}")
+    rewarm = caches == "warm"
     args = case.args
     impls = spec.impls()
     spec.run("native", *args)  # build/load before any timing
@@ -76,15 +83,16 @@ def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 
         op=spec.name, case=case.label, device=device.type, dtype=str(first.dtype).replace("torch.", ""),
         threads=torch.get_num_threads(), repeats=repeats,
         impls={i: (impl_label("native", device) if i == "native" else i) for i in impls},
-        macs=spec.macs(*args), bytes_moved=spec.bytes_moved(*args), machine=machine_info(device),
+        macs=spec.macs(*args), bytes_moved=spec.bytes_moved(*args),
+        machine={**machine_info(device), "caches": caches},
     )
     with torch.no_grad():
         fwd = time_interleaved({i: (lambda i=i: spec.run(i, *args)) for i in impls},
-                               repeats=repeats, warmup=warmup, device=device)
+                               repeats=repeats, warmup=warmup, device=device, rewarm=rewarm)
     res.forward = {i: t.as_dict() for i, t in fwd.items()}
     if backward:
         fb = time_interleaved({i: _fwd_bwd(spec, i, args) for i in impls}, repeats=repeats,
-                              warmup=warmup, device=device)
+                              warmup=warmup, device=device, rewarm=rewarm)
         res.forward_backward = {i: t.as_dict() for i, t in fb.items()}
     with torch.no_grad():
         for i in impls:
@@ -131,7 +139,8 @@ class BenchCaseError(ValueError):
     message is the op's own argument check."""
 
 
-def bench_op(name: str, device: torch.device, repeats: int = 7, **case_kwargs) -> BenchResult:
+def bench_op(name: str, device: torch.device, repeats: int = 7, caches: str = "warm",
+             **case_kwargs) -> BenchResult:
     """Benchmark op ``name`` on the case built from ``case_kwargs`` (shape, kernel_size, scale).
 
     Raises:
@@ -152,4 +161,4 @@ def bench_op(name: str, device: torch.device, repeats: int = 7, **case_kwargs) -
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         msg = " ".join(str(e).split("\n")[0].split()) or type(e).__name__
         raise BenchCaseError(f"{name} refuses the case ({opts}): {msg}") from None
-    return bench_case(spec, case, device, repeats=repeats)
+    return bench_case(spec, case, device, repeats=repeats, caches=caches)
