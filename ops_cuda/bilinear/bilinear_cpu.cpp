@@ -2,13 +2,76 @@
 // indices and weights once (bilinear.h's source_index) and runs rows in parallel; the backward is
 // a deterministic gather, one task per input row: a separable fast path, and an elementwise path
 // (cpu_kernel_mode 1) that calls grad_elem exactly as the CUDA kernel does.
+#include <algorithm>
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_phase_cpu.h"
 #include "bilinear.h"
 
 namespace upb {
 namespace bilinear {
+namespace {
+
+#if UPB_PHASE_KERNELS
+// Phase b of scale S (align_corners=False): away from the borders, output index S*x + b reads
+// input x + d and x + d + 1 with weight lam on the second (the exact values of source_index); at
+// the borders the clamped reads are the same stencil over a row padded by its edge values.
+template <typename acc_t>
+struct Phase {
+  int64_t d;
+  acc_t lam;
+};
+
+template <int S, typename acc_t>
+void phases(Phase<acc_t>* ph) {
+  for (int b = 0; b < S; ++b) {
+    const acc_t o = (acc_t(b) + acc_t(0.5)) / acc_t(S) - acc_t(0.5);
+    ph[b] = o >= acc_t(0) ? Phase<acc_t>{0, o} : Phase<acc_t>{-1, acc_t(1) + o};
+  }
+}
+
+// Forward for scale S: per input row y, the S output rows each mix two (clamped) input rows into
+// an edge-padded row V, and every phase b is one vector stencil over V, interleaved on store.
+template <int S, typename T>
+void forward_phase(const T* xp, T* op, int64_t NC, int64_t h, int64_t w, bool stream) {
+  using V = phase::vec_t<T>;
+  constexpr int64_t L = phase::Vec<T>::lanes;
+  const int64_t W = S * w;
+  Phase<T> ph[S];
+  phases<S, T>(ph);
+  at::parallel_for(0, NC * h, grain_for(8 * S * W), [&](int64_t begin, int64_t end) {
+    std::vector<T> vrow(w + 2 + L);  // V[-1 .. w] at vrow[0 .. w + 1], room for a full last load
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % h, nc = t / h;
+      const T* plane = xp + nc * h * w;
+      for (int a = 0; a < S; ++a) {
+        const int64_t y0 = std::clamp<int64_t>(y + ph[a].d, 0, h - 1);
+        const int64_t y1 = std::clamp<int64_t>(y + ph[a].d + 1, 0, h - 1);
+        const T* r0 = plane + y0 * w;
+        const T* r1 = plane + y1 * w;
+        const T l = ph[a].lam, m = T(1) - l;
+        T* v = vrow.data() + 1;
+        for (int64_t x = 0; x < w; ++x) v[x] = m * r0[x] + l * r1[x];
+        v[-1] = v[0];
+        v[w] = v[w - 1];
+        T* orow = op + (nc * S * h + y * S + a) * W;
+        for (int64_t x0 = 0; x0 < w; x0 += L) {
+          V out[S];
+          for (int b = 0; b < S; ++b) {
+            const T* src = v + x0 + ph[b].d;
+            out[b] = (T(1) - ph[b].lam) * phase::vload(src) + ph[b].lam * phase::vload(src + 1);
+          }
+          phase::store_phases<S, T>(out, std::min(L, w - x0), stream, false, orow + x0 * S);
+        }
+      }
+    }
+    if (stream) phase::stream_fence();
+  });
+}
+#endif
+
+}  // namespace
 
 at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
   TORCH_CHECK(input.dim() == 4, "bilinear_upsample: x must be 4-D");
@@ -19,6 +82,20 @@ at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
   advise_huge_pages(out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bilinear_upsample_cpu", [&] {
     using acc_t = typename AccType<scalar_t>::type;
+#if UPB_PHASE_KERNELS
+    if (!cpu_elementwise() && phase::supported(s) && h > 0 && w > 0) {
+      const bool stream = phase::stream_output(out.nbytes());
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      scalar_t* op = out.mutable_data_ptr<scalar_t>();
+      switch (s) {
+        case 1: forward_phase<1>(xp, op, NC, h, w, stream); break;
+        case 2: forward_phase<2>(xp, op, NC, h, w, stream); break;
+        case 3: forward_phase<3>(xp, op, NC, h, w, stream); break;
+        default: forward_phase<4>(xp, op, NC, h, w, stream); break;
+      }
+      return;
+    }
+#endif
     std::vector<int64_t> x0(W), x1(W);
     std::vector<acc_t> lx(W);
     for (int64_t q = 0; q < W; ++q) source_index<acc_t>(q, static_cast<int>(s), w, x0[q], x1[q], lx[q]);
@@ -98,6 +175,52 @@ void backward_rows(const scalar_t* gp, scalar_t* out, int64_t NC, int64_t h, int
 }
 
 // Elementwise path: every element from grad_elem, exactly as the CUDA kernel computes it.
+#if UPB_PHASE_KERNELS
+// Backward for scale S: per input row y the output rows that read it are gathered into one row
+// (as backward_rows), which is split into its S phases; the column gather is then the adjoint of
+// the forward's stencil over the edge-padded row, one vector expression per block of columns, the
+// two padding entries folded back into the first and last column.
+template <int S, typename T>
+void backward_phase(const T* gp, T* out, int64_t NC, int64_t h, int64_t w) {
+  using V = phase::vec_t<T>;
+  constexpr int64_t L = phase::Vec<T>::lanes;
+  const int64_t H = h * S, W = w * S, TP = w + 4 + L;  // T_b[k], k in [-2, w + 1], at [2 + k]
+  Phase<T> ph[S];
+  phases<S, T>(ph);
+  at::parallel_for(0, NC * h, grain_for(W * 3 * S), [&](int64_t begin, int64_t end) {
+    std::vector<T> tmp(W), tb(S * TP, T(0)), gv(w + 2 + L);
+    for (int64_t t = begin; t < end; ++t) {
+      const int64_t y = t % h, nc = t / h;
+      int64_t plo, phi;
+      reader_range(y, S, H, plo, phi);
+      std::fill(tmp.begin(), tmp.end(), T(0));
+      T* __restrict__ tr = tmp.data();
+      for (int64_t p = plo; p < phi; ++p) {
+        const T wy = axis_weight<T>(p, y, S, h);
+        if (wy == T(0)) continue;
+        const T* __restrict__ grow = gp + (nc * H + p) * W;
+#pragma omp simd
+        for (int64_t q = 0; q < W; ++q) tr[q] += wy * grow[q];
+      }
+      phase::deinterleave<S>(tr, 0, w, TP, tb.data() + 2);
+      // GV[k] (k in [-1, w], at gv[1 + k]) = sum_b (1 - lam_b) T_b[k - d_b] + lam_b T_b[k - d_b - 1]
+      for (int64_t k0 = -1; k0 <= w; k0 += L) {
+        V acc = V{};
+        for (int b = 0; b < S; ++b) {
+          const T* src = tb.data() + b * TP + 2 + k0 - ph[b].d;
+          acc += (T(1) - ph[b].lam) * phase::vload(src) + ph[b].lam * phase::vload(src - 1);
+        }
+        std::memcpy(gv.data() + 1 + k0, &acc, sizeof(acc));
+      }
+      T* orow = out + t * w;
+      std::copy(gv.data() + 1, gv.data() + 1 + w, orow);
+      orow[0] += gv[0];
+      orow[w - 1] += gv[w + 1];
+    }
+  });
+}
+#endif
+
 template <typename scalar_t>
 void backward_elementwise(const scalar_t* gp, scalar_t* out, int64_t NC, int64_t h, int64_t w,
                           int s) {
@@ -124,6 +247,19 @@ at::Tensor bilinear_upsample_backward_cpu(const at::Tensor& grad_out, int64_t h,
   at::Tensor gx = at::empty({g.size(0), g.size(1), h, w}, g.options());
   advise_huge_pages(gx);
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "bilinear_upsample_backward_cpu", [&] {
+#if UPB_PHASE_KERNELS
+    if (!cpu_elementwise() && phase::supported(s) && h > 0 && w > 0) {
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      scalar_t* gxp = gx.mutable_data_ptr<scalar_t>();
+      switch (s) {
+        case 1: backward_phase<1>(gp, gxp, NC, h, w); break;
+        case 2: backward_phase<2>(gp, gxp, NC, h, w); break;
+        case 3: backward_phase<3>(gp, gxp, NC, h, w); break;
+        default: backward_phase<4>(gp, gxp, NC, h, w); break;
+      }
+      return;
+    }
+#endif
     auto fn = cpu_elementwise() ? backward_elementwise<scalar_t> : backward_rows<scalar_t>;
     fn(g.const_data_ptr<scalar_t>(), gx.mutable_data_ptr<scalar_t>(), NC, h, w, static_cast<int>(s));
   });

@@ -149,7 +149,11 @@ inline int64_t padded_cols(int64_t w, int64_t lanes) { return (w + lanes - 1) / 
 template <typename scalar_t, typename T>
 inline void pack_lowres_row(const scalar_t* src, int64_t w, int64_t wpad, int64_t r, T* dst) {
   std::fill(dst, dst + r, T(0));
-  for (int64_t x = 0; x < w; ++x) dst[r + x] = static_cast<T>(src[x]);
+  if constexpr (std::is_same_v<scalar_t, T>) {
+    std::memcpy(dst + r, src, w * sizeof(T));
+  } else {
+    for (int64_t x = 0; x < w; ++x) dst[r + x] = static_cast<T>(src[x]);
+  }
   std::fill(dst + r + w, dst + wpad + 2 * r, T(0));
 }
 
