@@ -1,6 +1,9 @@
 // CPU kernels for upbench::pixel_shuffle: one task per output row (forward) or per input row
 // (backward), index math from pixel_shuffle.h. Pure gathers, deterministic.
+#include <algorithm>
+
 #include "../common/upb_cpu.h"
+#include "../common/upb_phase_cpu.h"
 #include "pixel_shuffle.h"
 
 namespace upb {
@@ -26,6 +29,51 @@ inline void stride_row(const scalar_t* __restrict__ src, int64_t w, int64_t s,
   for (int64_t k = 0; k < w; ++k) row[k] = src[k * ss];
 }
 
+#if UPB_PHASE_KERNELS
+// Output channel c of sample n for scale S: its S*S source planes (ci = (c*S + i)*S + j) are
+// consecutive, so output row y*S + i interleaves the S planes j of group i, row y, one vector of
+// columns per phase (the phase kernels' store), and the backward splits every gradient row into
+// them (deinterleave). One task per output plane: no per-row index arithmetic.
+template <int S, typename T>
+void forward_planes(const T* xp, T* op, int64_t NC, int64_t h, int64_t w, bool stream) {
+  constexpr int64_t L = phase::Vec<T>::lanes;
+  const int64_t hw = h * w, W = S * w;
+  at::parallel_for(0, NC, grain_for(S * S * hw), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const T* src = xp + t * S * S * hw;
+      T* dst = op + t * S * S * hw;
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t i = 0; i < S; ++i) {
+          const T* rows = src + i * S * hw + y * w;  // plane j at rows + j*hw
+          T* orow = dst + (y * S + i) * W;
+          int64_t x0 = 0;
+          for (; x0 + L <= w; x0 += L) {
+            phase::vec_t<T> ph[S];
+            for (int j = 0; j < S; ++j) ph[j] = phase::vload(rows + j * hw + x0);
+            phase::store_phases<S, T>(ph, L, stream, false, orow + x0 * S);
+          }
+          interleave_row<S>(rows + x0, hw, w - x0, S, orow + x0 * S);  // the last < L columns
+        }
+    }
+    if (stream) phase::stream_fence();
+  });
+}
+
+template <int S, typename T>
+void backward_planes(const T* gp, T* op, int64_t NC, int64_t h, int64_t w) {
+  const int64_t hw = h * w, W = S * w;
+  at::parallel_for(0, NC, grain_for(S * S * hw), [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      const T* src = gp + t * S * S * hw;
+      T* dst = op + t * S * S * hw;
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t i = 0; i < S; ++i)
+          phase::deinterleave<S>(src + (y * S + i) * W, 0, w, hw, dst + i * S * hw + y * w);
+    }
+  });
+}
+#endif
+
 }  // namespace
 
 at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
@@ -39,6 +87,18 @@ at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "pixel_shuffle_cpu", [&] {
     const scalar_t* xp = x.const_data_ptr<scalar_t>();
     scalar_t* op = out.mutable_data_ptr<scalar_t>();
+#if UPB_PHASE_KERNELS
+    if (!cpu_elementwise() && phase::supported(s) && w > 0) {
+      const bool stream = phase::stream_output(out.nbytes());
+      switch (s) {
+        case 1: forward_planes<1>(xp, op, N * C, h, w, stream); break;
+        case 2: forward_planes<2>(xp, op, N * C, h, w, stream); break;
+        case 3: forward_planes<3>(xp, op, N * C, h, w, stream); break;
+        default: forward_planes<4>(xp, op, N * C, h, w, stream); break;
+      }
+      return;
+    }
+#endif
     at::parallel_for(0, N * C * H, grain_for(W), [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t oh = t % H, nc = t / H, n = nc / C, c = nc % C;
@@ -70,6 +130,17 @@ at::Tensor pixel_shuffle_backward_cpu(const at::Tensor& grad_out, int64_t s) {
   AT_DISPATCH_FLOATING_TYPES(g.scalar_type(), "pixel_shuffle_backward_cpu", [&] {
     const scalar_t* gp = g.const_data_ptr<scalar_t>();
     scalar_t* op = gx.mutable_data_ptr<scalar_t>();
+#if UPB_PHASE_KERNELS
+    if (!cpu_elementwise() && phase::supported(s) && w > 0) {
+      switch (s) {
+        case 1: backward_planes<1>(gp, op, N * C, h, w); break;
+        case 2: backward_planes<2>(gp, op, N * C, h, w); break;
+        case 3: backward_planes<3>(gp, op, N * C, h, w); break;
+        default: backward_planes<4>(gp, op, N * C, h, w); break;
+      }
+      return;
+    }
+#endif
     at::parallel_for(0, N * Ci * h, grain_for(w), [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const int64_t y = t % h, nci = t / h, n = nci / Ci, ci = nci % Ci;

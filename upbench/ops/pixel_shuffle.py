@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
+from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "pixel_shuffle"
 
@@ -81,7 +81,8 @@ def _register() -> None:
         ctx.s = inputs[1]
 
     def _backward(ctx, grad):
-        return torch.ops.upbench._pixel_shuffle_backward(grad.contiguous(), ctx.s), None
+        return call_backward(torch.ops.upbench._pixel_shuffle_backward, grad.contiguous(),
+                             ctx.s), None
 
     torch.library.register_autograd("upbench::pixel_shuffle", _backward, setup_context=_setup)
 
