@@ -5,10 +5,11 @@
 //    points once and applies them to every channel of the group;
 //  * the elementwise path (cpu_kernel_mode 1, used by the tests): every element comes from
 //    sample_at / forward_elem / grad_offset_terms / input_weights, as in the CUDA kernels.
-// The input gradient is a data-dependent scatter: it is parallelised over blocks of kGxChannels
+// The input gradient is a data-dependent scatter: it is parallelised over blocks of channel
 // planes of one offset group (sharing each row's sampling points), each plane accumulated
 // serially in a fixed order, so the result is deterministic without atomics.
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -218,6 +219,43 @@ void forward_elementwise(const scalar_t* xp, const scalar_t* op_, scalar_t* out,
 
 // ---- backward: offset gradient (gather over the group's channels) -----------------------------
 
+#ifdef UPB_HAVE_AVX2_PATH
+// The offset gradient of one output row, 16 columns per step with AVX-512 gathers: corners
+// (int32, 4 x W), lambdas and in-map flags per column (ly, lx, dy, dx: W each), the channels'
+// x planes `xstride` apart and grad_out rows `gstride` apart; gy, gx receive the sums. The same
+// terms as grad_offset_terms, channels summed in the same order. Returns the first column not
+// done (the scalar tail).
+__attribute__((target("avx512f"))) int64_t grad_offset_avx512(
+    const float* xbase, int64_t xstride, const float* gbase, int64_t gstride, int64_t nchan,
+    const int32_t* idx, const float* lam_y, const float* lam_x, const float* dpos_y,
+    const float* dpos_x, int64_t W, float* gy, float* gx) {
+  const int64_t W16 = W / 16 * 16;
+  for (int64_t q0 = 0; q0 < W16; q0 += 16) {
+    const __m512i i0 = _mm512_loadu_si512(idx + q0), i1 = _mm512_loadu_si512(idx + W + q0);
+    const __m512i i2 = _mm512_loadu_si512(idx + 2 * W + q0);
+    const __m512i i3 = _mm512_loadu_si512(idx + 3 * W + q0);
+    const __m512 ly = _mm512_loadu_ps(lam_y + q0), lx = _mm512_loadu_ps(lam_x + q0);
+    const __m512 sy = _mm512_loadu_ps(dpos_y + q0), sx = _mm512_loadu_ps(dpos_x + q0);
+    __m512 ay = _mm512_setzero_ps(), ax = _mm512_setzero_ps();
+    for (int64_t c = 0; c < nchan; ++c) {
+      const float* plane = xbase + c * xstride;
+      const __m512 v00 = _mm512_i32gather_ps(i0, plane, 4), v01 = _mm512_i32gather_ps(i1, plane, 4);
+      const __m512 v10 = _mm512_i32gather_ps(i2, plane, 4), v11 = _mm512_i32gather_ps(i3, plane, 4);
+      const __m512 top = _mm512_fmadd_ps(lx, _mm512_sub_ps(v01, v00), v00);
+      const __m512 bot = _mm512_fmadd_ps(lx, _mm512_sub_ps(v11, v10), v10);
+      const __m512 left = _mm512_fmadd_ps(ly, _mm512_sub_ps(v10, v00), v00);
+      const __m512 right = _mm512_fmadd_ps(ly, _mm512_sub_ps(v11, v01), v01);
+      const __m512 g = _mm512_loadu_ps(gbase + c * gstride + q0);
+      ay = _mm512_fmadd_ps(_mm512_mul_ps(g, sy), _mm512_sub_ps(bot, top), ay);
+      ax = _mm512_fmadd_ps(_mm512_mul_ps(g, sx), _mm512_sub_ps(right, left), ax);
+    }
+    _mm512_storeu_ps(gy + q0, ay);
+    _mm512_storeu_ps(gx + q0, ax);
+  }
+  return W16;
+}
+#endif
+
 template <typename scalar_t>
 void grad_offset(const scalar_t* go, const scalar_t* xp, const scalar_t* op_, scalar_t* gop,
                  const Dims& d, int64_t N) {
@@ -226,7 +264,8 @@ void grad_offset(const scalar_t* go, const scalar_t* xp, const scalar_t* op_, sc
   const bool ew = cpu_elementwise();
   at::parallel_for(0, N * d.M * d.H, grain_for(d.W * per * 8), [&](int64_t begin, int64_t end) {
     std::vector<Sample<acc_t>> smp(d.W);
-    std::vector<acc_t> gy(d.W), gx(d.W);
+    std::vector<acc_t> gy(d.W), gx(d.W), ly(d.W), lx(d.W), sy(d.W), sx(d.W);
+    std::vector<int32_t> idx(4 * d.W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t p = t % d.H, nm = t / d.H, n = nm / d.M, m = nm % d.M;
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
@@ -242,10 +281,31 @@ void grad_offset(const scalar_t* go, const scalar_t* xp, const scalar_t* op_, sc
                 xp + (n * d.C + c) * hw, d, smp[q],
                 static_cast<acc_t>(go[((n * d.C + c) * d.H + p) * d.W + q]), gy[q], gx[q]);
       } else {
+        int64_t q_from = 0;
+#ifdef UPB_HAVE_AVX2_PATH
+        if constexpr (std::is_same_v<scalar_t, float>) {
+          if (cpu_has_avx512() && d.W >= 16) {
+            for (int64_t q = 0; q < d.W; ++q) {
+              int64_t i4[4];
+              acc_t w4[4];
+              input_weights<acc_t>(d, smp[q], i4, w4);
+              for (int k = 0; k < 4; ++k) idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
+              ly[q] = smp[q].y.lam;
+              lx[q] = smp[q].x.lam;
+              sy[q] = smp[q].y.dpos;
+              sx[q] = smp[q].x.dpos;
+            }
+            q_from = grad_offset_avx512(xp + (n * d.C + c_lo) * hw, hw,
+                                        go + ((n * d.C + c_lo) * d.H + p) * d.W, HW, c_hi - c_lo,
+                                        idx.data(), ly.data(), lx.data(), sy.data(), sx.data(),
+                                        d.W, gy.data(), gx.data());
+          }
+        }
+#endif
         for (int64_t c = c_lo; c < c_hi; ++c) {
           const scalar_t* plane = xp + (n * d.C + c) * hw;
           const scalar_t* grow = go + ((n * d.C + c) * d.H + p) * d.W;
-          for (int64_t q = 0; q < d.W; ++q)
+          for (int64_t q = q_from; q < d.W; ++q)
             grad_offset_terms<scalar_t, acc_t>(plane, d, smp[q], static_cast<acc_t>(grow[q]),
                                                gy[q], gx[q]);
         }
@@ -263,20 +323,28 @@ void grad_offset(const scalar_t* go, const scalar_t* xp, const scalar_t* op_, sc
 // ---- backward: input gradient (serial scatter per plane, deterministic) -----------------------
 
 // Channels of one offset group whose input gradients one task accumulates: the row's sampling
-// points are computed once for all of them.
-constexpr int64_t kGxChannels = 8;
+// points are computed once for all of them, so blocks are as large as the threads allow, within
+// [kGxMinChannels, kGxMaxChannels] (their accumulator planes stay in L2).
+constexpr int64_t kGxMinChannels = 8, kGxMaxChannels = 32;
+
+inline int64_t gx_block_channels(int64_t per, int64_t groups) {
+  const int64_t want = (2 * at::get_num_threads() + groups - 1) / groups;  // blocks per group
+  const int64_t cb = (per + want - 1) / want;
+  return std::max(kGxMinChannels, std::min(kGxMaxChannels, cb));
+}
 
 template <typename scalar_t>
 void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& d, int64_t N) {
   using acc_t = typename AccType<scalar_t>::type;
   const int64_t HW = d.H * d.W, hw = d.h * d.w, per = d.C / d.M;
-  const int64_t blocks = (per + kGxChannels - 1) / kGxChannels;  // channel blocks per group
-  at::parallel_for(0, N * d.M * blocks, grain_for(HW * 12 * kGxChannels), [&](int64_t begin, int64_t end) {
-    std::vector<acc_t> acc(kGxChannels * hw), wgt(4 * d.W);
+  const int64_t CB = gx_block_channels(per, N * d.M);
+  const int64_t blocks = (per + CB - 1) / CB;  // channel blocks per group
+  at::parallel_for(0, N * d.M * blocks, grain_for(HW * 12 * CB), [&](int64_t begin, int64_t end) {
+    std::vector<acc_t> acc(CB * hw), wgt(4 * d.W);
     std::vector<int32_t> idx(4 * d.W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t b = t % blocks, nm = t / blocks, n = nm / d.M, m = nm % d.M;
-      const int64_t c_lo = m * per + b * kGxChannels, nc = std::min(kGxChannels, (m + 1) * per - c_lo);
+      const int64_t c_lo = m * per + b * CB, nc = std::min(CB, (m + 1) * per - c_lo);
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
       std::fill(acc.begin(), acc.begin() + nc * hw, acc_t(0));
       for (int64_t p = 0; p < d.H; ++p) {
