@@ -343,8 +343,8 @@ constexpr int correlate_taps() {
 // out[jj] is tap (i, j0 + jj)'s output plane at row yc*S.
 template <int S, int J, typename T>
 inline void correlate_block(const T* qp, int64_t qpitch, const T* xr, int64_t xpitch, int64_t C,
-                            int64_t ioff, int64_t j0, int64_t wpad, int64_t x0, int64_t n,
-                            int64_t W, bool stream, bool add, T* const* out) {
+                            int64_t ioff, int64_t j0, int64_t K, int64_t wpad, int64_t x0,
+                            int64_t n, int64_t W, bool stream, bool add, T* const* out) {
   using V = vec_t<T>;
   V acc[S * S][J];
   for (int k = 0; k < S * S; ++k)
@@ -359,12 +359,25 @@ inline void correlate_block(const T* qp, int64_t qpitch, const T* xr, int64_t xp
       for (int jj = 0; jj < J; ++jj) acc[k][jj] += qv * xv[jj];
     }
   }
-  for (int jj = 0; jj < J; ++jj)
+  // taps whose column x + j - r lies outside the map are exactly 0 (a non-finite value times the
+  // zero padding would be NaN): masked in registers in the blocks at the map's edges
+  const int64_t r = K / 2, w = W / S;
+  const bool edge = x0 + j0 < r || x0 + Vec<T>::lanes + j0 + J - 1 - r > w;
+  using idx_t = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  typedef idx_t ivec_t __attribute__((vector_size(kVecBytes)));
+  for (int jj = 0; jj < J; ++jj) {
+    ivec_t in_map = ivec_t{} == ivec_t{};  // all lanes
+    if (edge) {
+      ivec_t col;
+      for (int64_t u = 0; u < Vec<T>::lanes; ++u) col[u] = static_cast<idx_t>(x0 + u + j0 + jj - r);
+      in_map = (col >= 0) & (col < static_cast<idx_t>(w));
+    }
     for (int a = 0; a < S; ++a) {
       V ph[S];
-      for (int b = 0; b < S; ++b) ph[b] = acc[a * S + b][jj];
+      for (int b = 0; b < S; ++b) ph[b] = edge ? (in_map ? acc[a * S + b][jj] : V{}) : acc[a * S + b][jj];
       store_phases<S, T>(ph, n, stream, add, out[jj] + a * W + x0 * S);
     }
+  }
 }
 
 // Channels per pass of correlate_block: their packed values and rows of one column block stay in
@@ -415,12 +428,12 @@ void correlate_row(const scalar_t* q, int64_t qstride, const scalar_t* x, int64_
           const int64_t nj = std::min<int64_t>(JM, K - j0);
           for (int64_t jj = 0; jj < nj; ++jj)
             orow[jj] = out + (i * K + j0 + jj) * ostride + yc * S * W;
-          const bool st = stream && last && x0 >= r && x0 + L + K <= w;
+          const bool st = stream && last;
           auto run = [&](auto j_tag) {
             constexpr int J = decltype(j_tag)::value;
             correlate_block<S, J, T>(sc.qp.data() + cc * qpitch, qpitch,
                                      sc.rows.plane(0) + cc * xpitch, xpitch, std::max<int64_t>(cn, 0),
-                                     sc.rows.tap_offset(i), j0, wpad, x0, n, W, st, add, orow);
+                                     sc.rows.tap_offset(i), j0, K, wpad, x0, n, W, st, add, orow);
           };
           if (nj == JM) {
             run(std::integral_constant<int, JM>{});
@@ -435,11 +448,6 @@ void correlate_row(const scalar_t* q, int64_t qstride, const scalar_t* x, int64_
         }
     }
   }
-  // a non-finite value times the zero padding is NaN: taps outside the map are set to 0
-  for (int64_t i = ilo; i < ihi; ++i)
-    for (int64_t j = 0; j < K; ++j)
-      for (int64_t a = 0; a < S; ++a)
-        zero_outside_columns(out + (i * K + j) * ostride + (yc * S + a) * W, W, j, r, S, w);
 }
 
 // ---- transposed window: out[c][y][x] = sum_{i,j,a,b} w[a,b][i*K + j](y')[x'] * v_c(y')[a,b][x']
