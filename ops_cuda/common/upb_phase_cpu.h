@@ -132,7 +132,12 @@ inline void store_phases(const vec_t<T>* ph, int64_t n, bool stream, bool add, T
     T tmp[2 * L];
     std::memcpy(tmp, &lo, sizeof(lo));
     std::memcpy(tmp + L, &hi, sizeof(hi));
-    for (int64_t e = 0; e < 2 * n; ++e) dst[e] = add ? dst[e] + tmp[e] : tmp[e];
+    int64_t e = 0;
+    if (2 * n >= L) {  // the first half of the columns fills one whole vector
+      vstore<T>(dst, add ? lo + vload(dst) : lo, false);
+      e = L;
+    }
+    for (; e < 2 * n; ++e) dst[e] = add ? dst[e] + tmp[e] : tmp[e];
     return;
   }
   T tmp[S][L];
