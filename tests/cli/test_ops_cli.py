@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,8 +79,10 @@ def torch_flip(t):
 
 
 def test_bench_json_small(native):
+    # --allocator system: the steady policy would change this (the test) process for good
     res = _run("ops", "bench", "--op", "carafe", "--shape", "1,8,6,5", "--kernel-size", "3",
-               "--scale", "2", "--repeats", "3", "--json")
+               "--scale", "2", "--repeats", "3", "--allocator", "system", "--caches", "cold",
+               "--json")
     assert res.exit_code == 0, res.output
     (r,) = json.loads(res.output)
     assert r["case"] == "x(1,8,6,5) K3 G1 s2"
@@ -87,11 +91,26 @@ def test_bench_json_small(native):
     assert r["macs"] == 1 * 8 * 12 * 10 * 9
     assert r["derived"]["forward_speedup_vs_reference"] > 0
     assert r["probes"]["copy_gbps"] > 0 and r["probes"]["matmul_gmacs"] > 0
+    # (an earlier in-process memory measurement may have left glibc at its "resident" policy)
+    assert r["machine"]["allocator"] in ("system", "resident") and r["machine"]["caches"] == "cold"
+    fb = r["derived"]["fwd_bwd_fraction_of_matmul_rate"]
+    assert fb == pytest.approx(3 * r["macs"] / r["forward_backward"]["native"]["median_s"] / 1e9
+                               / r["probes"]["matmul_gmacs"])
+
+
+def test_bench_defaults_to_a_steady_heap_and_warm_caches(native):
+    """In its own process (the allocator policy is process-wide): the defaults are recorded."""
+    out = subprocess.run([sys.executable, "-m", "upbench.cli.main", "ops", "bench", "--op",
+                          "pixel_shuffle", "--shape", "1,8,4,4", "--repeats", "3", "--json"],
+                         check=False, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (r,) = json.loads(out.stdout)
+    assert r["machine"]["allocator"] == "steady" and r["machine"]["caches"] == "warm"
 
 
 def test_bench_has_aten_peer_for_bilinear(native):
     res = _run("ops", "bench", "--op", "bilinear_upsample", "--shape", "1,4,8,8", "--repeats", "3",
-               "--json")
+               "--allocator", "system", "--json")
     (r,) = json.loads(res.output)
     assert set(r["forward"]) == {"native", "reference", "aten"}
 

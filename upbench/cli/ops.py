@@ -244,12 +244,8 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, allo
     """Latency (median, IQR; interleaved repeats after warm-up) of native, reference and ATen,
     forward and forward+backward, peak memory, ratios, and achieved GB/s and GMAC/s against a
     memory-copy and a matmul probe measured in the same run."""
-    from upbench.measure import allocator
     from upbench.ops.bench import BenchCaseError, bench_op
 
-    if device == "cpu" and allocator.set_policy(alloc) != alloc:
-        err_console.print(styled("warning", "yellow", f": allocator policy {alloc!r} is not "
-                                 "available here (glibc's mallopt); timing with the system's"))
     if threads:
         torch.set_num_threads(threads)
     if repeats < 3:
@@ -258,11 +254,15 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, allo
     results = []
     for name in _ops_arg(op_name):
         try:
-            res = bench_op(name, dev, repeats=repeats, caches=caches, shape=_parse_shape(shape),
+            res = bench_op(name, dev, repeats=repeats, caches=caches, allocator_policy=alloc,
+                           shape=_parse_shape(shape),
                            kernel_size=kernel_size, scale=scale)
         except BenchCaseError as e:
             err_console.print(styled("error", "red", f" {e}"))
             sys.exit(2)
+        if dev.type == "cpu" and res.machine.get("allocator") != alloc:
+            err_console.print(styled("warning", "yellow", f": allocator policy {alloc!r} is not "
+                                     "available here (glibc's mallopt); timed with the system's"))
         results.append(res)
         if not as_json:
             _print_bench(res)

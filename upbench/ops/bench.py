@@ -140,8 +140,11 @@ class BenchCaseError(ValueError):
 
 
 def bench_op(name: str, device: torch.device, repeats: int = 7, caches: str = "warm",
-             **case_kwargs) -> BenchResult:
+             allocator_policy: str | None = None, **case_kwargs) -> BenchResult:
     """Benchmark op ``name`` on the case built from ``case_kwargs`` (shape, kernel_size, scale).
+
+    ``allocator_policy`` (CPU): applied to this process once the case is accepted, before any
+    timing (:func:`upbench.measure.allocator.set_policy`; the result records the one in effect).
 
     Raises:
         BenchCaseError: the op refuses the case (checked by one native call before any timing).
@@ -161,4 +164,6 @@ def bench_op(name: str, device: torch.device, repeats: int = 7, caches: str = "w
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         msg = " ".join(str(e).split("\n")[0].split()) or type(e).__name__
         raise BenchCaseError(f"{name} refuses the case ({opts}): {msg}") from None
+    if allocator_policy is not None and device.type == "cpu":
+        allocator.set_policy(allocator_policy)
     return bench_case(spec, case, device, repeats=repeats, caches=caches)
