@@ -359,7 +359,10 @@ at::Tensor sapa_similarity_cpu(const at::Tensor& query, const at::Tensor& key, i
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_cpu", [&] {
     auto fn = cpu_elementwise() ? forward_elementwise<scalar_t> : forward_rows<scalar_t>;
 #if UPB_PHASE_KERNELS
-    if (!cpu_elementwise() && phase::supported(s)) fn = forward_phase<scalar_t>;
+    // (a key row narrower than one vector half-fills the phase kernel's vectors: the expanded
+    // rows of the row kernel fill them; measured 26 vs 28 us at 8x8 keys)
+    if (!cpu_elementwise() && phase::supported(s) && d.w >= phase::Vec<scalar_t>::lanes)
+      fn = forward_phase<scalar_t>;
 #endif
     fn(q.const_data_ptr<scalar_t>(), k.const_data_ptr<scalar_t>(), out.mutable_data_ptr<scalar_t>(),
        d, k.size(0));
