@@ -13,6 +13,23 @@ namespace upb {
 namespace bilinear {
 namespace {
 
+// The first step of the separable backward: tr[q] = sum over the output rows p that read input
+// row y of their weight times gplane[p][q] (W columns).
+template <typename scalar_t, typename acc_t>
+void gather_rows_reading(const scalar_t* gplane, int64_t y, int s, int64_t h, int64_t W,
+                         acc_t* __restrict__ tr) {
+  int64_t plo, phi;
+  reader_range(y, s, h * s, plo, phi);
+  std::fill(tr, tr + W, acc_t(0));
+  for (int64_t p = plo; p < phi; ++p) {
+    const acc_t wy = axis_weight<acc_t>(p, y, s, h);
+    if (wy == acc_t(0)) continue;
+    const scalar_t* __restrict__ grow = gplane + p * W;
+#pragma omp simd
+    for (int64_t q = 0; q < W; ++q) tr[q] += wy * static_cast<acc_t>(grow[q]);
+  }
+}
+
 #if UPB_PHASE_KERNELS
 // Phase b of scale S (align_corners=False): away from the borders, output index S*x + b reads
 // input x + d and x + d + 1 with weight lam on the second (the exact values of source_index); at
@@ -87,12 +104,9 @@ at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
       const bool stream = phase::stream_output(out.nbytes());
       const scalar_t* xp = x.const_data_ptr<scalar_t>();
       scalar_t* op = out.mutable_data_ptr<scalar_t>();
-      switch (s) {
-        case 1: forward_phase<1>(xp, op, NC, h, w, stream); break;
-        case 2: forward_phase<2>(xp, op, NC, h, w, stream); break;
-        case 3: forward_phase<3>(xp, op, NC, h, w, stream); break;
-        default: forward_phase<4>(xp, op, NC, h, w, stream); break;
-      }
+      phase::with_scale(s, [&](auto S) {
+        forward_phase<decltype(S)::value>(xp, op, NC, h, w, stream);
+      });
       return;
     }
 #endif
@@ -153,17 +167,8 @@ void backward_rows(const scalar_t* gp, scalar_t* out, int64_t NC, int64_t h, int
     std::vector<acc_t> tmp(W);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t y = t % h, nc = t / h;
-      int64_t plo, phi;
-      reader_range(y, s, H, plo, phi);
-      std::fill(tmp.begin(), tmp.end(), acc_t(0));
-      acc_t* __restrict__ tr = tmp.data();
-      for (int64_t p = plo; p < phi; ++p) {
-        const acc_t wy = axis_weight<acc_t>(p, y, s, h);
-        if (wy == acc_t(0)) continue;
-        const scalar_t* __restrict__ grow = gp + (nc * H + p) * W;
-#pragma omp simd
-        for (int64_t q = 0; q < W; ++q) tr[q] += wy * static_cast<acc_t>(grow[q]);
-      }
+      acc_t* tr = tmp.data();
+      gather_rows_reading(gp + nc * H * W, y, s, h, W, tr);
       for (int64_t x = 0; x < w; ++x) {
         acc_t acc = acc_t(0);
         const acc_t* wx = cols.weight.data() + cols.offset[x];
@@ -191,17 +196,8 @@ void backward_phase(const T* gp, T* out, int64_t NC, int64_t h, int64_t w) {
     std::vector<T> tmp(W), tb(S * TP, T(0)), gv(w + 2 + L);
     for (int64_t t = begin; t < end; ++t) {
       const int64_t y = t % h, nc = t / h;
-      int64_t plo, phi;
-      reader_range(y, S, H, plo, phi);
-      std::fill(tmp.begin(), tmp.end(), T(0));
-      T* __restrict__ tr = tmp.data();
-      for (int64_t p = plo; p < phi; ++p) {
-        const T wy = axis_weight<T>(p, y, S, h);
-        if (wy == T(0)) continue;
-        const T* __restrict__ grow = gp + (nc * H + p) * W;
-#pragma omp simd
-        for (int64_t q = 0; q < W; ++q) tr[q] += wy * grow[q];
-      }
+      T* tr = tmp.data();
+      gather_rows_reading(gp + nc * H * W, y, S, h, W, tr);
       phase::deinterleave<S>(tr, 0, w, TP, tb.data() + 2);
       // GV[k] (k in [-1, w], at gv[1 + k]) = sum_b (1 - lam_b) T_b[k - d_b] + lam_b T_b[k - d_b - 1]
       for (int64_t k0 = -1; k0 <= w; k0 += L) {
@@ -251,12 +247,7 @@ at::Tensor bilinear_upsample_backward_cpu(const at::Tensor& grad_out, int64_t h,
     if (!cpu_elementwise() && phase::supported(s) && h > 0 && w > 0) {
       const scalar_t* gp = g.const_data_ptr<scalar_t>();
       scalar_t* gxp = gx.mutable_data_ptr<scalar_t>();
-      switch (s) {
-        case 1: backward_phase<1>(gp, gxp, NC, h, w); break;
-        case 2: backward_phase<2>(gp, gxp, NC, h, w); break;
-        case 3: backward_phase<3>(gp, gxp, NC, h, w); break;
-        default: backward_phase<4>(gp, gxp, NC, h, w); break;
-      }
+      phase::with_scale(s, [&](auto S) { backward_phase<decltype(S)::value>(gp, gxp, NC, h, w); });
       return;
     }
 #endif

@@ -111,12 +111,9 @@ template <typename scalar_t>
 void forward_phase(const scalar_t* xp, const scalar_t* mp, scalar_t* op, const Dims& d, int64_t N,
                    int64_t C, int64_t G) {
   const bool stream = phase::stream_output(N * C * d.H * d.W * int64_t(sizeof(scalar_t)));
-  switch (d.s) {
-    case 1: forward_phase_s<1>(xp, mp, op, d, N, C, G, stream); break;
-    case 2: forward_phase_s<2>(xp, mp, op, d, N, C, G, stream); break;
-    case 3: forward_phase_s<3>(xp, mp, op, d, N, C, G, stream); break;
-    default: forward_phase_s<4>(xp, mp, op, d, N, C, G, stream); break;
-  }
+  phase::with_scale(d.s, [&](auto S) {
+    forward_phase_s<decltype(S)::value>(xp, mp, op, d, N, C, G, stream);
+  });
 }
 #endif
 
@@ -193,12 +190,9 @@ void grad_x_phase_s(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const
 template <typename scalar_t>
 void grad_x_phase(const scalar_t* gp, const scalar_t* mp, scalar_t* gxp, const Dims& d, int64_t N,
                   int64_t C, int64_t G) {
-  switch (d.s) {
-    case 1: grad_x_phase_s<1>(gp, mp, gxp, d, N, C, G); break;
-    case 2: grad_x_phase_s<2>(gp, mp, gxp, d, N, C, G); break;
-    case 3: grad_x_phase_s<3>(gp, mp, gxp, d, N, C, G); break;
-    default: grad_x_phase_s<4>(gp, mp, gxp, d, N, C, G); break;
-  }
+  phase::with_scale(d.s, [&](auto S) {
+    grad_x_phase_s<decltype(S)::value>(gp, mp, gxp, d, N, C, G);
+  });
 }
 #endif
 
@@ -300,12 +294,9 @@ template <typename scalar_t>
 void grad_mask_phase(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp, const Dims& d,
                      int64_t N, int64_t C, int64_t G) {
   const bool stream = phase::stream_output(N * G * d.K * d.K * d.H * d.W * int64_t(sizeof(scalar_t)));
-  switch (d.s) {
-    case 1: grad_mask_phase_s<1>(gp, xp, gmp, d, N, C, G, stream); break;
-    case 2: grad_mask_phase_s<2>(gp, xp, gmp, d, N, C, G, stream); break;
-    case 3: grad_mask_phase_s<3>(gp, xp, gmp, d, N, C, G, stream); break;
-    default: grad_mask_phase_s<4>(gp, xp, gmp, d, N, C, G, stream); break;
-  }
+  phase::with_scale(d.s, [&](auto S) {
+    grad_mask_phase_s<decltype(S)::value>(gp, xp, gmp, d, N, C, G, stream);
+  });
 }
 #endif
 

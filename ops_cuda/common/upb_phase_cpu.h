@@ -39,6 +39,17 @@ constexpr int64_t kMaxScale = 4;
 
 inline bool supported(int64_t s) { return UPB_PHASE_KERNELS && s >= 1 && s <= kMaxScale; }
 
+// fn(std::integral_constant<int, S>{}) for the compiled scale S = s (callers check supported(s)).
+template <typename Fn>
+inline void with_scale(int64_t s, Fn&& fn) {
+  switch (s) {
+    case 1: fn(std::integral_constant<int, 1>{}); break;
+    case 2: fn(std::integral_constant<int, 2>{}); break;
+    case 3: fn(std::integral_constant<int, 3>{}); break;
+    default: fn(std::integral_constant<int, 4>{}); break;
+  }
+}
+
 // Outputs at least this large are written with streaming (non-temporal) stores: they do not fit
 // a core's L2 for the next op anyway, and a normal store first reads every line it writes.
 constexpr int64_t kStreamBytes = int64_t(2) << 20;

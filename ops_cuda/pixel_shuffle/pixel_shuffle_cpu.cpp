@@ -90,12 +90,9 @@ at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
 #if UPB_PHASE_KERNELS
     if (!cpu_elementwise() && phase::supported(s) && w > 0) {
       const bool stream = phase::stream_output(out.nbytes());
-      switch (s) {
-        case 1: forward_planes<1>(xp, op, N * C, h, w, stream); break;
-        case 2: forward_planes<2>(xp, op, N * C, h, w, stream); break;
-        case 3: forward_planes<3>(xp, op, N * C, h, w, stream); break;
-        default: forward_planes<4>(xp, op, N * C, h, w, stream); break;
-      }
+      phase::with_scale(s, [&](auto S) {
+        forward_planes<decltype(S)::value>(xp, op, N * C, h, w, stream);
+      });
       return;
     }
 #endif
@@ -132,12 +129,9 @@ at::Tensor pixel_shuffle_backward_cpu(const at::Tensor& grad_out, int64_t s) {
     scalar_t* op = gx.mutable_data_ptr<scalar_t>();
 #if UPB_PHASE_KERNELS
     if (!cpu_elementwise() && phase::supported(s) && w > 0) {
-      switch (s) {
-        case 1: backward_planes<1>(gp, op, N * C, h, w); break;
-        case 2: backward_planes<2>(gp, op, N * C, h, w); break;
-        case 3: backward_planes<3>(gp, op, N * C, h, w); break;
-        default: backward_planes<4>(gp, op, N * C, h, w); break;
-      }
+      phase::with_scale(s, [&](auto S) {
+        backward_planes<decltype(S)::value>(gp, op, N * C, h, w);
+      });
       return;
     }
 #endif

@@ -161,12 +161,9 @@ void forward_phase_s(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const
 template <typename scalar_t>
 void forward_phase(const scalar_t* qp, const scalar_t* kp, scalar_t* op, const Dims& d, int64_t N) {
   const bool stream = phase::stream_output(N * d.K * d.K * d.H * d.W * int64_t(sizeof(scalar_t)));
-  switch (d.s) {
-    case 1: forward_phase_s<1>(qp, kp, op, d, N, stream); break;
-    case 2: forward_phase_s<2>(qp, kp, op, d, N, stream); break;
-    case 3: forward_phase_s<3>(qp, kp, op, d, N, stream); break;
-    default: forward_phase_s<4>(qp, kp, op, d, N, stream); break;
-  }
+  phase::with_scale(d.s, [&](auto S) {
+    forward_phase_s<decltype(S)::value>(qp, kp, op, d, N, stream);
+  });
 }
 #endif
 
@@ -241,12 +238,9 @@ template <typename scalar_t>
 void grad_query_phase(const scalar_t* gp, const scalar_t* kp, scalar_t* gqp, const Dims& d,
                       int64_t N) {
   const bool stream = phase::stream_output(N * d.d * d.H * d.W * int64_t(sizeof(scalar_t)));
-  switch (d.s) {
-    case 1: grad_query_phase_s<1>(gp, kp, gqp, d, N, stream); break;
-    case 2: grad_query_phase_s<2>(gp, kp, gqp, d, N, stream); break;
-    case 3: grad_query_phase_s<3>(gp, kp, gqp, d, N, stream); break;
-    default: grad_query_phase_s<4>(gp, kp, gqp, d, N, stream); break;
-  }
+  phase::with_scale(d.s, [&](auto S) {
+    grad_query_phase_s<decltype(S)::value>(gp, kp, gqp, d, N, stream);
+  });
 }
 #endif
 
@@ -322,12 +316,7 @@ void grad_key_phase_s(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, con
 template <typename scalar_t>
 void grad_key_phase(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp, const Dims& d,
                     int64_t N) {
-  switch (d.s) {
-    case 1: grad_key_phase_s<1>(gp, qp, gkp, d, N); break;
-    case 2: grad_key_phase_s<2>(gp, qp, gkp, d, N); break;
-    case 3: grad_key_phase_s<3>(gp, qp, gkp, d, N); break;
-    default: grad_key_phase_s<4>(gp, qp, gkp, d, N); break;
-  }
+  phase::with_scale(d.s, [&](auto S) { grad_key_phase_s<decltype(S)::value>(gp, qp, gkp, d, N); });
 }
 #endif
 
