@@ -20,8 +20,6 @@
 #include <type_traits>
 #include <vector>
 
-#include "upb_window_cpu.h"
-
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__aarch64__))
 #define UPB_PHASE_KERNELS 1
 #if defined(__AVX__)

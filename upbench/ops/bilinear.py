@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
+from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "bilinear_upsample"
 
@@ -100,7 +100,8 @@ def _register() -> None:
         ctx.args = (x.shape[2], x.shape[3], s)
 
     def _backward(ctx, grad):
-        return torch.ops.upbench._bilinear_upsample_backward(grad.contiguous(), *ctx.args), None
+        return call_backward(torch.ops.upbench._bilinear_upsample_backward, grad.contiguous(),
+                             *ctx.args), None
 
     torch.library.register_autograd("upbench::bilinear_upsample", _backward, setup_context=_setup)
 

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
+from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "dupsample"
 
@@ -139,7 +139,8 @@ def _register() -> None:
 
     def _backward(ctx, grad):
         features, weight = ctx.saved_tensors
-        gf, gw, gb = torch.ops.upbench._dupsample_backward(grad.contiguous(), features, weight, ctx.r)
+        gf, gw, gb = call_backward(torch.ops.upbench._dupsample_backward, grad.contiguous(),
+                                   features, weight, ctx.r)
         return gf, gw, gb, None
 
     torch.library.register_autograd("upbench::dupsample", _backward, setup_context=_setup)

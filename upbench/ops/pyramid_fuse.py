@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
-from upbench.ops._registry import OpCase, OpSpec, register_op, run_op
+from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "pyramid_fuse"
 MAX_LEVELS = 8
@@ -187,8 +187,8 @@ def _register() -> None:
         (level,) = ctx.saved_tensors
         if grad_out is None:
             return None, None, None
-        grads = torch.ops.upbench._pyramid_fuse_backward(grad_out.contiguous(), level,
-                                                         ctx.num_levels)
+        grads = call_backward(torch.ops.upbench._pyramid_fuse_backward, grad_out.contiguous(),
+                              level, ctx.num_levels)
         return list(grads), [None] * ctx.num_unity, None
 
     torch.library.register_autograd("upbench::pyramid_fuse", _backward, setup_context=_setup)
