@@ -68,10 +68,13 @@ class KeyLayout:
         name: e.g. ``torchvision``, ``mmseg``, ``huggingface``.
         convert: maps a checkpoint's state dict to the module's own key names (keys it does not
             know pass through unchanged, so that they are reported as unexpected).
+        note: why a checkpoint of this layout cannot fit the module completely, when it
+            cannot (e.g. a 7×7 stem where the module has a deep one); added to the error.
     """
 
     name: str
     convert: Callable[[StateDict], StateDict]
+    note: str = ""
 
 
 IDENTITY = KeyLayout("native", dict)
@@ -246,9 +249,10 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
     if strict and (missing or unexpected):
         parts = ([f"missing {_shown(missing)}"] if missing else []) + (
             [f"unexpected {_shown(unexpected)}"] if unexpected else [])
+        note = f" ({layout.note})" if layout.note else ""
         raise WeightsError(f"weights file {path} ({layout.name} layout) does not fit the {what}: "
-                           f"{'; '.join(parts)}. Set model.weights_strict: false to load what "
-                           "fits (the result records the rest)")
+                           f"{'; '.join(parts)}{note}. Set model.weights_strict: false to load "
+                           "what fits (the result records the rest)")
     module.load_state_dict({k: v for k, v in converted.items() if k in own}, strict=False)
     return WeightsReport(spec, str(path), layout.name, len(converted) - len(unexpected),
                          missing, unexpected, strict)
