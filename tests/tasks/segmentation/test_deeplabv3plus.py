@@ -42,6 +42,10 @@ def test_exact_parameter_count():
         assert sum(p.numel() for p in m.backbone.parameters()) == ENCODER
         assert sum(p.numel() for p in m.decode_head.parameters()) == HEAD + conv_seg(k)
     assert m.decode_head.dilations == (1, 12, 24, 36)  # the -d8 config
+    # NRD hosted at K = 19 (docs/baselines.md: upbench's NRD module vs the official head)
+    nrd = DeepLabV3Plus(19, "nrd", seed=0)
+    assert sum(p.numel() for p in nrd.final_up.parameters()) == 3_415_187
+    assert sum(p.numel() for p in nrd.decode_head.parameters()) == 17_113_088  # ASPP only
 
 
 def _spy(m):
@@ -59,16 +63,17 @@ def test_hosts_label_decoders_bilinear_and_lau(name):
     placement = "final" if name == "lau" else None
     m = DeepLabV3Plus(5, name, seed=0, placement=placement)
     seen = _spy(m)
-    x = torch.randn(2, 3, 64, 64)
+    n = 32
+    x = torch.randn(2, 3, n, n)
     y = m(x)
-    assert y.shape == (2, 5, 64, 64)
+    assert y.shape == (2, 5, n, n)
     y.mean().backward()
     cls = get_upsampler_class(name)
     rows = m.slot_table()
     if name == "bilinear":  # the original network: OS 8, one ×2 1/8 → 1/4, bilinear ×4
         assert m.output_stride == 8 and [(r.name, r.in_channels, r.scale) for r in rows] == [
             ("up.0", 512, 2)]
-        assert seen["shapes"] == [(2, 5, 16, 16)]
+        assert seen["shapes"] == [(2, 5, n // 4, n // 4)]
     elif name == "lau":  # the final ×4 of the class scores; the rest bilinear
         assert [(r.name, r.in_channels, r.scale, r.upsampler) for r in rows] == [
             ("final_up", 5, 4, "lau")]
@@ -78,13 +83,13 @@ def test_hosts_label_decoders_bilinear_and_lau(name):
         assert m.output_stride == s and m.slots == ["final_up"]
         assert [(r.in_channels, r.scale) for r in rows] == [(512, s)]
         xs, guide, pyramid = seen["shapes"]
-        assert xs == (2, 512, 64 // s, 64 // s)
+        assert xs == (2, 512, n // s, n // s)
         if cls.guided:  # NRD: C2 (256 ch, 1/4) guidance, NRD's ASPP rates at OS 32
-            assert guide == (2, 256, 16, 16) and rows[0].guide_channels == 256
+            assert guide == (2, 256, n // 4, n // 4) and rows[0].guide_channels == 256
             assert m.decode_head.dilations == (1, 3, 6, 9) and m.decode_head.sep_bottleneck is None
         if cls.needs_pyramid:  # the decoder pyramid 1/s … 1/4, 512 ch
-            assert pyramid == [(2, 512, 64 // s << i, 64 // s << i) for i in range(len(pyramid))]
-            assert pyramid[-1][2] == 16
+            assert pyramid == [(2, 512, n // s << i, n // s << i) for i in range(len(pyramid))]
+            assert pyramid[-1][2] == n // 4
         if cls.fused_input:  # DUpsampling: the decoder's fusion at the decoding stride
             assert m.decode_head.sep_bottleneck is not None and m.decode_head.conv_seg is None
     p = count_params(m, m.slots)
@@ -148,3 +153,24 @@ def test_suite_settings_and_weights_errors(tmp_path):
     suite, _ = _suite(tmp_path, f"weights: {f}")
     m = TASK.build_model(suite, "bilinear", {}, None, 0)
     assert m.weights_report.layout == "mmseg" and m.weights_report.missing == []
+
+
+def test_smoke_suite_cells_run(tmp_path):
+    """Two cells of suites/deeplabv3plus-r50-smoke.yaml (the suite runs every one: see the
+    issue report), shrunk further: a label-space decoder and the reference."""
+    from pathlib import Path
+
+    from upbench.engine.results import load_results
+    from upbench.engine.runner import run_suite
+    from upbench.engine.suite import expand
+
+    smoke = Path(__file__).parents[3] / "suites" / "deeplabv3plus-r50-smoke.yaml"
+    suite = load_suite(smoke, ["input_size=[32, 32]", "train.iterations=1", "profile.flops=false",
+                               "dataset.train_size=2", "dataset.val_size=2"])
+    assert {e.label for e in suite.upsamplers} >= {"bilinear", *LABEL, "lau(placement=final)"}
+    cells = expand(suite, ["bilinear", "nrd"])
+    summary = run_suite(suite, cells, tmp_path / "out")
+    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
+    assert summary.exit_code == 0 and set(recs) == {"bilinear", "nrd"}
+    assert all(r["status"] == "ok" and r["baseline"] == "deeplabv3plus-r50" for r in recs.values())
+    assert recs["nrd"]["params"]["upsampler"] > 0 == recs["bilinear"]["params"]["upsampler"]
