@@ -88,6 +88,7 @@ class WeightsReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     strict: bool = True
+    omitted: list[str] = field(default_factory=list)  # optional groups the file left out
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able."""
@@ -212,7 +213,7 @@ def match_layout(module: nn.Module, state: StateDict, layouts: Sequence[KeyLayou
 
 def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] = (IDENTITY,),
                  named: Sequence[NamedWeights] = (), strict: bool = True,
-                 what: str = "encoder") -> WeightsReport:
+                 what: str = "encoder", optional: Sequence[str] = ()) -> WeightsReport:
     """Load ``spec`` (a file or a named source) into ``module``.
 
     Args:
@@ -222,6 +223,11 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
         named: the named sources ``spec`` may name.
         strict: missing or unexpected keys are an error (else recorded in the report).
         what: the module's role, for messages.
+        optional: prefixes of ``module``'s keys that form groups a file may leave out as a
+            whole (e.g. ``decode_head.``: a whole-network module also takes a file of its
+            encoder alone; an upsampler slot, which no published checkpoint has). A key is not
+            missing when a group it belongs to has no key in the file; a group the file has a
+            key of must be complete. The groups left out are listed in the report.
 
     Raises:
         WeightsError: the file cannot be had or read, matches no layout, has a tensor of the
@@ -240,8 +246,10 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
     if wrong:
         raise WeightsError(f"weights file {path} ({layout.name} layout): tensors of the wrong "
                            f"shape for this {what}: {_shown(wrong)}; is it for another variant?")
+    omitted = [p for p in optional if any(k.startswith(p) for k in own)
+               and not any(k.startswith(p) for k in converted)]
     missing = sorted(k for k in own if k not in converted
-                     and not k.endswith(IGNORED_MISSING))
+                     and not k.endswith(IGNORED_MISSING) and not k.startswith(tuple(omitted)))
     unexpected = sorted(k for k in converted if k not in own)
     if strict and (missing or unexpected):
         parts = ([f"missing {_shown(missing)}"] if missing else []) + (
@@ -251,7 +259,7 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
                            "fits (the result records the rest)")
     module.load_state_dict({k: v for k, v in converted.items() if k in own}, strict=False)
     return WeightsReport(spec, str(path), layout.name, len(converted) - len(unexpected),
-                         missing, unexpected, strict)
+                         missing, unexpected, strict, omitted)
 
 
 __all__ = ["IDENTITY", "KeyLayout", "NamedWeights", "StateDict", "WeightsError", "WeightsReport",
