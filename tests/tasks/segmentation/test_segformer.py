@@ -176,14 +176,20 @@ def test_huggingface_segformer_loads_completely_and_gives_its_logits(tmp_path, l
     torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
 
 
-def test_huggingface_encoder_alone_fills_the_encoder(tmp_path):
+@pytest.mark.parametrize("form", ["SegformerModel", "hub mit-b1"])
+def test_huggingface_encoder_alone_fills_the_encoder(tmp_path, form):
     hf = hf_model()
+    state = hf.segformer.state_dict()  # SegformerModel: no "segformer." prefix
+    if form == "hub mit-b1":  # nvidia/mit-b1: SegformerForImageClassification, classic names
+        state = {f"segformer.{k}": v for k, v in classic(state).items()}
+        state["classifier.weight"], state["classifier.bias"] = torch.randn(1000, 512), \
+            torch.randn(1000)
     f = tmp_path / "mit.bin"
-    torch.save(hf.segformer.state_dict(), f)  # SegformerModel: no "segformer." prefix
+    torch.save(state, f)
     m = SegFormer(K, "sapa-b", seed=0)
     head = {k: v.clone() for k, v in m.decode_head.state_dict().items()}
     rep = m.load_pretrained(str(f))
-    assert rep.missing == [] and "decode_head." in rep.omitted
+    assert rep.missing == [] and rep.unexpected == [] and rep.omitted[0] == "decode_head."
     assert all(torch.equal(v, m.decode_head.state_dict()[k]) for k, v in head.items())
     m.eval()
     x = torch.randn(1, 3, 64, 64)
