@@ -283,3 +283,16 @@ def test_suite_runs_with_weights_recorded(tmp_path):
     assert [r["status"] for r in s.results] == ["ok", "ok"]
     for r in s.results:
         assert r["weights"]["layout"] == "mmseg" and r["weights"]["omitted"][0] == "decode_head."
+
+
+def test_smoke_suite_runs_a_guided_upsampler_and_says_na_for_a_label_decoder(tmp_path):
+    from pathlib import Path
+
+    from upbench.engine.runner import run_suite
+
+    suite = load_suite(Path(__file__).parents[3] / "suites" / "segformer-b1-smoke.yaml")
+    assert suite.baseline == "segformer-b1"
+    s = run_suite(suite, expand(suite, ["sapa-b", "nrd"]), tmp_path / "out")
+    status = {r["upsampler"]: r for r in s.results}
+    assert status["sapa-b"]["status"] == "ok"
+    assert status["nrd"]["status"] == "n/a" and "label-space" in status["nrd"]["error"]
