@@ -46,8 +46,8 @@ ZERO_OPS = [
     "replicate_pad2d", "roll", "flip", "index_select", "scatter", "scatter_add", "clone", "lt",
     "le", "ne", "logical_and", "logical_or", "logical_not", "sign", "round", "ceil", "trunc",
     "meshgrid", "linspace", "expand_as", "view_as", "unflatten", "movedim", "channel_shuffle",
-    "native_dropout", "feature_dropout", "alias", "lift_fresh", "fill_", "zero_", "masked_fill_", "index_add",
-    "mT", "_unsafe_view", "diff", "tril", "triu", "one_hot", "gather",
+    "native_dropout", "alias", "lift_fresh", "fill_", "zero_", "masked_fill_", "index_add",
+    "feature_dropout", "mT", "_unsafe_view", "diff", "tril", "triu", "one_hot", "gather",
 ]
 
 
