@@ -17,6 +17,7 @@ that says so.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ CONTAINER_KEYS = ("state_dict", "model", "module", "model_state", "net")
 # bookkeeping buffers an older checkpoint may lack without any consequence
 IGNORED_MISSING = ("num_batches_tracked",)
 SHOWN = 5  # keys named in an error
+DOWNLOAD_TIMEOUT_S = 60.0  # a stalled connection while fetching a named source
 
 
 class WeightsError(ValueError):
@@ -162,23 +164,27 @@ def resolve(spec: str, named: Sequence[NamedWeights] = ()) -> Path:
         if path.is_file():
             return path
         if src.url is None:
-            raise WeightsError(f"model.weights: {spec}: put {src.filename} at {path} "
+            raise WeightsError(f"{spec}: put {src.filename} at {path} "
                                f"({src.note or 'no download address is known'})")
+        previous = socket.getdefaulttimeout()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # no connection attempt waits forever
             torch.hub.download_url_to_file(src.url, str(path), progress=False)
         except Exception as e:  # noqa: BLE001 - offline: URLError, OSError, timeouts
             raise WeightsError(
-                f"model.weights: {spec}: {src.filename} is not in torch's hub cache and could not "
+                f"{spec}: {src.filename} is not in torch's hub cache and could not "
                 f"be downloaded from {src.url} ({type(e).__name__}: "
                 f"{' '.join(str(e).split())[:120]}). Offline, download it elsewhere and put it at "
                 f"{path}, or set model.weights to the file's path") from None
+        finally:
+            socket.setdefaulttimeout(previous)
         return path
     p = Path(spec).expanduser()
     if p.exists() or os.sep in spec or spec.endswith((".pth", ".pt", ".bin", ".safetensors")):
         return p
     known = ", ".join(sorted(by_name)) or "none"
-    raise WeightsError(f"model.weights: {spec!r} is neither a file nor a named source of this "
+    raise WeightsError(f"{spec!r} is neither a file nor a named source of this "
                        f"encoder (named: {known})")
 
 
