@@ -137,7 +137,7 @@ def test_suite_settings_and_weights_errors(tmp_path):
         build_suite({"name": "t", "model": {"output_stride": 16}}, "t.yaml")
     with pytest.raises(ConfigError, match="model.output_stride"):
         _suite(tmp_path, "output_stride: 4")
-    with pytest.raises(ConfigError, match="model.weights.*trained from scratch"):
+    with pytest.raises(ConfigError, match="model.weights.*no pretrained weights.*deeplabv3plus-r50"):
         build_suite({"name": "t", "model": {"weights": "x.pth"}}, "t.yaml")
     f = tmp_path / "w.pth"
     torch.save({"patch_embed1.proj.weight": torch.zeros(64, 3, 7, 7)}, f)
