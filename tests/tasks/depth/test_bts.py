@@ -3,16 +3,21 @@ local planar guidance, ImageNet weights for the whole ResNet-50, a training step
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
 
-from upbench.engine import ConfigError, load_suite
+from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.flops import count_params
+from upbench.engine.results import load_results
+from upbench.engine.runner import run_suite
 from upbench.models import Unhostable
 from upbench.tasks.depth import TASK
 from upbench.tasks.depth.bts import BTSR50, LocalPlanarGuidance
 
+SUITES = Path(__file__).resolve().parents[3] / "suites"
 ALL = 49_530_968  # printed 49.53 M: the whole torchvision resnet50 (fc counted) + BTS's decoder
 DECODER = 23_973_936
 
@@ -51,7 +56,7 @@ def test_local_planar_guidance_recovers_a_fronto_parallel_plane():
 
 
 def test_training_step_and_shapes():
-    m = BTSR50("carafe", seed=0)
+    m = BTSR50("dysample", seed=0)
     m.train()
     x = torch.randn(1, 3, 32, 64)
     y = m(x)
@@ -84,3 +89,13 @@ def test_suite_keys(tmp_path):
     p.write_text("name: d\ntask: depth\nmodel: {weights: imagenet}\n")
     with pytest.raises(ConfigError, match="model.weights"):
         load_suite(p)
+
+
+def test_the_smoke_suite_runs_its_cells(tmp_path):
+    suite = load_suite(SUITES / "bts-r50-smoke.yaml", ["profile.flops_size=[64, 64]"])
+    assert suite.baseline == "bts-r50"
+    run_suite(suite, expand(suite, ["nearest", "sapa-i"]), tmp_path / "out")
+    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
+    assert recs["sapa-i"]["status"] == "n/a" and "guide_channels" in recs["sapa-i"]["error"]
+    r = recs["nearest"]
+    assert r["status"] == "ok" and r["params"]["total"] == ALL and "abs_rel" in r["metrics"]

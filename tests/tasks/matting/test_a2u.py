@@ -3,15 +3,20 @@ blocks), the slots and their guides, ImageNet weights into the 4-channel stem, a
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torchvision
 
-from upbench.engine import ConfigError, load_suite
+from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.flops import count_params
+from upbench.engine.results import load_results
+from upbench.engine.runner import run_suite
 from upbench.tasks.matting import TASK
 from upbench.tasks.matting.a2u import A2UR34
 
+SUITES = Path(__file__).resolve().parents[3] / "suites"
 ALL = 8_049_003  # printed 8.05 M (A2U's bilinear baseline: no learnt down/upsampling modules)
 
 
@@ -30,7 +35,7 @@ def test_four_slots_guided_by_the_shortcuts():
 
 
 def test_training_step_and_prediction_range():
-    m = A2UR34("carafe", seed=0)
+    m = A2UR34("dysample", seed=0)
     m.train()
     img, tri = torch.randn(2, 3, 32, 32), torch.full((2, 1, 32, 32), 128 / 255)
     out = m(img, tri)
@@ -64,3 +69,16 @@ def test_suite_keys(tmp_path):
         load_suite(p)
     p.write_text("name: m\ntask: matting\nbaseline: a2u-r34\n")
     assert TASK.flops_size(load_suite(p).baseline) == (512, 512)
+    p.write_text("name: m\ntask: matting\nbaseline: a2u-r34\ntrain: {batch_size: 1}\n")
+    with pytest.raises(ConfigError, match="train.batch_size.*at least 2"):
+        load_suite(p)
+
+
+def test_the_smoke_suite_runs_its_cells(tmp_path):
+    suite = load_suite(SUITES / "a2u-r34-smoke.yaml", ["profile.flops_size=[64, 64]"])
+    assert suite.baseline == "a2u-r34"
+    run_suite(suite, expand(suite, ["bilinear", "nrd"]), tmp_path / "out")
+    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
+    assert recs["nrd"]["status"] == "n/a"
+    r = recs["bilinear"]
+    assert r["status"] == "ok" and r["params"]["total"] == ALL and "SAD" in r["metrics"]

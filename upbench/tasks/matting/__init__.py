@@ -42,6 +42,10 @@ class Matting(Task):
         if suite.baseline == PAPER:
             check_unused_keys(suite.model, ("widths", "blocks", "full_channels",
                                             "decoder_channels"), suite.baseline, file)
+            if suite.train.batch_size < 2:
+                raise ConfigError(file, "train.batch_size", f"{PAPER}'s ASPP normalises its "
+                                  "image-pooling branch (a 1×1 map) with BatchNorm, which needs "
+                                  "at least 2 images per training batch (A2U trains with 16)")
         elif suite.model.weights:
             raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
                               f"from scratch (no pretrained encoder); weights apply to {PAPER}")
