@@ -147,7 +147,7 @@ def test_suite_settings_and_weights_errors(tmp_path):
     suite, _ = _suite(tmp_path, f"weights: {tmp_path / 'absent.pth'}")
     with pytest.raises(ConfigError, match="no such file"):
         probe_entry(suite, suite.upsamplers[0], [32, 32])
-    from upbench.models.resnet import ResNetV1c
+    from upbench.models.resnet_v1c import ResNetV1c
 
     torch.save(ResNetV1c().state_dict(), f)
     suite, _ = _suite(tmp_path, f"weights: {f}")
