@@ -1,145 +1,143 @@
-"""ResNet encoders of the paper baselines, built on torchvision's ResNet, and their weights.
+"""torchvision's ResNets as the paper baselines' encoders, and their ImageNet weights.
 
-:class:`ResNetV1c` is mmseg's ``ResNetV1c`` (the encoder of mmseg's DeepLabv3+ / ASPP configs and
-of NRD's ``deeppad_r50``): torchvision's bottleneck ResNet with the 7×7 stem replaced by the deep
-stem 3→32→32→64 (three 3×3 conv + BN + ReLU, the first with stride 2), then max-pool. It returns
-the four stage outputs C2..C5. Output stride 8 / 16 / 32 by dilation, as torchvision's
-``replace_stride_with_dilation`` and mmseg's ``dilations`` with ``contract_dilation=True`` do
-alike: OS 16 dilates stage 4 (dilation 2, its first block 1), OS 8 stages 3 and 4 (2 and 4, the
-first blocks 1 and 2), OS 32 none.
+The paper baselines built on a plain ResNet (Faster R-CNN R50-FPN, BTS-R50, A2U-R34) use
+torchvision's modules as they are (``torchvision.models.resnet50`` / ``resnet34``), so their
+encoders keep torchvision's parameter names and a torchvision checkpoint loads without any
+renaming. ``model.weights: imagenet`` names torchvision's ImageNet-1k file (``IMAGENET1K_V1``,
+what mmdetection's ``torchvision://resnet50``, BTS's ``pretrained=True`` and the ResNet-34
+ImageNet models load); its address and file name come from torchvision's weights API.
 
-Module names follow mmseg's (``stem.0`` conv, ``stem.1`` BN, ``stem.3``, ``stem.4``, ``stem.6``,
-``stem.7``; ``layerN.i.conv1`` / ``bn1`` … ``downsample.0`` / ``.1``), which torchvision's ResNet
-shares from ``layer1`` on. Accepted checkpoint layouts (:data:`V1C_LAYOUTS`):
-
-* ``mmseg``: mmseg's ImageNet file ``resnet50_v1c-2cccc1ad.pth`` (the named source ``imagenet``)
-  or a whole mmseg segmentor checkpoint, whose ``backbone.*`` tensors are taken. The ImageNet
-  classifier ``fc.*`` is dropped (mmseg loads it non-strictly and never uses it).
-* ``torchvision``: a torchvision ResNet state dict (``conv1.weight`` 7×7, ``bn1.*``, ``layer*``,
-  ``fc.*`` dropped). Its 7×7 stem has no counterpart in the deep stem, so ``conv1.*`` / ``bn1.*``
-  are reported as unexpected and ``stem.*`` as missing: an error, unless ``weights_strict: false``
-  loads every stage and leaves the deep stem at its seeded initialisation (recorded in the
-  result). A 7×7 kernel is not mapped onto three 3×3 convs: no mapping reproduces its function.
+An encoder that keeps only part of the network (no ``fc``, no ``layer4``) or widens the stem
+(A2U's 4-channel input) says so through :func:`torchvision_layout`: the checkpoint's keys of
+the parts it lacks are dropped, and a 3-channel stem convolution is widened with zeros for the
+extra input channels (A2U's own loader does the same: RGB filters copied, the trimap channel's
+filters zero), so the pretrained network's response to the image is unchanged at the start.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import PurePosixPath
+from urllib.parse import urlparse
 
 import torch
 from torch import nn
-from torchvision.models.resnet import Bottleneck, ResNet
 
 from upbench.models.weights import KeyLayout, NamedWeights, StateDict, WeightsReport, load_weights
 
-OUTPUT_STRIDES = (8, 16, 32)
-RESNET50_LAYERS = (3, 4, 6, 3)
-MMSEG_V1C_URL = "https://download.openmmlab.com/pretrain/third_party/resnet50_v1c-2cccc1ad.pth"
-
-# mmcv's model zoo (open_mmlab.json) entry 'resnet50_v1c' = mmseg's 'open-mmlab://resnet50_v1c'
-IMAGENET_V1C_50 = NamedWeights(
-    "imagenet", "resnet50_v1c-2cccc1ad.pth", MMSEG_V1C_URL,
-    "mmseg's ImageNet ResNetV1c-50, open-mmlab://resnet50_v1c in mmcv's model zoo")
+DEPTHS = (18, 34, 50, 101, 152)
 
 
-def dilation_flags(output_stride: int) -> list[bool]:
-    """torchvision's ``replace_stride_with_dilation`` for stages 2-4 at ``output_stride``.
+def torchvision_resnet(depth: int) -> nn.Module:
+    """``torchvision.models.resnet<depth>()`` with torchvision's own initialisation, no weights.
 
     Raises:
-        ValueError: not 8, 16 or 32.
+        ValueError: a depth torchvision does not build.
     """
-    if output_stride not in OUTPUT_STRIDES:
-        raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}")
-    return [False, output_stride <= 8, output_stride <= 16]
+    import torchvision
+
+    if depth not in DEPTHS:
+        raise ValueError(f"torchvision builds ResNet-{'/'.join(map(str, DEPTHS))}, not {depth}")
+    return getattr(torchvision.models, f"resnet{depth}")(weights=None)
 
 
-def stage_strides(output_stride: int) -> tuple[int, int, int, int]:
-    """The strides of C2..C5 at ``output_stride`` (dilated stages keep the previous stride)."""
-    dilation_flags(output_stride)
-    return (4, 8, min(16, output_stride), output_stride)
-
-
-def deep_stem(in_channels: int = 3, channels: int = 64) -> nn.Sequential:
-    """mmseg's deep stem: 3×3 conv (stride 2) in→c/2, 3×3 c/2→c/2, 3×3 c/2→c, each + BN + ReLU."""
-    half = channels // 2
-    layers: list[nn.Module] = []
-    for i, (cin, cout) in enumerate(((in_channels, half), (half, half), (half, channels))):
-        layers += [nn.Conv2d(cin, cout, 3, 2 if i == 0 else 1, 1, bias=False),
-                   nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-    return nn.Sequential(*layers)
-
-
-class ResNetV1c(ResNet):
-    """mmseg's ResNetV1c (deep stem) on torchvision's bottleneck ResNet; forward returns
-    [C2, C3, C4, C5] (256, 512, 1024, 2048 channels for the bottleneck widths).
+class ResNetStages(nn.Module):
+    """The parts of a torchvision ResNet a baseline keeps, under torchvision's names.
 
     Args:
-        layers: blocks per stage ((3, 4, 6, 3): ResNetV1c-50).
-        output_stride: 8, 16 or 32 (see the module docstring).
-        zero_init_residual: start every block's last BN at zero (mmseg's default for a
-            from-scratch ResNet; irrelevant once weights are loaded).
+        depth: 18, 34, 50, 101 or 152.
+        keep: the torchvision children kept, in order (e.g. ``conv1 bn1 relu maxpool layer1 ...
+            layer4``; ``fc`` may be kept to be counted without being run, as BTS does).
+        outputs: the children whose outputs :meth:`forward` returns (e.g. ``layer1`` ..
+            ``layer4`` for C2..C5).
+        frozen_stages: as mmdetection's ResNet: -1 nothing frozen, 0 the stem (conv1, bn1),
+            i ≥ 1 the stem and layer1..i (their parameters get ``requires_grad=False``).
+        norm_eval: every BatchNorm stays in eval mode (running statistics frozen) even while
+            the model trains (mmdetection's ``norm_eval=True``).
     """
 
-    def __init__(self, layers: Sequence[int] = RESNET50_LAYERS, output_stride: int = 32,
-                 zero_init_residual: bool = True) -> None:
-        super().__init__(Bottleneck, list(layers), zero_init_residual=zero_init_residual,
-                         replace_stride_with_dilation=dilation_flags(output_stride))
-        del self.conv1, self.bn1, self.relu, self.avgpool, self.fc
-        self.stem = deep_stem(3, self.layer1[0].conv1.in_channels)
-        for m in self.stem.modules():  # torchvision's initialisation of its own stem
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-        self.output_stride = output_stride
-        self.channels = [layer[-1].conv3.out_channels for layer in
-                         (self.layer1, self.layer2, self.layer3, self.layer4)]
+    def __init__(self, depth: int, keep: Sequence[str], outputs: Sequence[str] = (),
+                 frozen_stages: int = -1, norm_eval: bool = False) -> None:
+        super().__init__()
+        tv = torchvision_resnet(depth)
+        children = dict(tv.named_children())
+        unknown = [k for k in keep if k not in children]
+        if unknown:
+            raise ValueError(f"torchvision's ResNet-{depth} has no {unknown}")
+        for name in keep:
+            self.add_module(name, children[name])
+        self.depth = depth
+        self.outputs = tuple(outputs)
+        self.norm_eval = norm_eval
+        frozen = [] if frozen_stages < 0 else (
+            ["conv1", "bn1"] + [f"layer{i}" for i in range(1, frozen_stages + 1)])
+        for name in frozen:
+            if hasattr(self, name):
+                for p in getattr(self, name).parameters():
+                    p.requires_grad_(False)
+        self.train()
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:  # type: ignore[override]
-        """[C2, C3, C4, C5] at strides :func:`stage_strides` for images (N, 3, H, W)."""
-        x = self.maxpool(self.stem(x))
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs of the children named in ``outputs``, running the kept children in
+        order (``avgpool`` and ``fc`` are never run)."""
         feats = []
-        for layer in (self.layer1, self.layer2, self.layer3, self.layer4):
-            x = layer(x)
-            feats.append(x)
+        for name, mod in self.named_children():
+            if name in ("avgpool", "fc"):
+                continue
+            x = mod(x)
+            if name in self.outputs:
+                feats.append(x)
         return feats
 
-
-def _without_fc(state: StateDict) -> StateDict:
-    return {k: v for k, v in state.items() if not k.startswith("fc.")}
-
-
-def _mmseg(state: StateDict) -> StateDict:
-    if "conv1.weight" in state:  # torchvision's 7×7 stem: the other layout
-        return {}
-    if any(k.startswith("backbone.") for k in state):  # a whole segmentor checkpoint
-        state = {k.removeprefix("backbone."): v for k, v in state.items()
-                 if k.startswith("backbone.")}
-    return _without_fc(state)
+    def train(self, mode: bool = True) -> ResNetStages:
+        """As ``nn.Module.train``; with ``norm_eval`` the BatchNorms stay in eval mode."""
+        super().train(mode)
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
+        return self
 
 
-def _torchvision(state: StateDict) -> StateDict:
-    return _without_fc(state) if "conv1.weight" in state else {}
+def imagenet_weights(depth: int) -> NamedWeights:
+    """The named source ``imagenet``: torchvision's ``ResNet<depth>_Weights.IMAGENET1K_V1``."""
+    import torchvision
+
+    entry = getattr(torchvision.models, f"ResNet{depth}_Weights").IMAGENET1K_V1
+    filename = PurePosixPath(urlparse(entry.url).path).name
+    return NamedWeights("imagenet", filename, entry.url,
+                        f"torchvision's ResNet{depth}_Weights.IMAGENET1K_V1, {entry.url}")
 
 
-V1C_LAYOUTS = (KeyLayout("mmseg", _mmseg),
-               KeyLayout("torchvision", _torchvision,
-                         "a torchvision ResNet has a 7×7 stem (conv1, bn1) where ResNetV1c has "
-                         "the deep stem stem.*; relaxed loading keeps the deep stem's "
-                         "initialisation"))
+def torchvision_layout(drop: Sequence[str] = (), in_channels: int = 3) -> KeyLayout:
+    """torchvision's key layout for an encoder that lacks the parts named in ``drop`` (key
+    prefixes such as ``fc.`` or ``layer4.``) and whose stem convolution takes ``in_channels``
+    (> 3: the checkpoint's RGB filters are kept and the extra channels' filters are zero)."""
+
+    def convert(state: StateDict) -> StateDict:
+        out = {k: v for k, v in state.items() if not k.startswith(tuple(drop))}
+        w = out.get("conv1.weight")
+        if w is not None and w.dim() == 4 and w.shape[1] == 3 and in_channels > 3:
+            extra = w.new_zeros(w.shape[0], in_channels - 3, *w.shape[2:])
+            out["conv1.weight"] = torch.cat((w, extra), 1)
+        return out
+
+    name = "torchvision" + (f" (without {', '.join(p.rstrip('.') for p in drop)})" if drop else "")
+    if in_channels > 3:
+        name += f" ({in_channels}-channel stem, extra channels zero)"
+    return KeyLayout(name, convert)
 
 
-def load_v1c_weights(encoder: ResNetV1c, spec: str, strict: bool = True) -> WeightsReport:
-    """Load ``model.weights`` (a file, or ``imagenet``: mmseg's ResNetV1c-50 file) into a
-    ResNetV1c in the ``mmseg`` or ``torchvision`` layout (see the module docstring).
+def load_resnet_weights(encoder: nn.Module, spec: str, depth: int, *, strict: bool = True,
+                        drop: Sequence[str] = (), in_channels: int = 3) -> WeightsReport:
+    """Load ``spec`` (a file or ``imagenet``) into a torchvision-named ResNet ``encoder``.
 
     Raises:
-        WeightsError: as :func:`upbench.models.weights.load_weights`.
+        upbench.models.weights.WeightsError: see :func:`~upbench.models.weights.load_weights`.
     """
-    named = [IMAGENET_V1C_50] if tuple(len(s) for s in (encoder.layer1, encoder.layer2,
-                                                        encoder.layer3, encoder.layer4)
-                                       ) == RESNET50_LAYERS else []
-    return load_weights(encoder, spec, layouts=V1C_LAYOUTS, named=named, strict=strict,
-                        what="ResNetV1c encoder")
+    return load_weights(encoder, spec, layouts=[torchvision_layout(drop, in_channels)],
+                        named=[imagenet_weights(depth)], strict=strict,
+                        what=f"ResNet-{depth} encoder")
 
 
-__all__ = ["IMAGENET_V1C_50", "OUTPUT_STRIDES", "V1C_LAYOUTS", "ResNetV1c", "deep_stem",
-           "dilation_flags", "load_v1c_weights", "stage_strides"]
+__all__ = ["ResNetStages", "imagenet_weights", "load_resnet_weights", "torchvision_layout", "torchvision_resnet"]

@@ -167,7 +167,7 @@ def resolve(spec: str, named: Sequence[NamedWeights] = ()) -> Path:
         if path.is_file():
             return path
         if src.url is None:
-            raise WeightsError(f"{spec}: put {src.filename} at {path} "
+            raise WeightsError(f"named source {spec!r}: put {src.filename} at {path} "
                                f"({src.note or 'no download address is known'})")
         previous = socket.getdefaulttimeout()
         try:
@@ -176,7 +176,7 @@ def resolve(spec: str, named: Sequence[NamedWeights] = ()) -> Path:
             torch.hub.download_url_to_file(src.url, str(path), progress=False)
         except Exception as e:  # noqa: BLE001 - offline: URLError, OSError, timeouts
             raise WeightsError(
-                f"{spec}: {src.filename} is not in torch's hub cache and could not "
+                f"named source {spec!r}: {src.filename} is not in torch's hub cache and could not "
                 f"be downloaded from {src.url} ({type(e).__name__}: "
                 f"{' '.join(str(e).split())[:120]}). Offline, download it elsewhere and put it at "
                 f"{path}, or set model.weights to the file's path") from None

@@ -137,7 +137,7 @@ def test_suite_settings_and_weights_errors(tmp_path):
         build_suite({"name": "t", "model": {"output_stride": 16}}, "t.yaml")
     with pytest.raises(ConfigError, match="model.output_stride"):
         _suite(tmp_path, "output_stride: 4")
-    with pytest.raises(ConfigError, match="model.weights.*no pretrained weights.*deeplabv3plus-r50"):
+    with pytest.raises(ConfigError, match="model.weights.*trained from scratch"):
         build_suite({"name": "t", "model": {"weights": "x.pth"}}, "t.yaml")
     f = tmp_path / "w.pth"
     torch.save({"patch_embed1.proj.weight": torch.zeros(64, 3, 7, 7)}, f)
@@ -147,7 +147,7 @@ def test_suite_settings_and_weights_errors(tmp_path):
     suite, _ = _suite(tmp_path, f"weights: {tmp_path / 'absent.pth'}")
     with pytest.raises(ConfigError, match="no such file"):
         probe_entry(suite, suite.upsamplers[0], [32, 32])
-    from upbench.models.resnet import ResNetV1c
+    from upbench.models.resnet_v1c import ResNetV1c
 
     torch.save(ResNetV1c().state_dict(), f)
     suite, _ = _suite(tmp_path, f"weights: {f}")

@@ -43,15 +43,12 @@ class Segmentation(Task):
     eval_size = (512, 512)  # mmseg's ADE20K / VOC crop, the papers' FLOPs size
 
     def validate(self, suite: Any, file: str) -> None:
-        """Model keys that do not apply to the chosen baseline are an error when set:
-        ``model.weights`` is for the paper baselines (the tiny ``seg`` trains from scratch),
-        ``model.output_stride`` for ``deeplabv3plus-r50``."""
+        """Model keys that do not apply to the chosen baseline are an error when set."""
         m = suite.model
-        if m.weights and suite.baseline == "seg":
-            raise ConfigError(file, "model.weights", "the tiny seg baseline has no pretrained "
-                              "weights; choose a paper baseline (baseline: "
-                              f"{', '.join(b.name for b in self.baselines if b.paper)}) or "
-                              "remove model.weights")
+        if suite.baseline == "seg" and m.weights is not None:
+            raise ConfigError(file, "model.weights", "the seg baseline is trained from scratch; "
+                              "pretrained weights apply to the paper baselines (baseline: "
+                              f"{', '.join(b.name for b in self.baselines if b.paper)})")
         if suite.baseline != "deeplabv3plus-r50" and m.output_stride != 8:
             raise ConfigError(file, "model.output_stride", "applies to the deeplabv3plus-r50 "
                               f"baseline only (this suite's is {suite.baseline})")

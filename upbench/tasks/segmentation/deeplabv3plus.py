@@ -38,7 +38,7 @@ Hosting (:class:`DeepLabV3Plus`):
 
 Initialisation: the backbone and head from ``torch.manual_seed(seed)``, then the slots from
 ``seed + SLOT_SEED_OFFSET``; then ``model.weights`` (if any) into the backbone
-(:func:`upbench.models.resnet.load_v1c_weights`). Not built: mmseg's auxiliary ``FCNHead`` on
+(:func:`upbench.models.resnet_v1c.load_v1c_weights`). Not built: mmseg's auxiliary ``FCNHead`` on
 C4 (a training-only loss head, weight 0.4).
 """
 
@@ -52,7 +52,7 @@ from torch import nn
 
 from upbench.models import Unhostable, make_upsampler
 from upbench.models.aspp import ASPP, ConvModule, SeparableConvModule, aspp_dilations
-from upbench.models.resnet import OUTPUT_STRIDES, ResNetV1c, load_v1c_weights, stage_strides
+from upbench.models.resnet_v1c import OUTPUT_STRIDES, ResNetV1c, load_v1c_weights, stage_strides
 from upbench.models.topdown import slot_upsamplers
 from upbench.tasks.segmentation.hosting import (
     SLOT_SEED_OFFSET,
