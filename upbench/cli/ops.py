@@ -62,14 +62,14 @@ def cuda_status(op_folder: str, loaded, report, nvcc_results: list) -> str:
                 else "built but NOT registered")
     if report is not None:
         if report.error:
-            return "cuda-check FAILED (run `make cuda-check`)"
+            return "cuda-check FAILED (rerun `upbench ops cuda-check` to see why)"
         ks = report.kernels.get(name, {})
         return (f"built and registered by cuda-check ({report.archs}, {report.checked_at[:10]})"
                 if ks.get("CUDA") else "cuda-check: NOT registered")
     if nvcc_results and all(r is not None for r in nvcc_results):
         state = "ok" if all(r.ok for r in nvcc_results) else "FAILED"
         return f"kernels compile-checked only ({state}, {','.join(nvcc_results[0].archs)})"
-    return "not built (`make cuda-check` builds and checks it)"
+    return "not built (`upbench ops cuda-check` builds and checks it)"
 
 
 @ops_group.command("list")

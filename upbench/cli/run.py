@@ -107,7 +107,7 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 
 
 @click.command("run")
-@click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False))
+@click.argument("suite_file", metavar="SUITE", type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>).")
 @click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
@@ -132,12 +132,14 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
             only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
             as_json: bool, executor_kind: str | None, address: str | None,
             cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
-    """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
+    """Run every cell (upsampler × seed) of SUITE (a suite file, or the name of a stored suite:
+    `upbench suite list`); one JSON per finished cell, in ./results/<suite name> unless --out.
 
     Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
     in the output directory from an earlier one), 2 invalid suite, unusable output directory
     (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
     """
+    from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
@@ -145,7 +147,7 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
     from upbench.engine.runner import run_suite
 
     try:
-        suite = load_suite(suite_file, sets, parse_seeds(seeds))
+        suite = load_suite(resolve_suite(suite_file), sets, parse_seeds(seeds))
         cells = expand(suite, only)
         exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
         preflight(suite, cells, executor=exconf.kind)  # dataset, every entry on a probe, memory

@@ -132,7 +132,8 @@ class Suite:
     is ``"all"`` (every registered one) or a list; ``exclude`` removes names from ``all``;
     ``threads`` sets torch's thread count for the whole cell (training, evaluation and profiling;
     null = torch's default). ``executor`` says where the cells run (:class:`ExecutorConfig`;
-    not part of any cell's hash).
+    not part of any cell's hash). ``expected_minutes`` (informational, not in any cell's hash)
+    is the whole suite's wall time on a 2-core CPU, as measured when the suite was written.
     """
 
     name: str = bound(pattern=SAFE_NAME, why="the name is the results directory results/<name>: "
@@ -140,6 +141,8 @@ class Suite:
     task: str = "segmentation"
     baseline: str | None = None
     description: str = ""
+    expected_minutes: float | None = bound(None, gt=0, why="the suite's wall time on a 2-core "
+                                           "CPU, shown by `upbench suite list`; null if unknown")
     input_size: list[int] = bound(default_factory=lambda: [64, 64], ge=1)
     dataset: Any = None
     model: Any = None
@@ -185,7 +188,8 @@ class Suite:
 
 
 # top-level keys that do not define a cell's result (left out of its config and hash)
-NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "source", "executor")
+NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "expected_minutes", "source",
+               "executor")
 
 
 def build_suite(raw: dict[str, Any], file: str = "") -> Suite:
