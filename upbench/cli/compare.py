@@ -24,14 +24,18 @@ def _fail(msg: str, as_json: bool) -> None:
                    "e.g. bilinear for segmentation; '' for none).")
 @click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "latex", "json"]),
               default="table", show_default=True)
+@click.option("--columns", "columns", default="auto", show_default=True,
+              help="Table columns: auto (all that fit the terminal; the essential ones — "
+                   "primary metric, Δ, GFLOPs, params, speed — first), all, compact, or names "
+                   "(e.g. mIoU,dmIoU,bIoU,FPS,impl). --format output always has every column.")
 @click.option("--plot", "plot_file", default=None, type=click.Path(dir_okay=False),
               help="Save the primary metric against GFLOPs (a panel per task) to this PNG.")
 @click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
               help="Write one Markdown page per result set (each DIR) with each task's table "
                    "and plots into this directory.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_file: str | None,
-                report_dir: str | None, as_json: bool) -> None:
+def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, columns: str,
+                plot_file: str | None, report_dir: str | None, as_json: bool) -> None:
     """Compare result DIRS: a table per task, mean ± std over seeds, paired deltas against the
     reference upsampler, FLOPs, params, FPS."""
     from upbench.engine.compare import (
@@ -68,9 +72,22 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, plot_fil
         console.file.write(render(rows, "json"))
     elif fmt == "table":
         multi = len({r["suite"] for r in rows}) > 1
-        for task, trows in by_task(rows).items():
-            cols, body = display_rows(trows, multi)
-            print_table(table_title(task, trows), cols, body, caption=table_notes(trows))
+        from upbench.engine.columns import ColumnError, fit_columns
+
+        tables = []
+        try:  # every table's columns first: an unknown --columns name prints no table
+            for task, trows in by_task(rows).items():
+                fitted = fit_columns(*display_rows(trows, multi), task, trows, console.width,
+                                     columns.strip().lower() if columns.strip().lower() in
+                                     ("auto", "all", "compact") else columns)
+                tables.append((task, trows, fitted))
+        except ColumnError as e:
+            _fail(f"--columns: {e}", as_json)
+        for task, trows, fitted in tables:
+            note = fitted.note()
+            print_table(table_title(task, trows), fitted.cols, fitted.body,
+                        caption=table_notes(trows) + ([note] if note else []),
+                        widths=fitted.widths)
     else:
         console.file.write(render(rows, fmt))
     if plot_file:
