@@ -29,7 +29,8 @@ def _fail(msg: str, as_json: bool) -> None:
                    "primary metric, Δ, GFLOPs, params, speed — first), all, compact, or names "
                    "(e.g. mIoU,dmIoU,bIoU,FPS,impl). --format output always has every column.")
 @click.option("--plot", "plot_file", default=None, type=click.Path(dir_okay=False),
-              help="Save the primary metric against GFLOPs (a panel per task) to this PNG.")
+              help="Save the primary metric against GFLOPs and against latency (a row per "
+                   "task) to this .png or .svg file.")
 @click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
               help="Write one Markdown page per result set (each DIR) with each task's table "
                    "and plots into this directory.")
@@ -52,10 +53,13 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, columns:
     as_json = as_json or fmt == "json"
     try:  # output locations first: an unwritable --plot or --report fails before any work
         if plot_file:
+            from upbench.engine.plots import check_format
+
+            check_format(plot_file)
             prepare_file(plot_file, "--plot file")
         if report_dir:
             prepare_dir(report_dir, "--report directory")
-    except OutputError as e:
+    except (OutputError, ValueError) as e:
         _fail(str(e), as_json)
     try:
         scan = scan_results(*dirs)
