@@ -71,6 +71,12 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, force, a
         _fail_input(f"no upbench result files under {', '.join(results)}", as_json)
     if not update:
         baseline_path = find_baseline(baseline_path, records, as_json)
+    labels = {str(r.get("label")) for r in records}
+    if reference is not None and reference not in labels:
+        from upbench.utils.suggest import unknown_name_message
+
+        _fail_input("--reference: " + unknown_name_message("reference upsampler", reference,
+                                                          labels), as_json)
     try:
         if update:
             old = load_baseline(baseline_path) if Path(baseline_path).exists() else None

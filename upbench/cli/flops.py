@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from upbench.cli._output import console, err_console, print_json, styled
+from upbench.cli._params import Choice
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -137,7 +138,7 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
 @click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
 @click.option("--num-classes", type=int, default=None,
               help="Classes (default: the task's dataset default; 19 for an upsampler alone).")
-@click.option("--placement", type=click.Choice(["decoder", "final"]), default=None,
+@click.option("--placement", type=Choice(["decoder", "final"]), default=None,
               help="Put a feature upsampler in the decoder slots or the final one.")
 @click.option("--max-depth", type=int, default=3, show_default=True, help="Table depth.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")

@@ -9,6 +9,7 @@ import click
 import torch
 
 from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
 
 
 def _parse_shape(value: str | None) -> tuple[int, ...] | None:
@@ -199,7 +200,7 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
 
 @ops_group.command("check")
 @click.option("--op", "op_name", default=None, help="Only this op.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=None, help="Fix the random inputs (default: fresh).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool) -> None:
@@ -226,15 +227,15 @@ def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool)
 @click.option("--shape", default=None, help="Input N,C,H,W (default: the op's benchmark case).")
 @click.option("--kernel-size", type=int, default=None, help="Kernel size K where the op has one.")
 @click.option("--scale", type=int, default=None, help="Scale factor s.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int, default=None, help="torch threads (default: torch's).")
 @click.option("--repeats", type=int, default=7, show_default=True)
-@click.option("--allocator", "alloc", type=click.Choice(["steady", "system"]), default="steady",
+@click.option("--allocator", "alloc", type=Choice(["steady", "system"]), default="steady",
               show_default=True,
               help="steady: freed blocks stay in glibc's heap, so outputs reuse touched pages (as "
                    "under jemalloc/tcmalloc or CUDA's caching allocator); system: glibc's defaults, "
                    "large outputs page-faulted afresh on every call.")
-@click.option("--caches", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
+@click.option("--caches", type=Choice(["warm", "cold"]), default="warm", show_default=True,
               help="warm: each timed call follows an untimed call of the same implementation "
                    "(inputs in cache, as inside a network); cold: it follows the other "
                    "implementations' calls.")

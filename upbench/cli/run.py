@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from upbench.cli._output import err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
 from upbench.cli.suite import parse_seeds
 from upbench.engine.runner import Reporter
 
@@ -119,7 +120,7 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--wait", is_flag=True,
               help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
+@click.option("--executor", "executor_kind", type=Choice(["local", "ray"]), default=None,
               help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
                    "needs pip install 'upbench[ray]'). Overrides the suite's executor.kind.")
 @click.option("--address", default=None, metavar="ADDR",

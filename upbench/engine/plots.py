@@ -64,10 +64,14 @@ def styles(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _metric(task: str, metric: str | None):
+def _metric(task: str, metric: str | None, rows: list[dict[str, Any]]):
+    """The metric key to plot and its :class:`Metric` (None for an undeclared scalar): ``metric``
+    where the task's results have it, else the task's primary."""
     ms = task_metrics(task)
-    m = next((x for x in ms if x.key == metric), ms[0] if ms else None)
-    return (metric or (m.key if m else None)), m
+    if metric is not None and any(metric in r.get("metric_keys", ()) for r in rows):
+        return metric, next((x for x in ms if x.key == metric), None)
+    m = ms[0] if ms else None
+    return (m.key if m else None), m
 
 
 AXES = {
@@ -81,7 +85,7 @@ def accuracy_panel(ax, task: str, rows: list[dict[str, Any]], metric: str | None
     """The metric (default the task's primary; mean with seed-std error bars) against GFLOPs
     (``x="flops"``) or latency (``x="latency"``), one marker per upsampler, the reference a
     black square. Returns the points ``(x, y, label)`` for :func:`place_labels`."""
-    key, m = _metric(task, metric)
+    key, m = _metric(task, metric, rows)
     xkey, xlabel, size_key = AXES[x]
     style = style or styles(rows)
     points = []
@@ -225,13 +229,14 @@ def plot(rows: list[dict[str, Any]], path: str | Path, metric: str | None = None
     plt.close(fig)
 
 
-def save_task_plots(task: str, rows: list[dict[str, Any]], stem: str | Path) -> dict[str, list]:
+def save_task_plots(task: str, rows: list[dict[str, Any]], stem: str | Path,
+                    metric: str | None = None) -> dict[str, list]:
     """One task's figures, each as ``<stem>-<kind>.png`` and ``.svg``: ``accuracy`` (the
     scatters) and, when latency ratios were measured, ``latency`` (the ratio bars). Returns the
     written paths by kind."""
     plt = _pyplot()
     out: dict[str, list] = {}
-    figs = {"accuracy": scatter_figure({task: rows})}
+    figs = {"accuracy": scatter_figure({task: rows}, metric)}
     if any(r.get("latency_ratio") is not None for r in rows):
         fig, ax = plt.subplots(figsize=(8.5, 1.3 + 0.38 * len(rows)))
         latency_panel(ax, task, rows)

@@ -79,8 +79,9 @@ def environment_rows(records: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 
 def write_report(name: str, source: str, results: list[dict[str, Any]], out_dir: str | Path,
-                 reference: str | None = None) -> Path:
-    """Write ``<out_dir>/<name>.md`` and its images for one result set; returns the page."""
+                 reference: str | None = None, metric: str | None = None) -> Path:
+    """Write ``<out_dir>/<name>.md`` and its images for one result set (plots of ``metric``,
+    default each task's primary); returns the page."""
     from upbench import __version__
 
     out = Path(out_dir)
@@ -99,8 +100,9 @@ def write_report(name: str, source: str, results: list[dict[str, Any]], out_dir:
         lines += [f"## {table_title(task, trows)}", ""]
         lines += _markdown_table(*display_rows(trows, multi)) + [""]
         lines += [f"- {n}" for n in table_notes(trows)] + [""]
-        images = save_task_plots(task, trows, out / f"{slug}-{_slug(task)}")
-        captions = {"accuracy": f"{task}: primary metric against GFLOPs and against latency",
+        images = save_task_plots(task, trows, out / f"{slug}-{_slug(task)}", metric)
+        captions = {"accuracy": f"{task}: {metric or 'primary metric'} against GFLOPs and "
+                    "against latency",
                     "latency": f"{task}: latency ratio against the reference (1.00×)"}
         for kind, paths in images.items():
             png, svg = (p.name for p in paths)
