@@ -70,7 +70,7 @@ def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: 
             m.train(was)
     a, b = t["model"].samples, t["reference"].samples
     return {"reference": reference_name, "ratio": t["model"].median / t["reference"].median,
-            "ratio_samples": [ai / bi for ai, bi in zip(a, b)],
+            "ratio_samples": [ai / bi for ai, bi in zip(a, b, strict=True)],
             "model_ms": [v * 1e3 for v in a], "reference_ms": [v * 1e3 for v in b],
             "warmup": warmup, "repeats": repeats, "threads": torch.get_num_threads(),
             "device": str(inputs[0].device), "input_size": list(inputs[0].shape[2:])}

@@ -73,7 +73,7 @@ class Bound:
             return
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             return
-        for op, limit, ok, word in (("ge", self.ge, lambda a, b: a >= b, ">="),
+        for _op, limit, ok, word in (("ge", self.ge, lambda a, b: a >= b, ">="),
                                     ("gt", self.gt, lambda a, b: a > b, ">"),
                                     ("le", self.le, lambda a, b: a <= b, "<="),
                                     ("lt", self.lt, lambda a, b: a < b, "<")):
