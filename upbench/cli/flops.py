@@ -176,6 +176,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
                     "upsampler": upsampler or suite.task_def.reference, "input_size": [h, w],
                     "slots": part}
         else:
+            assert upsampler is not None  # checked above: --upsampler without a task/model/suite
             h, w = parse_size(size or "64x64")
             cls = get_upsampler_class(upsampler)
             if cls.space == "label" and "num_classes" in upsampler_hparams(upsampler):

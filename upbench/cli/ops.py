@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from typing import Any
 
 import click
 import torch
@@ -165,7 +166,7 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
     except NativeBuildError as e:
         err_console.print(styled(str(e), "red"))
         sys.exit(1)
-    out = {"library": str(info.library), "directory": str(info.directory),
+    out: dict[str, Any] = {"library": str(info.library), "directory": str(info.directory),
            "seconds": round(info.seconds, 2), "reused": info.reused, "with_cuda": info.with_cuda,
            "ops": info.ops}
     failed = False

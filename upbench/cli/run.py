@@ -27,8 +27,8 @@ class RichReporter(Reporter):
 
     def __init__(self, progress: Progress) -> None:
         self.p = progress
-        self.suite_task = None
-        self.cell_task = None
+        self.suite_task: Any = None  # rich TaskIDs once the suite / a cell starts
+        self.cell_task: Any = None
 
     def suite_start(self, suite, cells, todo) -> None:
         skipped = len(cells) - len(todo)
@@ -78,7 +78,7 @@ def metric_summary(result: dict[str, Any]) -> str:
 def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
     """Columns and rows of the end-of-run table (metric columns from the results' tasks)."""
     tasks = list(dict.fromkeys(r["task"] for r in results))
-    metrics = []
+    metrics: list[Any] = []
     for t in tasks:
         metrics += [x for x in shown_metrics(t) if x.key not in {y.key for y in metrics}]
     cols = ["upsampler", "seed", "status"] + [x.header for x in metrics] + [

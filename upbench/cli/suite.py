@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -35,7 +36,7 @@ def list_cmd(as_json: bool) -> None:
     baselines = baseline_files()
     rows = []
     for name, path in suite_files().items():
-        row = {"name": name, "file": str(path)}
+        row: dict[str, Any] = {"name": name, "file": str(path)}
         try:
             suite = load_suite(path)
             row |= {"task": suite.task, "baseline": suite.baseline, "cells": len(expand(suite)),

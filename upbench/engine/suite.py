@@ -113,8 +113,8 @@ class UpsamplerEntry:
         the stride every label-space cell had before it became a setting (their hashes hold)."""
         from upbench.upsamplers import get_upsampler_class
 
-        out = {"name": self.name, "hparams": self.hparams, "label": self.label,
-               "placement": self.placement}
+        out: dict[str, Any] = {"name": self.name, "hparams": self.hparams, "label": self.label,
+                               "placement": self.placement}
         cls = get_upsampler_class(self.name)
         if cls.space == "label":
             stride = self.decode_stride or cls.decode_stride
@@ -241,7 +241,7 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
             out.extend(UpsamplerEntry(n, {}, n) for n in known if n not in exclude)
             continue
         if isinstance(item, str):
-            name, hp = item, {}
+            name, hp = item, dict[str, Any]()
         elif isinstance(item, dict) and len(item) == 1:
             name, hp = next(iter(item.items()))
             hp = hp or {}

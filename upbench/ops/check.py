@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 
@@ -60,7 +61,7 @@ def rel_err(a: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 def _to(args: tuple, dtype: torch.dtype, grad_idx, device=None) -> list:
-    out = []
+    out: list[Any] = []
     for i, a in enumerate(args):
         if isinstance(a, torch.Tensor):
             t = a.detach().to(dtype=dtype if a.is_floating_point() else a.dtype)
