@@ -54,14 +54,19 @@ def list_cmd(as_json: bool) -> None:
         err_console.print(styled("no stored suites found", "red", " (this installation lacks "
                                  "upbench's suites; reinstall upbench)"))
         sys.exit(2)
-    print_table(f"stored suites ({suites_dir()}); run one with `upbench run NAME`",
-                ["name", "task", "baseline", "cells", "expected", "CI baseline", "description"],
-                [[r["name"], r["task"] or "—", r["baseline"] or "—", r["cells"],
-                  expected_text(r["expected_minutes"]), "yes" if r["ci_baseline"] else "—",
-                  r["description"] if not r["error"] else styled("invalid", "red",
-                                                                 f" {r['error']}")]
-                 for r in rows],
-                caption=[EXPECTED_NOTE])
+    from upbench.engine.columns import table_width
+
+    cols = ["name", "task", "baseline", "cells", "expected", "CI baseline", "description"]
+    body = [[r["name"], r["task"] or "—", r["baseline"] or "—", str(r["cells"]),
+             expected_text(r["expected_minutes"]), "yes" if r["ci_baseline"] else "—",
+             r["description"] if not r["error"] else f"invalid: {r['error']}"] for r in rows]
+    notes = [EXPECTED_NOTE]
+    if table_width(cols, body) > console.width:  # narrow: the descriptions keep their room
+        keep = [i for i, c in enumerate(cols) if c not in ("baseline", "CI baseline")]
+        cols, body = [cols[i] for i in keep], [[row[i] for i in keep] for row in body]
+        notes.append("baseline and CI baseline columns: a wider terminal, or --json")
+    print_table(f"stored suites ({suites_dir()}); run one with `upbench run NAME`", cols, body,
+                caption=notes)
 
 
 EXPECTED_NOTE = ("expected: the whole suite's wall time on a 2-core CPU (one thread per cell); "
