@@ -36,6 +36,16 @@ def test_stored_baseline_by_suite_name():
     assert catalog.stored_baseline("nosuch") is None
 
 
+def test_suite_list_table(monkeypatch):
+    from upbench.cli._output import console
+
+    for width in (200, 80):
+        monkeypatch.setattr(console, "width", width)
+        text = invoke("suite", "list").output
+        assert "smoke" in text and "expected" in text and "…" not in text
+        assert max(len(line) for line in text.splitlines()) <= width
+
+
 def test_suite_list_json():
     data = json.loads(invoke("suite", "list", "--json").output)
     smoke = next(s for s in data["suites"] if s["name"] == "smoke")
