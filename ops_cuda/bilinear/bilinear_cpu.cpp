@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "../common/upb_phase_cpu.h"
 #include "bilinear.h"
 
@@ -91,8 +92,7 @@ void forward_phase(const T* xp, T* op, int64_t NC, int64_t h, int64_t w, bool st
 }  // namespace
 
 at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
-  TORCH_CHECK(input.dim() == 4, "bilinear_upsample: x must be 4-D");
-  TORCH_CHECK(s >= 1, "bilinear_upsample: scale_factor must be >= 1");
+  contract::bilinear_upsample(input, s);
   const at::Tensor x = input.contiguous();
   const int64_t NC = x.size(0) * x.size(1), h = x.size(2), w = x.size(3), H = h * s, W = w * s;
   at::Tensor out = at::empty({x.size(0), x.size(1), H, W}, x.options());
@@ -238,8 +238,7 @@ void backward_elementwise(const scalar_t* gp, scalar_t* out, int64_t NC, int64_t
 
 at::Tensor bilinear_upsample_backward_cpu(const at::Tensor& grad_out, int64_t h, int64_t w,
                                           int64_t s) {
-  TORCH_CHECK(grad_out.dim() == 4 && grad_out.size(2) == h * s && grad_out.size(3) == w * s,
-              "bilinear_upsample_backward: grad_out must be (N, C, s*h, s*w)");
+  contract::bilinear_upsample_backward(grad_out, h, w, s);
   const at::Tensor g = grad_out.contiguous();
   const int64_t NC = g.size(0) * g.size(1);
   at::Tensor gx = at::empty({g.size(0), g.size(1), h, w}, g.options());

@@ -1,6 +1,7 @@
 // Thin CUDA binding for upbench::bilinear_upsample (built only where torch has CUDA).
 #include <torch/library.h>
 
+#include "../common/upb_contract.h"
 #include "../common/upb_cuda_binding.h"
 #include "bilinear_launch.h"
 
@@ -9,7 +10,7 @@ namespace bilinear {
 namespace {
 
 at::Tensor forward_cuda(const at::Tensor& input, int64_t s) {
-  TORCH_CHECK(input.is_cuda() && input.dim() == 4 && s >= 1, "bilinear_upsample: bad input");
+  contract::bilinear_upsample(input, s);
   const c10::cuda::CUDAGuard guard(input.device());
   const at::Tensor x = input.contiguous();
   at::Tensor out = at::empty({x.size(0), x.size(1), x.size(2) * s, x.size(3) * s}, x.options());
@@ -21,7 +22,7 @@ at::Tensor forward_cuda(const at::Tensor& input, int64_t s) {
 }
 
 at::Tensor backward_cuda(const at::Tensor& grad_out, int64_t h, int64_t w, int64_t s) {
-  TORCH_CHECK(grad_out.is_cuda() && grad_out.dim() == 4, "bilinear_upsample_backward: bad grad");
+  contract::bilinear_upsample_backward(grad_out, h, w, s);
   const c10::cuda::CUDAGuard guard(grad_out.device());
   const at::Tensor g = grad_out.contiguous();
   at::Tensor gx = at::empty({g.size(0), g.size(1), h, w}, g.options());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "../common/upb_phase_cpu.h"
 #include "../common/upb_window_cpu.h"
 #include "carafe.h"
@@ -22,17 +23,6 @@ namespace {
 Dims make_dims(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t s) {
   return Dims{x.size(2), x.size(3), masks.size(2), masks.size(3), static_cast<int>(K),
               static_cast<int>(s)};
-}
-
-void check_inputs(const at::Tensor& x, const at::Tensor& masks, int64_t K, int64_t G, int64_t s) {
-  TORCH_CHECK(x.dim() == 4 && masks.dim() == 4, "carafe: features and masks must be 4-D");
-  TORCH_CHECK(K % 2 == 1 && K >= 1, "carafe: kernel_size must be odd and positive, got ", K);
-  TORCH_CHECK(G >= 1 && x.size(1) % G == 0, "carafe: channels must be divisible by group_size");
-  TORCH_CHECK(s >= 1, "carafe: scale_factor must be >= 1");
-  TORCH_CHECK(masks.size(0) == x.size(0) && masks.size(1) == G * K * K &&
-                  masks.size(2) == x.size(2) * s && masks.size(3) == x.size(3) * s,
-              "carafe: masks must have shape (N, G*K*K, s*h, s*w)");
-  TORCH_CHECK(x.scalar_type() == masks.scalar_type(), "carafe: dtype mismatch");
 }
 
 // ---- forward ---------------------------------------------------------------------------------
@@ -325,7 +315,7 @@ void grad_mask_elementwise(const scalar_t* gp, const scalar_t* xp, scalar_t* gmp
 
 at::Tensor carafe_cpu(const at::Tensor& features, const at::Tensor& masks, int64_t K, int64_t G,
                       int64_t s) {
-  check_inputs(features, masks, K, G, s);
+  contract::carafe(features, masks, K, G, s);
   const at::Tensor x = features.contiguous(), m = masks.contiguous();
   const Dims d = make_dims(x, m, K, s);
   at::Tensor out = at::empty({x.size(0), x.size(1), d.H, d.W}, x.options());
@@ -345,11 +335,9 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_ou
                                                        const at::Tensor& features,
                                                        const at::Tensor& masks, int64_t K,
                                                        int64_t G, int64_t s) {
-  check_inputs(features, masks, K, G, s);
+  contract::carafe_backward(grad_out, features, masks, K, G, s);
   const at::Tensor x = features.contiguous(), m = masks.contiguous(), go = grad_out.contiguous();
   const Dims d = make_dims(x, m, K, s);
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), x.size(1), d.H, d.W}),
-              "carafe_backward: grad_out must be (N, C, s*h, s*w)");
   at::Tensor gx = at::empty_like(x), gm = at::empty_like(m);
   if (any_empty({x, m, go})) return std::make_tuple(at::zeros_like(x), at::zeros_like(m));
   advise_huge_pages(gx);

@@ -2,6 +2,7 @@
 // carafe_cuda.cu. Built only when torch has CUDA.
 #include <torch/library.h>
 
+#include "../common/upb_contract.h"
 #include "../common/upb_cuda_binding.h"
 #include "carafe_launch.h"
 
@@ -9,19 +10,9 @@ namespace upb {
 namespace carafe {
 namespace {
 
-void check(const at::Tensor& x, const at::Tensor& m, int64_t K, int64_t G, int64_t s) {
-  TORCH_CHECK(x.is_cuda() && m.is_cuda(), "carafe: tensors must be on the same CUDA device");
-  TORCH_CHECK(x.dim() == 4 && m.dim() == 4, "carafe: features and masks must be 4-D");
-  TORCH_CHECK(K % 2 == 1 && G >= 1 && x.size(1) % G == 0 && s >= 1, "carafe: bad K, G or s");
-  TORCH_CHECK(m.size(0) == x.size(0) && m.size(1) == G * K * K && m.size(2) == x.size(2) * s &&
-                  m.size(3) == x.size(3) * s,
-              "carafe: masks must have shape (N, G*K*K, s*h, s*w)");
-  TORCH_CHECK(x.scalar_type() == m.scalar_type(), "carafe: dtype mismatch");
-}
-
 at::Tensor carafe_cuda(const at::Tensor& features, const at::Tensor& masks, int64_t K, int64_t G,
                        int64_t s) {
-  check(features, masks, K, G, s);
+  contract::carafe(features, masks, K, G, s);
   const c10::cuda::CUDAGuard guard(features.device());
   const at::Tensor x = features.contiguous(), m = masks.contiguous();
   at::Tensor out = at::empty({x.size(0), x.size(1), x.size(2) * s, x.size(3) * s}, x.options());
@@ -36,7 +27,7 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cuda(const at::Tensor& grad_o
                                                         const at::Tensor& features,
                                                         const at::Tensor& masks, int64_t K,
                                                         int64_t G, int64_t s) {
-  check(features, masks, K, G, s);
+  contract::carafe_backward(grad_out, features, masks, K, G, s);
   const c10::cuda::CUDAGuard guard(features.device());
   const at::Tensor x = features.contiguous(), m = masks.contiguous(), go = grad_out.contiguous();
   at::Tensor gx = at::empty_like(x), gm = at::empty_like(m);

@@ -13,20 +13,12 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "dupsample.h"
 
 namespace upb {
 namespace dupsample {
 namespace {
-
-void check_inputs(const at::Tensor& f, const at::Tensor& W, int64_t r) {
-  TORCH_CHECK(f.dim() == 4, "dupsample: features must be 4-D (N, Ct, h, w)");
-  TORCH_CHECK(W.dim() == 2, "dupsample: weight must be 2-D (C*r*r, Ct)");
-  TORCH_CHECK(r >= 1, "dupsample: scale_factor must be >= 1");
-  TORCH_CHECK(W.size(0) % (r * r) == 0 && W.size(1) == f.size(1),
-              "dupsample: weight must have shape (C*r*r, Ct) with Ct = features.size(1)");
-  TORCH_CHECK(f.scalar_type() == W.scalar_type(), "dupsample: dtype mismatch");
-}
 
 Dims make_dims(const at::Tensor& f, const at::Tensor& W, int64_t r) {
   return Dims{f.size(0), f.size(1), W.size(0) / (r * r), f.size(2), f.size(3), r};
@@ -146,10 +138,7 @@ void backward_elementwise(const scalar_t* gop, const scalar_t* fp, const scalar_
 
 at::Tensor dupsample_cpu(const at::Tensor& features, const at::Tensor& weight,
                          const at::Tensor& bias, int64_t r) {
-  check_inputs(features, weight, r);
-  TORCH_CHECK(bias.dim() == 1 && bias.size(0) == weight.size(0),
-              "dupsample: bias must have shape (C*r*r,)");
-  TORCH_CHECK(bias.scalar_type() == features.scalar_type(), "dupsample: dtype mismatch");
+  contract::dupsample(features, weight, bias, r);
   const at::Tensor f = features.contiguous(), W = weight.contiguous(), b = bias.contiguous();
   const Dims d = make_dims(f, W, r);
   at::Tensor out = at::empty({d.N, d.C, d.H(), d.W()}, f.options());
@@ -169,12 +158,9 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> dupsample_backward_cpu(const at::
                                                                       const at::Tensor& features,
                                                                       const at::Tensor& weight,
                                                                       int64_t r) {
-  check_inputs(features, weight, r);
+  contract::dupsample_backward(grad_out, features, weight, r);
   const at::Tensor f = features.contiguous(), W = weight.contiguous(), go = grad_out.contiguous();
   const Dims d = make_dims(f, W, r);
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({d.N, d.C, d.H(), d.W()}),
-              "_dupsample_backward: grad_out must be (N, C, r*h, r*w)");
-  TORCH_CHECK(go.scalar_type() == f.scalar_type(), "_dupsample_backward: dtype mismatch");
   at::Tensor gf = at::empty_like(f), gw = at::empty_like(W), gb = at::empty({W.size(0)}, W.options());
   AT_DISPATCH_FLOATING_TYPES(f.scalar_type(), "dupsample_backward_cpu", [&] {
     if (cpu_elementwise() || d.N * d.h * d.w == 0 || d.Ct == 0 || d.O() == 0) {

@@ -2,6 +2,7 @@
 // in dupsample_cuda.cu. Built only when torch has CUDA.
 #include <torch/library.h>
 
+#include "../common/upb_contract.h"
 #include "../common/upb_cuda_binding.h"
 #include "dupsample_launch.h"
 
@@ -9,21 +10,9 @@ namespace upb {
 namespace dupsample {
 namespace {
 
-void check(const at::Tensor& f, const at::Tensor& W, const at::Tensor& b, int64_t r) {
-  TORCH_CHECK(f.is_cuda() && W.is_cuda() && b.is_cuda(),
-              "dupsample: tensors must be on the same CUDA device");
-  TORCH_CHECK(f.dim() == 4 && W.dim() == 2 && b.dim() == 1,
-              "dupsample: features (N,Ct,h,w), weight (C*r*r,Ct), bias (C*r*r) expected");
-  TORCH_CHECK(r >= 1 && W.size(0) % (r * r) == 0 && W.size(1) == f.size(1) &&
-                  b.size(0) == W.size(0),
-              "dupsample: weight must be (C*r*r, Ct) and bias (C*r*r)");
-  TORCH_CHECK(f.scalar_type() == W.scalar_type() && f.scalar_type() == b.scalar_type(),
-              "dupsample: dtype mismatch");
-}
-
 at::Tensor dupsample_cuda(const at::Tensor& features, const at::Tensor& weight,
                           const at::Tensor& bias, int64_t r) {
-  check(features, weight, bias, r);
+  contract::dupsample(features, weight, bias, r);
   const c10::cuda::CUDAGuard guard(features.device());
   const at::Tensor f = features.contiguous(), W = weight.contiguous(), b = bias.contiguous();
   const int64_t C = W.size(0) / (r * r);
@@ -37,15 +26,11 @@ at::Tensor dupsample_cuda(const at::Tensor& features, const at::Tensor& weight,
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> dupsample_backward_cuda(
     const at::Tensor& grad_out, const at::Tensor& features, const at::Tensor& weight, int64_t r) {
-  TORCH_CHECK(weight.dim() == 2, "_dupsample_backward: weight must be 2-D");
+  contract::dupsample_backward(grad_out, features, weight, r);
   const at::Tensor b = at::empty({weight.size(0)}, weight.options());
-  check(features, weight, b, r);
   const c10::cuda::CUDAGuard guard(features.device());
   const at::Tensor f = features.contiguous(), W = weight.contiguous(), go = grad_out.contiguous();
   const int64_t C = W.size(0) / (r * r);
-  TORCH_CHECK(go.dim() == 4 && go.size(0) == f.size(0) && go.size(1) == C &&
-                  go.size(2) == f.size(2) * r && go.size(3) == f.size(3) * r,
-              "_dupsample_backward: grad_out must be (N, C, r*h, r*w)");
   at::Tensor gf = at::empty_like(f), gw = at::empty_like(W), gb = at::empty_like(b);
   check_launch(launch_backward(go.const_data_ptr(), f.const_data_ptr(), W.const_data_ptr(),
                                gf.mutable_data_ptr(), gw.mutable_data_ptr(), gb.mutable_data_ptr(),

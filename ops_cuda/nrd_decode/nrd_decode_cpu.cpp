@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "nrd_decode.h"
 
 namespace upb {
@@ -20,19 +21,7 @@ namespace {
 
 Dims make_dims(const at::Tensor& params, const at::Tensor& guidance, int64_t K, int64_t d,
                int64_t g, bool coords) {
-  TORCH_CHECK(params.dim() == 4 && guidance.dim() == 4,
-              "nrd_decode: params (N, P, h, w) and guidance (N, m, h*grid, w*grid) must be 4-D");
-  TORCH_CHECK(K >= 1 && d >= 1 && d <= kMaxHidden && g >= 1,
-              "nrd_decode: need num_classes >= 1, 1 <= hidden <= ", kMaxHidden, ", grid >= 1");
-  Dims dd{params.size(0), params.size(2), params.size(3), guidance.size(1), K, d, g, coords};
-  TORCH_CHECK(dd.D0() >= 1 && dd.D0() <= kMaxInput,
-              "nrd_decode: the MLP input (2 coordinates if used + guidance channels) must have 1..",
-              kMaxInput, " channels");
-  TORCH_CHECK(params.size(1) == dd.P(), "nrd_decode: params must have P = ", dd.P(),
-              " channels for this MLP, got ", params.size(1));
-  TORCH_CHECK(guidance.size(0) == dd.N && guidance.size(2) == dd.H() && guidance.size(3) == dd.W(),
-              "nrd_decode: guidance must be (N, m, h*grid, w*grid)");
-  TORCH_CHECK(params.scalar_type() == guidance.scalar_type(), "nrd_decode: dtype mismatch");
+  const Dims dd{params.size(0), params.size(2), params.size(3), guidance.size(1), K, d, g, coords};
   return dd;
 }
 
@@ -276,6 +265,7 @@ void backward_cells_fast(const scalar_t* gop, const scalar_t* th_all, const scal
 
 at::Tensor nrd_decode_cpu(const at::Tensor& params, const at::Tensor& guidance, int64_t K,
                           int64_t hidden, int64_t grid, bool coords) {
+  contract::nrd_decode(params, guidance, K, hidden, grid, coords);
   const Dims d = make_dims(params, guidance, K, hidden, grid, coords);
   const at::Tensor th = params.contiguous(), gd = guidance.contiguous();
   at::Tensor out = at::empty({d.N, K, d.H(), d.W()}, th.options());
@@ -294,10 +284,9 @@ std::tuple<at::Tensor, at::Tensor> nrd_decode_backward_cpu(const at::Tensor& gra
                                                            const at::Tensor& guidance, int64_t K,
                                                            int64_t hidden, int64_t grid,
                                                            bool coords) {
+  contract::nrd_decode_backward(grad_out, params, guidance, K, hidden, grid, coords);
   const Dims d = make_dims(params, guidance, K, hidden, grid, coords);
   const at::Tensor th = params.contiguous(), gd = guidance.contiguous(), go = grad_out.contiguous();
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({d.N, K, d.H(), d.W()}),
-              "_nrd_decode_backward: grad_out must be (N, K, h*grid, w*grid)");
   at::Tensor gth = at::zeros(th.sizes(), th.options()), ggd = at::zeros(gd.sizes(), gd.options());
   if (go.numel() == 0) return std::make_tuple(gth, ggd);
   at::Tensor cm = at::empty({d.N * d.h * d.w, d.P()}, th.options());

@@ -17,27 +17,12 @@
 #endif
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "offset_bilinear.h"
 
 namespace upb {
 namespace offset_bilinear {
 namespace {
-
-void check_inputs(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
-  TORCH_CHECK(off.dim() == 4 && off.size(1) >= 2 && off.size(1) % 2 == 0,
-              "offset_bilinear: offsets must be 4-D with 2M channels");
-  TORCH_CHECK(x.dim() == 4 && off.dim() == 4, "offset_bilinear: x and offsets must be 4-D");
-  TORCH_CHECK(x.size(2) * x.size(3) < (int64_t(1) << 31),
-              "offset_bilinear: an input plane must have fewer than 2^31 elements");
-  TORCH_CHECK(sh >= 1 && sw >= 1, "offset_bilinear: scale factors must be >= 1");
-  const int64_t C = x.size(1), twoM = off.size(1);
-  TORCH_CHECK(C % (twoM / 2) == 0,
-              "offset_bilinear: offsets must have 2M channels with M dividing C");
-  TORCH_CHECK(off.size(0) == x.size(0) && off.size(2) == x.size(2) * sh &&
-                  off.size(3) == x.size(3) * sw,
-              "offset_bilinear: offsets must have shape (N, 2M, sh*h, sw*w)");
-  TORCH_CHECK(x.scalar_type() == off.scalar_type(), "offset_bilinear: dtype mismatch");
-}
 
 Dims make_dims(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw, bool align) {
   return Dims{x.size(1), off.size(1) / 2, x.size(2), x.size(3), off.size(2), off.size(3),
@@ -381,7 +366,7 @@ void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& 
 
 at::Tensor offset_bilinear_cpu(const at::Tensor& x_, const at::Tensor& offsets, int64_t sh,
                                int64_t sw, bool align_corners) {
-  check_inputs(x_, offsets, sh, sw);
+  contract::offset_bilinear(x_, offsets, sh, sw);
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
   const Dims d = make_dims(x, off, sh, sw, align_corners);
   at::Tensor out = at::empty({x.size(0), d.C, d.H, d.W}, x.options());
@@ -399,12 +384,9 @@ std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cpu(const at::Tensor
                                                                 const at::Tensor& offsets,
                                                                 int64_t sh, int64_t sw,
                                                                 bool align_corners) {
-  check_inputs(x_, offsets, sh, sw);
+  contract::offset_bilinear_backward(grad_out, x_, offsets, sh, sw);
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous(), go = grad_out.contiguous();
   const Dims d = make_dims(x, off, sh, sw, align_corners);
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), d.C, d.H, d.W}) &&
-                  go.scalar_type() == x.scalar_type(),
-              "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");
   at::Tensor gx = at::empty_like(x), goff = at::empty_like(off);
   if (any_empty({x, off, go})) return std::make_tuple(at::zeros_like(x), at::zeros_like(off));
   advise_huge_pages(gx);

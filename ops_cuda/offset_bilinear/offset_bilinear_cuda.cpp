@@ -2,6 +2,7 @@
 // kernels live in offset_bilinear_cuda.cu. Built only when torch has CUDA.
 #include <torch/library.h>
 
+#include "../common/upb_contract.h"
 #include "../common/upb_cuda_binding.h"
 #include "offset_bilinear_launch.h"
 
@@ -9,22 +10,9 @@ namespace upb {
 namespace offset_bilinear {
 namespace {
 
-void check(const at::Tensor& x, const at::Tensor& off, int64_t sh, int64_t sw) {
-  TORCH_CHECK(x.is_cuda() && off.is_cuda() && x.device() == off.device(),
-              "offset_bilinear: tensors must be on the same CUDA device");
-  TORCH_CHECK(x.dim() == 4 && off.dim() == 4, "offset_bilinear: x and offsets must be 4-D");
-  TORCH_CHECK(sh >= 1 && sw >= 1, "offset_bilinear: scale factors must be >= 1");
-  TORCH_CHECK(off.size(1) >= 2 && off.size(1) % 2 == 0 && x.size(1) % (off.size(1) / 2) == 0,
-              "offset_bilinear: offsets must have 2M channels with M dividing C");
-  TORCH_CHECK(off.size(0) == x.size(0) && off.size(2) == x.size(2) * sh &&
-                  off.size(3) == x.size(3) * sw,
-              "offset_bilinear: offsets must have shape (N, 2M, sh*h, sw*w)");
-  TORCH_CHECK(x.scalar_type() == off.scalar_type(), "offset_bilinear: dtype mismatch");
-}
-
 at::Tensor offset_bilinear_cuda(const at::Tensor& x_, const at::Tensor& offsets, int64_t sh,
                                 int64_t sw, bool align_corners) {
-  check(x_, offsets, sh, sw);
+  contract::offset_bilinear(x_, offsets, sh, sw);
   const c10::cuda::CUDAGuard guard(x_.device());
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous();
   at::Tensor out = at::empty({x.size(0), x.size(1), off.size(2), off.size(3)}, x.options());
@@ -41,12 +29,9 @@ std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cuda(const at::Tenso
                                                                  const at::Tensor& offsets,
                                                                  int64_t sh, int64_t sw,
                                                                  bool align_corners) {
-  check(x_, offsets, sh, sw);
+  contract::offset_bilinear_backward(grad_out, x_, offsets, sh, sw);
   const c10::cuda::CUDAGuard guard(x_.device());
   const at::Tensor x = x_.contiguous(), off = offsets.contiguous(), go = grad_out.contiguous();
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), x.size(1), off.size(2), off.size(3)}) &&
-                  go.scalar_type() == x.scalar_type(),
-              "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");
   const auto acc_type = x.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
   at::Tensor gx_acc = at::zeros(x.sizes(), x.options().dtype(acc_type));
   at::Tensor goff = at::empty_like(off);

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "../common/upb_phase_cpu.h"
 #include "pixel_shuffle.h"
 
@@ -77,8 +78,7 @@ void backward_planes(const T* gp, T* op, int64_t NC, int64_t h, int64_t w) {
 }  // namespace
 
 at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
-  TORCH_CHECK(input.dim() == 4 && s >= 1 && input.size(1) % (s * s) == 0,
-              "pixel_shuffle: x must be (N, C*s*s, h, w)");
+  contract::pixel_shuffle(input, s);
   const at::Tensor x = input.contiguous();
   const int64_t N = x.size(0), C = x.size(1) / (s * s), h = x.size(2), w = x.size(3);
   const int64_t H = h * s, W = w * s;
@@ -116,9 +116,7 @@ at::Tensor pixel_shuffle_cpu(const at::Tensor& input, int64_t s) {
 }
 
 at::Tensor pixel_shuffle_backward_cpu(const at::Tensor& grad_out, int64_t s) {
-  TORCH_CHECK(grad_out.dim() == 4 && s >= 1 && grad_out.size(2) % s == 0 &&
-                  grad_out.size(3) % s == 0,
-              "pixel_shuffle_backward: grad_out must be (N, C, s*h, s*w)");
+  contract::pixel_shuffle_backward(grad_out, s);
   const at::Tensor g = grad_out.contiguous();
   const int64_t N = g.size(0), C = g.size(1), h = g.size(2) / s, w = g.size(3) / s;
   const int64_t Ci = C * s * s;

@@ -1,6 +1,7 @@
 // Thin CUDA binding for upbench::pixel_shuffle (built only where torch has CUDA).
 #include <torch/library.h>
 
+#include "../common/upb_contract.h"
 #include "../common/upb_cuda_binding.h"
 #include "pixel_shuffle_launch.h"
 
@@ -9,8 +10,7 @@ namespace pixel_shuffle {
 namespace {
 
 at::Tensor forward_cuda(const at::Tensor& input, int64_t s) {
-  TORCH_CHECK(input.is_cuda() && input.dim() == 4 && s >= 1 && input.size(1) % (s * s) == 0,
-              "pixel_shuffle: x must be a CUDA tensor (N, C*s*s, h, w)");
+  contract::pixel_shuffle(input, s);
   const c10::cuda::CUDAGuard guard(input.device());
   const at::Tensor x = input.contiguous();
   const int64_t C = x.size(1) / (s * s);
@@ -23,7 +23,7 @@ at::Tensor forward_cuda(const at::Tensor& input, int64_t s) {
 }
 
 at::Tensor backward_cuda(const at::Tensor& grad_out, int64_t s) {
-  TORCH_CHECK(grad_out.is_cuda() && grad_out.dim() == 4, "pixel_shuffle_backward: bad grad");
+  contract::pixel_shuffle_backward(grad_out, s);
   const c10::cuda::CUDAGuard guard(grad_out.device());
   const at::Tensor g = grad_out.contiguous();
   const int64_t h = g.size(2) / s, w = g.size(3) / s;

@@ -5,42 +5,17 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "pyramid_fuse.h"
 
 namespace upb {
 namespace pyramid_fuse {
-namespace {
-
-void check_inputs(const std::vector<at::Tensor>& sem, const std::vector<at::Tensor>& uni) {
-  const int64_t L = static_cast<int64_t>(sem.size());
-  TORCH_CHECK(L >= 1 && L <= kMaxLevels, "pyramid_fuse: need 1..", kMaxLevels, " levels, got ", L);
-  TORCH_CHECK(static_cast<int64_t>(uni.size()) == L - 1,
-              "pyramid_fuse: unity must have one map per level except the finest (", L - 1,
-              "), got ", uni.size());
-  const at::Tensor& s0 = sem[0];
-  TORCH_CHECK(s0.dim() == 4, "pyramid_fuse: semantic levels must be (N, K, h, w)");
-  for (int64_t l = 0; l < L; ++l) {
-    TORCH_CHECK(sem[l].dim() == 4 && sem[l].size(0) == s0.size(0) && sem[l].size(1) == s0.size(1) &&
-                    sem[l].size(2) == (s0.size(2) << l) && sem[l].size(3) == (s0.size(3) << l),
-                "pyramid_fuse: semantic[", l, "] must be (N, K, h0*2^l, w0*2^l)");
-    TORCH_CHECK(sem[l].scalar_type() == s0.scalar_type(), "pyramid_fuse: dtype mismatch");
-    if (l < L - 1) {
-      TORCH_CHECK(uni[l].dim() == 4 && uni[l].size(0) == s0.size(0) && uni[l].size(1) == 1 &&
-                      uni[l].size(2) == sem[l].size(2) && uni[l].size(3) == sem[l].size(3),
-                  "pyramid_fuse: unity[", l, "] must be (N, 1, h_l, w_l) like semantic[", l, "]");
-      TORCH_CHECK(uni[l].scalar_type() == s0.scalar_type(), "pyramid_fuse: dtype mismatch");
-    }
-  }
-}
-
-}  // namespace
-
 std::tuple<at::Tensor, at::Tensor> pyramid_fuse_cpu(at::TensorList semantic, at::TensorList unity,
                                                     double tau) {
   std::vector<at::Tensor> sem, uni;
   for (const auto& t : semantic) sem.push_back(t.contiguous());
   for (const auto& t : unity) uni.push_back(t.contiguous());
-  check_inputs(sem, uni);
+  contract::pyramid_fuse(sem, uni);
   const int L = static_cast<int>(sem.size());
   const int64_t N = sem[0].size(0), K = sem[0].size(1), H = sem[L - 1].size(2), W = sem[L - 1].size(3);
   at::Tensor out = at::empty({N, K, H, W}, sem[0].options());
@@ -80,16 +55,10 @@ std::tuple<at::Tensor, at::Tensor> pyramid_fuse_cpu(at::TensorList semantic, at:
 
 std::vector<at::Tensor> pyramid_fuse_backward_cpu(const at::Tensor& grad_out, const at::Tensor& level,
                                                   int64_t num_levels) {
-  TORCH_CHECK(num_levels >= 1 && num_levels <= kMaxLevels, "_pyramid_fuse_backward: bad num_levels");
-  TORCH_CHECK(grad_out.dim() == 4 && level.dim() == 3 && level.scalar_type() == at::kLong &&
-                  level.size(0) == grad_out.size(0) && level.size(1) == grad_out.size(2) &&
-                  level.size(2) == grad_out.size(3),
-              "_pyramid_fuse_backward: grad_out (N, K, H, W) and level (N, H, W) int64 expected");
+  contract::pyramid_fuse_backward(grad_out, level, num_levels);
   const int L = static_cast<int>(num_levels);
   const at::Tensor go = grad_out.contiguous(), lv = level.contiguous();
   const int64_t N = go.size(0), K = go.size(1), H = go.size(2), W = go.size(3);
-  TORCH_CHECK(H % (int64_t(1) << (L - 1)) == 0 && W % (int64_t(1) << (L - 1)) == 0,
-              "_pyramid_fuse_backward: H, W must be multiples of 2^(L-1)");
   std::vector<at::Tensor> grads;
   for (int l = 0; l < L; ++l) {
     const int s = L - 1 - l;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "../common/upb_cpu.h"
+#include "../common/upb_contract.h"
 #include "../common/upb_phase_cpu.h"
 #include "../common/upb_window_cpu.h"
 #include "sapa_similarity.h"
@@ -24,16 +25,6 @@
 namespace upb {
 namespace sapa {
 namespace {
-
-void check_inputs(const at::Tensor& query, const at::Tensor& key, int64_t K, int64_t s) {
-  TORCH_CHECK(query.dim() == 4 && key.dim() == 4, "sapa_similarity: query and key must be 4-D");
-  TORCH_CHECK(K % 2 == 1 && K >= 1, "sapa_similarity: kernel_size must be odd and positive, got ", K);
-  TORCH_CHECK(s >= 1, "sapa_similarity: scale_factor must be >= 1");
-  TORCH_CHECK(query.size(0) == key.size(0) && query.size(1) == key.size(1) &&
-                  query.size(2) == key.size(2) * s && query.size(3) == key.size(3) * s,
-              "sapa_similarity: query must have shape (N, d, s*h, s*w) for key (N, d, h, w)");
-  TORCH_CHECK(query.scalar_type() == key.scalar_type(), "sapa_similarity: dtype mismatch");
-}
 
 Dims make_dims(const at::Tensor& key, int64_t K, int64_t s) {
   return Dims{key.size(1), key.size(2), key.size(3), key.size(2) * s, key.size(3) * s,
@@ -340,7 +331,7 @@ void grad_key_elementwise(const scalar_t* gp, const scalar_t* qp, scalar_t* gkp,
 
 at::Tensor sapa_similarity_cpu(const at::Tensor& query, const at::Tensor& key, int64_t K,
                                int64_t s) {
-  check_inputs(query, key, K, s);
+  contract::sapa_similarity(query, key, K, s);
   const at::Tensor q = query.contiguous(), k = key.contiguous();
   const Dims d = make_dims(k, K, s);
   at::Tensor out = at::empty({k.size(0), K * K, d.H, d.W}, k.options());
@@ -363,12 +354,9 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor
                                                                 const at::Tensor& query,
                                                                 const at::Tensor& key, int64_t K,
                                                                 int64_t s) {
-  check_inputs(query, key, K, s);
+  contract::sapa_similarity_backward(grad_out, query, key, K, s);
   const at::Tensor q = query.contiguous(), k = key.contiguous(), go = grad_out.contiguous();
   const Dims d = make_dims(k, K, s);
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({k.size(0), K * K, d.H, d.W}),
-              "_sapa_similarity_backward: grad_out must be (N, K*K, s*h, s*w)");
-  TORCH_CHECK(go.scalar_type() == k.scalar_type(), "_sapa_similarity_backward: dtype mismatch");
   at::Tensor gq = at::empty_like(q), gk = at::empty_like(k);
   if (any_empty({q, k, go})) return std::make_tuple(at::zeros_like(q), at::zeros_like(k));
   advise_huge_pages(gq);

@@ -2,6 +2,7 @@
 // kernels live in sapa_similarity_cuda.cu. Built only when torch has CUDA.
 #include <torch/library.h>
 
+#include "../common/upb_contract.h"
 #include "../common/upb_cuda_binding.h"
 #include "sapa_similarity_launch.h"
 
@@ -9,20 +10,9 @@ namespace upb {
 namespace sapa {
 namespace {
 
-void check(const at::Tensor& q, const at::Tensor& k, int64_t K, int64_t s) {
-  TORCH_CHECK(q.is_cuda() && k.is_cuda() && q.device() == k.device(),
-              "sapa_similarity: tensors must be on the same CUDA device");
-  TORCH_CHECK(q.dim() == 4 && k.dim() == 4, "sapa_similarity: query and key must be 4-D");
-  TORCH_CHECK(K % 2 == 1 && K >= 1 && s >= 1, "sapa_similarity: bad kernel_size or scale_factor");
-  TORCH_CHECK(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(2) == k.size(2) * s &&
-                  q.size(3) == k.size(3) * s,
-              "sapa_similarity: query must have shape (N, d, s*h, s*w) for key (N, d, h, w)");
-  TORCH_CHECK(q.scalar_type() == k.scalar_type(), "sapa_similarity: dtype mismatch");
-}
-
 at::Tensor sapa_similarity_cuda(const at::Tensor& query, const at::Tensor& key, int64_t K,
                                 int64_t s) {
-  check(query, key, K, s);
+  contract::sapa_similarity(query, key, K, s);
   const c10::cuda::CUDAGuard guard(key.device());
   const at::Tensor q = query.contiguous(), k = key.contiguous();
   at::Tensor out = at::empty({k.size(0), K * K, k.size(2) * s, k.size(3) * s}, k.options());
@@ -37,12 +27,9 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cuda(const at::Tenso
                                                                  const at::Tensor& query,
                                                                  const at::Tensor& key, int64_t K,
                                                                  int64_t s) {
-  check(query, key, K, s);
+  contract::sapa_similarity_backward(grad_out, query, key, K, s);
   const c10::cuda::CUDAGuard guard(key.device());
   const at::Tensor q = query.contiguous(), k = key.contiguous(), go = grad_out.contiguous();
-  TORCH_CHECK(go.sizes() == at::IntArrayRef({k.size(0), K * K, q.size(2), q.size(3)}) &&
-                  go.scalar_type() == k.scalar_type(),
-              "_sapa_similarity_backward: grad_out must be (N, K*K, s*h, s*w) of the key's dtype");
   at::Tensor gq = at::empty_like(q), gk = at::empty_like(k);
   check_launch(launch_backward(go.const_data_ptr(), q.const_data_ptr(), k.const_data_ptr(),
                                gq.mutable_data_ptr(), gk.mutable_data_ptr(), k.size(0), k.size(1),

@@ -55,7 +55,7 @@ def test_reference_matches_direct_formula():
         ({"masks": torch.randn(1, 9, 7, 6)}, "masks.*shape"),
         ({"kernel_size": 4, "masks": torch.randn(1, 16, 6, 6)}, "kernel_size.*odd"),
         ({"group_size": 3}, "divisible by group_size"),
-        ({"features": torch.ones(1, 4, 3, 3, dtype=torch.int64)}, "floating-point"),
+        ({"features": torch.ones(1, 4, 3, 3, dtype=torch.int64)}, "float32 or float64"),
         ({"masks": torch.randn(1, 9, 6, 6, device="meta")}, "device"),
         ({"scale_factor": 0}, "scale_factor"),
     ],

@@ -1,57 +1,38 @@
-"""Argument checks shared by the op front-ends: clear errors that name the argument."""
+"""Argument types of the op front-ends: Python objects the native schema cannot take.
+
+The values (shapes, dtypes, devices, ranges) are the op's contract: the native bindings check
+them (``ops_cuda/common/upb_contract.h``) and :mod:`upbench.ops._contract` mirrors that on the
+paths without a native binding. Here only what must happen before an op can be dispatched at
+all: a tensor argument is a tensor, an integer argument an integer (``3.0`` is accepted as 3).
+"""
 
 from __future__ import annotations
 
 import torch
 
+from upbench.ops import _contract
 
-def check_tensor(t: object, name: str, op: str, ndim: int = 4) -> torch.Tensor:
-    """Check ``t`` is a floating tensor of rank ``ndim``; return it."""
+
+def check_tensor(t: object, name: str, op: str) -> torch.Tensor:
+    """Check ``t`` is a tensor; return it."""
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{op}: `{name}` must be a torch.Tensor, got {type(t).__name__}")
-    if t.dim() != ndim:
-        raise ValueError(
-            f"{op}: `{name}` must be {ndim}-D (N, C, H, W), got shape {tuple(t.shape)}"
-        )
-    if not t.is_floating_point():
-        raise TypeError(
-            f"{op}: `{name}` must be a floating-point tensor (float32/float64 on CPU, also "
-            f"float16/bfloat16 on CUDA), got {t.dtype}; convert it with `.float()`"
-        )
     return t
 
 
-def check_same(op: str, **tensors: torch.Tensor) -> None:
-    """All tensors on one device and of one dtype."""
-    items = list(tensors.items())
-    (n0, t0) = items[0]
-    for n, t in items[1:]:
-        if t.device != t0.device:
-            raise ValueError(
-                f"{op}: `{n}` is on {t.device} but `{n0}` is on {t0.device}; move both to one device"
-            )
-        if t.dtype != t0.dtype:
-            raise TypeError(f"{op}: `{n}` is {t.dtype} but `{n0}` is {t0.dtype}; use one dtype")
-
-
-def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = False) -> int:
-    """Check an integer hyper-parameter (``scale_factor``, ``kernel_size``, ...)."""
+def as_int(value: object, name: str, op: str) -> int:
+    """An integer hyper-parameter (``scale_factor``, ``kernel_size``, ...) as an int."""
     if isinstance(value, bool) or not isinstance(value, int):
         if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{op}: `{name}` must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{op}: `{name}` must be >= {minimum}, got {value}")
-    if odd and value % 2 == 0:
-        raise ValueError(f"{op}: `{name}` must be odd, got {value}")
+            return int(value)
+        raise TypeError(f"{op}: `{name}` must be an integer, got {value!r}")
     return value
 
 
-def check_cpu_dtype(t: torch.Tensor, name: str, op: str) -> None:
-    """CPU kernels run float32 and float64 only."""
-    if t.device.type == "cpu" and t.dtype not in (torch.float32, torch.float64):
-        raise TypeError(
-            f"{op}: on CPU `{name}` must be float32 or float64, got {t.dtype}; "
-            "float16/bfloat16 are supported on CUDA"
-        )
+def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = False) -> int:
+    """:func:`as_int` and the contract's range check (``>= minimum``, odd if asked)."""
+    v = as_int(value, name, op)
+    _contract.at_least(op, name, v, minimum)
+    if odd:
+        _contract.odd(op, name, v)
+    return v

@@ -48,8 +48,6 @@ class OpSpec:
         source_folder: the op's folder under ``ops_cuda/`` when it differs from ``name``.
         grad_inputs: indices of the positional args that take gradients.
         bytes_moved: minimum bytes read + written by one forward (for the bandwidth column).
-        schema: the forward op's schema, as ``ops_cuda/register.cpp`` defines it (the counting
-            twin ``upbench_count::<name>`` is defined from it).
     """
 
     name: str
@@ -64,12 +62,32 @@ class OpSpec:
     aten: Callable[..., Any] | None = None
     aten_name: str | None = None
     source_folder: str | None = None
-    schema: str = ""
+
+    @property
+    def schema(self) -> str:
+        """The forward op's schema, read from ``ops_cuda/register.cpp`` (written there only);
+        the counting twin ``upbench_count::<name>`` is defined from it."""
+        from upbench.ops._sources import schemas
+
+        return schemas()[self.name]
 
     @property
     def folder(self) -> str:
         """The op's folder under ``ops_cuda/`` (``source_folder``, default: the op name)."""
         return self.source_folder or self.name
+
+    def check(self, *args: Any) -> None:
+        """Check the forward op's arguments (``upbench.ops._contract.<name>``, the Python mirror
+        of the native contract); raises ValueError/TypeError with the native message."""
+        from upbench.ops import _contract
+
+        getattr(_contract, self.name)(*args)
+
+    def check_backward(self, *args: Any) -> None:
+        """Check the arguments of ``_<name>_backward`` (``grad_out`` first), as :meth:`check`."""
+        from upbench.ops import _contract
+
+        getattr(_contract, f"{self.name}_backward")(*args)
 
     def run(self, impl: str, *args: Any) -> Any:
         """Call one implementation directly: ``"native"`` (loads the library), ``"reference"``
@@ -300,9 +318,11 @@ def run_op(op: str, impl: Impl, device: torch.device, *args: Any) -> Any:
     inside :func:`counting_semantics`, as its counting twin whatever the implementation."""
     spec = _OPS[op]
     if _counting and not torch.compiler.is_compiling():
+        spec.check(*args)
         return getattr(counting_ops(), op)(*args)
     if resolve_impl(impl, op, device) == "native":
-        return spec.native(*args)
+        return spec.native(*args)  # the native binding checks (ops_cuda/common/upb_contract.h)
+    spec.check(*args)
     return spec.reference(*args)
 
 

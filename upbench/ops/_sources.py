@@ -6,6 +6,8 @@ folder sits at the top of the repository; in an installed wheel it ships as ``up
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,3 +63,11 @@ def all_files(root: Path | None = None) -> list[Path]:
     root = root or source_root()
     pats = ("*.cpp", "*.cu", "*.h", "*.cuh")
     return sorted({f for pat in pats for f in root.rglob(pat)})
+
+
+@functools.lru_cache(maxsize=4)
+def schemas(root: Path | None = None) -> dict[str, str]:
+    """Every op's schema as ``register.cpp`` defines it (``m.def("<schema>")``), by op name: the
+    one written source of the ops' signatures (the counting twins are defined from it)."""
+    text = ((root or source_root()) / "register.cpp").read_text()
+    return {m.group(2): m.group(1) for m in re.finditer(r'm\.def\("(([A-Za-z_0-9]+)\(.*?)"', text)}

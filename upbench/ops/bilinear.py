@@ -13,7 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "bilinear_upsample"
@@ -28,8 +29,7 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
         impl: ``"auto"``, ``"native"`` or ``"reference"``.
     """
     check_tensor(x, "x", OP)
-    check_cpu_dtype(x, "x", OP)
-    s = check_int(scale_factor, "scale_factor", OP)
+    s = as_int(scale_factor, "scale_factor", OP)
     return run_op(OP, impl, x.device, x, s)
 
 
@@ -110,11 +110,13 @@ def _bench_case(shape=(2, 256, 64, 64), scale=2, dtype=torch.float32, device="cp
 def _register() -> None:
     @torch.library.register_fake("upbench::bilinear_upsample")
     def _fake(x, scale_factor):
+        _contract.bilinear_upsample(x, scale_factor)
         n, c, h, w = x.shape
         return x.new_empty((n, c, h * scale_factor, w * scale_factor))
 
     @torch.library.register_fake("upbench::_bilinear_upsample_backward")
     def _fake_bwd(grad_out, h, w, scale_factor):
+        _contract.bilinear_upsample_backward(grad_out, h, w, scale_factor)
         return grad_out.new_empty((grad_out.shape[0], grad_out.shape[1], h, w))
 
     def _setup(ctx, inputs, output):
@@ -141,7 +143,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="bilinear_upsample(Tensor x, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.bilinear_upsample(*a),
         reference=bilinear_reference,
         macs=bilinear_macs,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import (
     OpCase,
     OpSpec,
@@ -20,27 +21,6 @@ from upbench.ops._registry import (
 )
 
 OP = "carafe"
-
-
-def _validate(features, masks, kernel_size, group_size, scale_factor) -> tuple[int, int, int]:
-    check_tensor(features, "features", OP)
-    check_tensor(masks, "masks", OP)
-    check_same(OP, features=features, masks=masks)
-    check_cpu_dtype(features, "features", OP)
-    k = check_int(kernel_size, "kernel_size", OP, odd=True)
-    g = check_int(group_size, "group_size", OP)
-    s = check_int(scale_factor, "scale_factor", OP)
-    n, c, h, w = features.shape
-    if c % g:
-        raise ValueError(f"{OP}: channels of `features` ({c}) must be divisible by group_size ({g})")
-    want = (n, g * k * k, s * h, s * w)
-    if tuple(masks.shape) != want:
-        raise ValueError(
-            f"{OP}: `masks` must have shape (N, group_size·K², s·h, s·w) = {want} for features "
-            f"{tuple(features.shape)}, K={k}, group_size={g}, scale_factor={s}; got "
-            f"{tuple(masks.shape)}"
-        )
-    return k, g, s
 
 
 def carafe(
@@ -65,7 +45,9 @@ def carafe(
     Returns:
         The reassembled features (N, C, s·h, s·w).
     """
-    k, g, s = _validate(features, masks, kernel_size, group_size, scale_factor)
+    check_tensor(features, "features", OP)
+    k, g, s = (as_int(v, n, OP) for v, n in ((kernel_size, "kernel_size"), (group_size, "group_size"),
+                                            (scale_factor, "scale_factor")))
     return run_op(OP, impl, features.device, features, masks, k, g, s)
 
 
@@ -135,11 +117,13 @@ def _bench_case(shape=(2, 256, 64, 64), kernel_size=5, scale=2, groups=1, dtype=
 def _register() -> None:
     @torch.library.register_fake("upbench::carafe")
     def _fake(features, masks, kernel_size, group_size, scale_factor):
+        _contract.carafe(features, masks, kernel_size, group_size, scale_factor)
         n, c, h, w = features.shape
         return features.new_empty((n, c, h * scale_factor, w * scale_factor))
 
     @torch.library.register_fake("upbench::_carafe_backward")
     def _fake_bwd(grad_out, features, masks, kernel_size, group_size, scale_factor):
+        _contract.carafe_backward(grad_out, features, masks, kernel_size, group_size, scale_factor)
         return torch.empty_like(features), torch.empty_like(masks)
 
     register_backward_op(OP, 2)
@@ -148,7 +132,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="carafe(Tensor features, Tensor masks, int kernel_size, int group_size, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.carafe(*a),
         reference=carafe_reference,
         macs=carafe_macs,

@@ -16,32 +16,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "dupsample"
-
-
-def _validate(features, weight, bias, scale_factor) -> int:
-    check_tensor(features, "features", OP)
-    check_tensor(weight, "weight", OP, ndim=2)
-    check_tensor(bias, "bias", OP, ndim=1)
-    check_same(OP, features=features, weight=weight, bias=bias)
-    check_cpu_dtype(features, "features", OP)
-    r = check_int(scale_factor, "scale_factor", OP)
-    o, ct = weight.shape
-    if ct != features.shape[1]:
-        raise ValueError(
-            f"{OP}: `weight` must be (C·r², C̃) with C̃ = features.size(1) = {features.shape[1]}; "
-            f"got {tuple(weight.shape)}"
-        )
-    if o % (r * r):
-        raise ValueError(
-            f"{OP}: `weight` rows ({o}) must be a multiple of scale_factor² = {r * r} (C·r²)"
-        )
-    if tuple(bias.shape) != (o,):
-        raise ValueError(f"{OP}: `bias` must have shape ({o},) = (C·r²,); got {tuple(bias.shape)}")
-    return r
 
 
 def dupsample(
@@ -64,9 +43,11 @@ def dupsample(
     Returns:
         (N, C, r·h, r·w) with C = weight.size(0) / r².
     """
-    if bias is None and isinstance(weight, torch.Tensor):
+    check_tensor(features, "features", OP)
+    check_tensor(weight, "weight", OP)
+    if bias is None:
         bias = weight.new_zeros(weight.shape[0])
-    r = _validate(features, weight, bias, scale_factor)
+    r = as_int(scale_factor, "scale_factor", OP)
     return run_op(OP, impl, features.device, features, weight, bias, r)
 
 
@@ -124,12 +105,14 @@ def _bench_case(shape=None, scale=None, num_classes=19, dtype=torch.float32,
 def _register() -> None:
     @torch.library.register_fake("upbench::dupsample")
     def _fake(features, weight, bias, scale_factor):
+        _contract.dupsample(features, weight, bias, scale_factor)
         n, _, h, w = features.shape
         c = weight.shape[0] // (scale_factor * scale_factor)
         return features.new_empty((n, c, h * scale_factor, w * scale_factor))
 
     @torch.library.register_fake("upbench::_dupsample_backward")
     def _fake_bwd(grad_out, features, weight, scale_factor):
+        _contract.dupsample_backward(grad_out, features, weight, scale_factor)
         return torch.empty_like(features), torch.empty_like(weight), weight.new_empty(weight.shape[0])
 
     def _setup(ctx, inputs, output):
@@ -172,7 +155,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="dupsample(Tensor features, Tensor weight, Tensor bias, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.dupsample(*a),
         reference=dupsample_reference,
         macs=dupsample_macs,

@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import (
     OpCase,
     OpSpec,
@@ -26,47 +27,14 @@ from upbench.ops._registry import (
 )
 
 OP = "nrd_decode"
-MAX_HIDDEN = 64
-MAX_INPUT = 130
+MAX_HIDDEN = _contract.NRD_MAX_HIDDEN
+MAX_INPUT = _contract.NRD_MAX_INPUT
 
 
 def nrd_num_params(num_classes: int, hidden: int = 16, guidance_channels: int = 16,
                    coords: bool = True) -> int:
     """P = D0·d + d + d·d + d + d·K + K with D0 = (2 if coords) + m (899 for K=19, d=m=16)."""
-    d0 = (2 if coords else 0) + guidance_channels
-    return d0 * hidden + hidden + hidden * hidden + hidden + hidden * num_classes + num_classes
-
-
-def _validate(params, guidance, num_classes, hidden, grid, coords) -> tuple[int, int, int]:
-    check_tensor(params, "params", OP)
-    check_tensor(guidance, "guidance", OP)
-    check_same(OP, params=params, guidance=guidance)
-    check_cpu_dtype(params, "params", OP)
-    k = check_int(num_classes, "num_classes", OP)
-    d = check_int(hidden, "hidden", OP)
-    g = check_int(grid, "grid", OP)
-    if d > MAX_HIDDEN:
-        raise ValueError(f"{OP}: `hidden` must be <= {MAX_HIDDEN}, got {d}")
-    n, p, h, w = params.shape
-    m = guidance.shape[1]
-    d0 = (2 if coords else 0) + m
-    if not 1 <= d0 <= MAX_INPUT:
-        raise ValueError(
-            f"{OP}: the MLP input (2 coordinates if coords + guidance channels) must have 1..."
-            f"{MAX_INPUT} channels, got {d0} (coords={coords}, guidance channels {m})"
-        )
-    want = nrd_num_params(k, d, m, coords)
-    if p != want:
-        raise ValueError(
-            f"{OP}: `params` must have P = D0·d + d + d·d + d + d·K + K = {want} channels for "
-            f"K={k}, hidden={d}, guidance channels {m}, coords={coords}; got {p}"
-        )
-    if (guidance.shape[0], guidance.shape[2], guidance.shape[3]) != (n, h * g, w * g):
-        raise ValueError(
-            f"{OP}: `guidance` must be (N, m, h·grid, w·grid) = ({n}, m, {h * g}, {w * g}); got "
-            f"{tuple(guidance.shape)}"
-        )
-    return k, d, g
+    return _contract.nrd_num_params(num_classes, hidden, guidance_channels, coords)
 
 
 def nrd_decode(
@@ -94,10 +62,13 @@ def nrd_decode(
     Returns:
         Logits (N, K, h·grid, w·grid).
     """
-    if guidance is None and isinstance(params, torch.Tensor):
+    check_tensor(params, "params", OP)
+    k, d, g = (as_int(v, n, OP) for v, n in ((num_classes, "num_classes"), (hidden, "hidden"),
+                                            (grid, "grid")))
+    if guidance is None:
+        _contract.rank(OP, "params", params, 4)
         n, _, h, w = params.shape
-        guidance = params.new_zeros(n, 0, h * grid, w * grid)
-    k, d, g = _validate(params, guidance, num_classes, hidden, grid, coords)
+        guidance = params.new_zeros(n, 0, h * g, w * g)
     return run_op(OP, impl, params.device, params, guidance, k, d, g, bool(coords))
 
 
@@ -194,11 +165,13 @@ def _bench_case(shape=None, hidden=16, guidance_channels=16, grid=8,
 def _register() -> None:
     @torch.library.register_fake("upbench::nrd_decode")
     def _fake(params, guidance, num_classes, hidden, grid, coords):
+        _contract.nrd_decode(params, guidance, num_classes, hidden, grid, coords)
         n, _, h, w = params.shape
         return params.new_empty((n, num_classes, h * grid, w * grid))
 
     @torch.library.register_fake("upbench::_nrd_decode_backward")
     def _fake_bwd(grad_out, params, guidance, num_classes, hidden, grid, coords):
+        _contract.nrd_decode_backward(grad_out, params, guidance, num_classes, hidden, grid, coords)
         return torch.empty_like(params), torch.empty_like(guidance)
 
     register_backward_op(OP, 2)
@@ -207,7 +180,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="nrd_decode(Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> Tensor",
         native=lambda *a: torch.ops.upbench.nrd_decode(*a),
         reference=nrd_decode_reference,
         macs=nrd_decode_macs,

@@ -12,7 +12,7 @@ groups (M divides C; M = 1 shares the offsets, the LaU module; M = C is the offi
 layout; DySample uses M = 4) and channel 2m holds Δy (rows), 2m+1 holds Δx (columns) of group m.
 
 Gradients: to x, and to the offsets — zero where the clamp is active (position strictly outside
-the map). Deviation from the official kernel (documented in OPERATORS.md): at integer positions
+the map). Deviation from the official kernel (documented in docs/operators.md): at integer positions
 the official offset gradient drops the far neighbours; here it is one-sided with i1 = i0 + 1, as
 ATen's grid sampler (at the last row/column, the left neighbour is used). The CPU backward is
 deterministic (serial scatter per plane); the CUDA input gradient uses atomicAdd.
@@ -31,7 +31,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import (
     OpCase,
     OpSpec,
@@ -48,34 +49,10 @@ def _scales(scale_factor) -> tuple[int, int]:
         if len(scale_factor) != 2:
             raise ValueError(f"{OP}: `scale_factor` must be an int or a pair (s_h, s_w), got "
                              f"{scale_factor!r}")
-        return (check_int(scale_factor[0], "scale_factor[0]", OP),
-                check_int(scale_factor[1], "scale_factor[1]", OP))
-    s = check_int(scale_factor, "scale_factor", OP)
+        return (as_int(scale_factor[0], "scale_factor[0]", OP),
+                as_int(scale_factor[1], "scale_factor[1]", OP))
+    s = as_int(scale_factor, "scale_factor", OP)
     return s, s
-
-
-def _validate(x, offsets, scale_factor, align_corners=True) -> tuple[int, int]:
-    check_tensor(x, "x", OP)
-    check_tensor(offsets, "offsets", OP)
-    check_same(OP, x=x, offsets=offsets)
-    check_cpu_dtype(x, "x", OP)
-    sh, sw = _scales(scale_factor)
-    n, c, h, w = x.shape
-    if not isinstance(align_corners, bool):
-        raise TypeError(f"{OP}: `align_corners` must be True or False, got {align_corners!r}")
-    m2 = offsets.shape[1]
-    if m2 < 2 or m2 % 2 or c % (m2 // 2):
-        raise ValueError(
-            f"{OP}: `offsets` must have 2·M channels with M dividing C = {c} (M = 1 shared, M = C "
-            f"per channel, or M groups); got {m2}"
-        )
-    want = (n, offsets.shape[1], sh * h, sw * w)
-    if tuple(offsets.shape) != want:
-        raise ValueError(
-            f"{OP}: `offsets` must have shape (N, 2M, s_h·h, s_w·w) = {want} for x "
-            f"{tuple(x.shape)} and scale ({sh}, {sw}); got {tuple(offsets.shape)}"
-        )
-    return sh, sw
 
 
 def offset_bilinear(
@@ -99,7 +76,10 @@ def offset_bilinear(
     Returns:
         (N, C, s_h·h, s_w·w).
     """
-    sh, sw = _validate(x, offsets, scale_factor, align_corners)
+    check_tensor(x, "x", OP)
+    sh, sw = _scales(scale_factor)
+    if not isinstance(align_corners, bool):
+        raise TypeError(f"{OP}: `align_corners` must be True or False, got {align_corners!r}")
     return run_op(OP, impl, x.device, x, offsets, sh, sw, align_corners)
 
 
@@ -207,11 +187,13 @@ def _bench_case(shape=(2, 256, 64, 64), kernel_size=None, scale=2, dtype=torch.f
 def _register() -> None:
     @torch.library.register_fake("upbench::offset_bilinear")
     def _fake(x, offsets, scale_h, scale_w, align_corners=True):
+        _contract.offset_bilinear(x, offsets, scale_h, scale_w, align_corners)
         n, c, h, w = x.shape
         return x.new_empty((n, c, h * scale_h, w * scale_w))
 
     @torch.library.register_fake("upbench::_offset_bilinear_backward")
     def _fake_bwd(grad_out, x, offsets, scale_h, scale_w, align_corners=True):
+        _contract.offset_bilinear_backward(grad_out, x, offsets, scale_h, scale_w, align_corners)
         return torch.empty_like(x), torch.empty_like(offsets)
 
     register_backward_op(OP, 2)
@@ -220,7 +202,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="offset_bilinear(Tensor x, Tensor offsets, int scale_h, int scale_w, bool align_corners=True) -> Tensor",
         native=lambda *a: torch.ops.upbench.offset_bilinear(*a),
         reference=offset_bilinear_reference,
         macs=offset_bilinear_macs,

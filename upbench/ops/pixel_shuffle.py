@@ -6,7 +6,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "pixel_shuffle"
@@ -21,12 +22,7 @@ def pixel_shuffle(x: torch.Tensor, upscale_factor: int, *, impl: str = "auto") -
         impl: ``"auto"``, ``"native"`` or ``"reference"``.
     """
     check_tensor(x, "x", OP)
-    check_cpu_dtype(x, "x", OP)
-    s = check_int(upscale_factor, "upscale_factor", OP)
-    if x.shape[1] % (s * s):
-        raise ValueError(
-            f"{OP}: channels of `x` ({x.shape[1]}) must be divisible by upscale_factor² ({s * s})"
-        )
+    s = as_int(upscale_factor, "upscale_factor", OP)
     return run_op(OP, impl, x.device, x, s)
 
 
@@ -69,11 +65,13 @@ def _bench_case(shape=(2, 256, 64, 64), scale=2, dtype=torch.float32, device="cp
 def _register() -> None:
     @torch.library.register_fake("upbench::pixel_shuffle")
     def _fake(x, s):
+        _contract.pixel_shuffle(x, s)
         n, c, h, w = x.shape
         return x.new_empty((n, c // (s * s), h * s, w * s))
 
     @torch.library.register_fake("upbench::_pixel_shuffle_backward")
     def _fake_bwd(grad_out, s):
+        _contract.pixel_shuffle_backward(grad_out, s)
         n, c, hh, ww = grad_out.shape
         return grad_out.new_empty((n, c * s * s, hh // s, ww // s))
 
@@ -97,7 +95,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="pixel_shuffle(Tensor x, int upscale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.pixel_shuffle(*a),
         reference=pixel_shuffle_reference,
         macs=pixel_shuffle_macs,

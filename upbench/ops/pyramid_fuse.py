@@ -16,44 +16,11 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
+from upbench.ops import _contract
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "pyramid_fuse"
-MAX_LEVELS = 8
-
-
-def _validate(semantic, unity, tau) -> float:
-    if not isinstance(semantic, (list, tuple)) or not isinstance(unity, (list, tuple)):
-        raise TypeError(f"{OP}: `semantic` and `unity` must be lists of tensors")
-    L = len(semantic)
-    if not 1 <= L <= MAX_LEVELS:
-        raise ValueError(f"{OP}: `semantic` must have 1..{MAX_LEVELS} levels, got {L}")
-    if len(unity) != L - 1:
-        raise ValueError(
-            f"{OP}: `unity` must have one map per level except the finest ({L - 1}), got {len(unity)}"
-        )
-    for i, t in enumerate(semantic):
-        check_tensor(t, f"semantic[{i}]", OP)
-    for i, t in enumerate(unity):
-        check_tensor(t, f"unity[{i}]", OP)
-    check_same(OP, **{f"semantic[{i}]": t for i, t in enumerate(semantic)},
-               **{f"unity[{i}]": t for i, t in enumerate(unity)})
-    check_cpu_dtype(semantic[0], "semantic[0]", OP)
-    n, k, h0, w0 = semantic[0].shape
-    for i, t in enumerate(semantic):
-        want = (n, k, h0 << i, w0 << i)
-        if tuple(t.shape) != want:
-            raise ValueError(f"{OP}: `semantic[{i}]` must be (N, K, h0·2^{i}, w0·2^{i}) = {want}; "
-                             f"got {tuple(t.shape)}")
-    for i, t in enumerate(unity):
-        want = (n, 1, h0 << i, w0 << i)
-        if tuple(t.shape) != want:
-            raise ValueError(f"{OP}: `unity[{i}]` must be (N, 1, h_{i}, w_{i}) = {want}; got "
-                             f"{tuple(t.shape)}")
-    if not isinstance(tau, (int, float)):
-        raise TypeError(f"{OP}: `tau` must be a float, got {tau!r}")
-    return float(tau)
+MAX_LEVELS = _contract.PYRAMID_MAX_LEVELS
 
 
 def pyramid_fuse(
@@ -74,7 +41,11 @@ def pyramid_fuse(
     Returns:
         (fused logits (N, K, H, W) at the finest level, chosen level (N, H, W) int64).
     """
-    t = _validate(semantic, unity, tau)
+    if not isinstance(semantic, (list, tuple)) or not isinstance(unity, (list, tuple)) or not semantic:
+        raise TypeError(f"{OP}: `semantic` (non-empty) and `unity` must be lists of tensors")
+    if not isinstance(tau, (int, float)):
+        raise TypeError(f"{OP}: `tau` must be a float, got {tau!r}")
+    t = float(tau)
     return run_op(OP, impl, semantic[0].device, list(semantic), list(unity), t)
 
 
@@ -167,12 +138,14 @@ def _bench_case(shape=None, levels=4, tau=0.9, dtype=torch.float32, device="cpu"
 def _register() -> None:
     @torch.library.register_fake("upbench::pyramid_fuse")
     def _fake(semantic, unity, tau):
+        _contract.pyramid_fuse(semantic, unity, tau)
         fin = semantic[-1]
         return fin.new_empty(fin.shape), fin.new_empty((fin.shape[0], *fin.shape[2:]),
                                                        dtype=torch.long)
 
     @torch.library.register_fake("upbench::_pyramid_fuse_backward")
     def _fake_bwd(grad_out, level, num_levels):
+        _contract.pyramid_fuse_backward(grad_out, level, num_levels)
         n, k, hh, ww = grad_out.shape
         return [grad_out.new_empty((n, k, hh >> (num_levels - 1 - i), ww >> (num_levels - 1 - i)))
                 for i in range(num_levels)]
@@ -217,7 +190,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="pyramid_fuse(Tensor[] semantic, Tensor[] unity, float tau) -> (Tensor, Tensor)",
         native=lambda *a: torch.ops.upbench.pyramid_fuse(*a),
         reference=pyramid_fuse_reference,
         macs=pyramid_fuse_macs,

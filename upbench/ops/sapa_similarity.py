@@ -15,7 +15,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
+from upbench.ops import _contract
+from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import (
     OpCase,
     OpSpec,
@@ -25,23 +26,6 @@ from upbench.ops._registry import (
 )
 
 OP = "sapa_similarity"
-
-
-def _validate(query, key, kernel_size, scale_factor) -> tuple[int, int]:
-    check_tensor(query, "query", OP)
-    check_tensor(key, "key", OP)
-    check_same(OP, query=query, key=key)
-    check_cpu_dtype(query, "query", OP)
-    k = check_int(kernel_size, "kernel_size", OP, odd=True)
-    s = check_int(scale_factor, "scale_factor", OP)
-    n, d, h, w = key.shape
-    want = (n, d, s * h, s * w)
-    if tuple(query.shape) != want:
-        raise ValueError(
-            f"{OP}: `query` must have shape (N, d, s·h, s·w) = {want} for key {tuple(key.shape)} "
-            f"and scale_factor={s}; got {tuple(query.shape)}"
-        )
-    return k, s
 
 
 def sapa_similarity(
@@ -65,7 +49,8 @@ def sapa_similarity(
         Similarities (N, K², s·h, s·w); tap i·K + j is row offset i − r, column offset j − r;
         out-of-range taps are 0.
     """
-    k, s = _validate(query, key, kernel_size, scale_factor)
+    check_tensor(key, "key", OP)
+    k, s = as_int(kernel_size, "kernel_size", OP), as_int(scale_factor, "scale_factor", OP)
     return run_op(OP, impl, key.device, query, key, k, s)
 
 
@@ -127,11 +112,13 @@ def _bench_case(shape=(2, 256, 64, 64), kernel_size=5, scale=2, dtype=torch.floa
 def _register() -> None:
     @torch.library.register_fake("upbench::sapa_similarity")
     def _fake(query, key, kernel_size, scale_factor):
+        _contract.sapa_similarity(query, key, kernel_size, scale_factor)
         n, _d, h, w = key.shape
         return key.new_empty((n, kernel_size * kernel_size, h * scale_factor, w * scale_factor))
 
     @torch.library.register_fake("upbench::_sapa_similarity_backward")
     def _fake_bwd(grad_out, query, key, kernel_size, scale_factor):
+        _contract.sapa_similarity_backward(grad_out, query, key, kernel_size, scale_factor)
         return torch.empty_like(query), torch.empty_like(key)
 
     register_backward_op(OP, 2)
@@ -140,7 +127,6 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
-        schema="sapa_similarity(Tensor query, Tensor key, int kernel_size, int scale_factor) -> Tensor",
         native=lambda *a: torch.ops.upbench.sapa_similarity(*a),
         reference=sapa_similarity_reference,
         macs=sapa_similarity_macs,
