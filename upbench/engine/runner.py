@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from upbench.engine.executors import Executor, LocalExecutor
+from upbench.engine.executors.base import Executor, run_in_order
 from upbench.engine.flops import count_flops, count_params
 from upbench.engine.profile import (
     environment,
@@ -213,10 +213,11 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
 
     The driver decides what runs (finished cells are skipped unless ``force``; failed ones are
     retried with ``rerun_failed``) and writes every result atomically as the ``executor``
-    (default :class:`~upbench.engine.executors.LocalExecutor`) hands it back.
+    hands it back (default: every cell here, in order, as
+    :class:`~upbench.engine.executors.LocalExecutor`; the executors sit above this module).
     """
     rep = reporter or Reporter()
-    ex = executor or LocalExecutor()
+    ex_name = executor.name if executor is not None else "local"
     out = Path(out_dir)
     done = {} if force else finished_hashes(out)
     todo = [c for c in cells if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
@@ -225,14 +226,17 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
     rep.suite_start(suite, cells, todo)
 
     def finished(cell: Cell, result: dict[str, Any]) -> None:
-        result["executor"] = ex.name
+        result["executor"] = ex_name
         write_result(out, cell.filename, result)
         summary.results.append(result)
         rep.cell_end(cell, result)
 
     try:
         if todo:
-            ex.run(todo, finished, rep)
+            if executor is not None:
+                executor.run(todo, finished, rep)
+            else:
+                run_in_order(todo, finished, rep, run_cell)
     except KeyboardInterrupt:
         summary.interrupted = True
     summary.wall_time_s = time.perf_counter() - t0

@@ -66,3 +66,11 @@ class Executor(ABC):
     def describe(self) -> str:
         """One line for the console: where the cells run."""
         return self.name
+
+
+def run_in_order(cells: list[Cell], on_result: OnResult, reporter: Reporter, cell_fn: CellFn) -> None:
+    """Run ``cells`` one after another in this process: the local executor, and the driver's
+    default when no executor is given."""
+    for i, cell in enumerate(cells):
+        reporter.cell_start(cell, i, len(cells))
+        on_result(cell, cell_fn(cell, reporter))

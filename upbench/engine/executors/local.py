@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from upbench.engine.executors.base import CellFn, Executor, OnResult
+from upbench.engine.executors.base import CellFn, Executor, OnResult, run_in_order
 
 if TYPE_CHECKING:
     from upbench.engine.runner import Reporter
@@ -23,8 +23,4 @@ class LocalExecutor(Executor):
             reporter: Reporter | None = None) -> None:
         from upbench.engine.runner import Reporter, run_cell
 
-        rep = reporter or Reporter()
-        fn = self.cell_fn or run_cell
-        for i, cell in enumerate(cells):
-            rep.cell_start(cell, i, len(cells))
-            on_result(cell, fn(cell, rep))
+        run_in_order(cells, on_result, reporter or Reporter(), self.cell_fn or run_cell)
