@@ -1,6 +1,6 @@
 """FLOP counting with fvcore, extended to every ``upbench::`` op and to the ops fvcore skips.
 
-Convention (fvcore's, METRICS.md): one fused multiply-add = one FLOP.
+Convention (fvcore's, docs/metrics.md): one fused multiply-add = one FLOP.
 
 * Every upbench op is counted by its analytic MAC count (``OpSpec.macs``, called with meta
   tensors of the traced input shapes and the traced scalar arguments), **whichever

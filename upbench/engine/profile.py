@@ -1,4 +1,4 @@
-"""Latency, peak memory and the environment of a cell (METRICS.md "Speed")."""
+"""Latency, peak memory and the environment of a cell (docs/metrics.md "Speed")."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def measure_speed_ratio(model: Any, reference: Any, reference_name: str,
     """Latency ratio of ``model`` against the same baseline with the reference upsampler.
 
     Both run interleaved in the same loop (model, reference, model, ...), so machine noise hits
-    both alike (METRICS.md, Speed). ``ratio_samples`` are the per-repeat ratios, the input of the
+    both alike (docs/metrics.md, Speed). ``ratio_samples`` are the per-repeat ratios, the input of the
     gate's Mann–Whitney U test; ``ratio`` is the ratio of the medians.
     """
     states = [(m, m.training) for m in (model, reference)]

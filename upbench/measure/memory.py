@@ -1,7 +1,7 @@
 """Peak memory of one call.
 
 CUDA: ``torch.cuda.max_memory_allocated`` growth. CPU: growth of the process's resident set during
-the call (METRICS.md): the kernel's peak-RSS counter (VmHWM) is reset through
+the call (docs/metrics.md): the kernel's peak-RSS counter (VmHWM) is reset through
 ``/proc/self/clear_refs`` before the call and read after it. glibc is told to serve large blocks
 with mmap (the ``resident`` policy of :mod:`upbench.measure.allocator`) so that freed tensors
 leave the resident set and earlier calls do not hide later ones.

@@ -1,7 +1,7 @@
 """Latency measurement: warm-ups, then repeats interleaved across the candidates.
 
 Interleaving (A B C A B C ...) spreads machine noise evenly over the candidates, so ratios
-measured in one run are meaningful even where absolute times are not (METRICS.md, Speed).
+measured in one run are meaningful even where absolute times are not (docs/metrics.md, Speed).
 """
 
 from __future__ import annotations

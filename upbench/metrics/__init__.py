@@ -1,4 +1,4 @@
-"""Task metrics, defined as in METRICS.md (each function cites its reference definition)."""
+"""Task metrics, defined as in docs/metrics.md (each function cites its reference definition)."""
 
 from upbench.metrics.depth import DepthMetrics, depth_metrics
 from upbench.metrics.detection import CocoEvaluator, coco_box_ap

@@ -1,4 +1,4 @@
-"""Monocular depth metrics exactly as BTS's evaluation (``bts_eval.py``; METRICS.md "Depth").
+"""Monocular depth metrics exactly as BTS's evaluation (``bts_eval.py``; docs/metrics.md "Depth").
 
 Per image: the prediction is clamped to ``[min_depth, max_depth]``, ``inf`` → max, ``NaN`` →
 min (in that order, as BTS); the valid pixels are ``min_depth < gt < max_depth`` (and, with

@@ -1,4 +1,4 @@
-"""COCO box AP through pycocotools (METRICS.md "Detection"): the matching is COCOeval's own.
+"""COCO box AP through pycocotools (docs/metrics.md "Detection"): the matching is COCOeval's own.
 
 :class:`CocoEvaluator` accumulates real COCO JSON — the ground truth of a split (every
 annotation with an id ≥ 1, its ``area`` and ``iscrowd``; image ids as the dataset's) and the

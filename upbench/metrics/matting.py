@@ -1,4 +1,4 @@
-"""Image matting metrics as the official Composition-1k MATLAB evaluation (METRICS.md "Matting").
+"""Image matting metrics as the official Composition-1k MATLAB evaluation (docs/metrics.md "Matting").
 
 Mattes are scored as the official test scores its 8-bit PNGs: ``pred`` and ``gt`` alpha in
 [0, 1] are quantised to 0..255 (``round(255·α)``), the trimap is uint8 with 128 = unknown, and

@@ -1,4 +1,4 @@
-"""Segmentation metrics as METRICS.md defines them (values in percent, as mmseg reports).
+"""Segmentation metrics as docs/metrics.md defines them (values in percent, as mmseg reports).
 
 * mIoU / aAcc / mAcc — mmseg ``IoUMetric``: pixels labelled ``ignore_index`` are dropped;
   per-class intersection, prediction and label areas are summed over the whole dataset before

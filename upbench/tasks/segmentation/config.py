@@ -66,7 +66,7 @@ class ModelConfig:
 
 @dataclass
 class MetricsConfig:
-    """Metric parameters (METRICS.md): boundary IoU dilation ratio, trimap band widths."""
+    """Metric parameters (docs/metrics.md): boundary IoU dilation ratio, trimap band widths."""
 
     boundary_dilation_ratio: float = bound(0.02, gt=0, le=1, why="a fraction of the image "
                                            "diagonal")
