@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from upbench.upsamplers import (
+    LabelDecoder,
     Upsampler,
     create_upsampler,
     get_upsampler_class,
@@ -50,6 +51,8 @@ def test_declares_interface(name):
     cls = get_upsampler_class(name)
     assert cls.name == name
     assert cls.space in ("feature", "label")
+    # a label-space decoder declares what it needs from its host on the LabelDecoder interface
+    assert (cls.space == "label") == issubclass(cls, LabelDecoder)
     assert isinstance(cls.guided, bool)
     assert cls.__doc__, f"{name} needs a docstring"
 

@@ -6,7 +6,6 @@ import sys
 from typing import Any
 
 import click
-import torch
 from torch import nn
 
 from upbench.cli._output import console, err_console, print_json, styled
@@ -33,29 +32,14 @@ class Standalone(nn.Module):
         super().__init__()
         self.up = up
 
-    def forward(self, x, guide=None, *pyramid):
-        if self.up.space == "label":
-            return self.up(x, guide, list(pyramid) or None)
-        return self.up(x, guide)
+    def forward(self, *inputs):
+        return self.up.forward_flat(*inputs)
 
 
 def standalone_inputs(up: Any, channels: int, h: int, w: int) -> tuple:
-    """x (1, C, h, w) and what the upsampler needs: a guide at s×, or for a label-space decoder a
-    stride-4 guide (``guide_stride`` if declared) and the 2× pyramid from x down to it."""
-    s = up.scale
-    x = torch.randn(1, channels, h, w)
-    if up.space == "label":
-        stride = up.guide_stride or 4
-        gh, gw = max(h, h * s // stride), max(w, w * s // stride)
-        guide = torch.randn(1, channels, gh, gw)
-        pyramid = [x]
-        while pyramid[-1].shape[-1] * 2 <= gw and pyramid[-1].shape[-2] * 2 <= gh:
-            t = pyramid[-1]
-            pyramid.append(torch.randn(1, channels, t.shape[2] * 2, t.shape[3] * 2))
-        return (x, guide, *pyramid) if up.needs_pyramid else (x, guide)
-    if up.guided:
-        return x, torch.randn(1, channels, h * s, w * s)
-    return (x,)
+    """x (1, C, h, w) and what the upsampler needs (``Upsampler.example_inputs``: a guide at s×,
+    or for a label-space decoder the guide and pyramid it declares)."""
+    return up.example_inputs(channels, h, w)
 
 
 def _default_upsampler(task_name: str | None, baseline: str | None,
@@ -158,7 +142,12 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
     """
     from upbench.engine.flops import count_flops, count_params
     from upbench.tasks import Unhostable
-    from upbench.upsamplers import create_upsampler, get_upsampler_class, upsampler_hparams
+    from upbench.upsamplers import (
+        LabelDecoder,
+        create_upsampler,
+        get_upsampler_class,
+        upsampler_hparams,
+    )
     from upbench.utils.schema import ConfigError
 
     whole = task_name is not None or baseline is not None or suite_file is not None
@@ -181,7 +170,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
             assert upsampler is not None  # checked above: --upsampler without a task/model/suite
             h, w = parse_size(size or "64x64")
             cls = get_upsampler_class(upsampler)
-            if cls.space == "label" and "num_classes" in upsampler_hparams(upsampler):
+            if issubclass(cls, LabelDecoder) and "num_classes" in upsampler_hparams(upsampler):
                 hp.setdefault("num_classes", num_classes or 19)
             target = Standalone(create_upsampler(upsampler, channels, scale, **hp))
             inputs, part = standalone_inputs(target.up, channels, h, w), ["up"]

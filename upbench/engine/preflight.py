@@ -125,12 +125,12 @@ def probe_entry(suite: Suite, entry: UpsamplerEntry, size: list[int]) -> tuple[i
     file, key = suite.source, _entry_key(entry)
     try:
         model = task.build_model(suite, entry.name, entry.hparams, entry.placement, 0,
-                                 entry.decode_stride)
+                                 **entry.host)
     except Unhostable as e:
         if not entry.hparams:
             return str(e)
         try:  # hostable with its defaults: the hyper-parameters are the problem
-            task.build_model(suite, entry.name, {}, entry.placement, 0, entry.decode_stride)
+            task.build_model(suite, entry.name, {}, entry.placement, 0, **entry.host)
         except Exception:  # noqa: BLE001 - only the user's hyper-parameters are judged here
             return str(e)
         raise ConfigError(file, key, f"{e}; fix the hyper-parameters "

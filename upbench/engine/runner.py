@@ -137,7 +137,7 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
             rec["env"] = environment() | {"threads": torch.get_num_threads()}
             try:
                 model = task.build_model(suite, entry.name, entry.hparams, entry.placement,
-                                         cell.seed, entry.decode_stride)
+                                         cell.seed, **entry.host)
             except Unhostable as e:
                 rec.update(status="n/a", error=str(e))
                 return rec

@@ -105,22 +105,18 @@ class UpsamplerEntry:
     hparams: dict[str, Any] = field(default_factory=dict)
     label: str = ""
     placement: str | None = None
-    decode_stride: int | None = None
+    #: the upsampler class's own host settings (``Upsampler.host_settings``), passed through to
+    #: the task's ``build_model`` unread
+    host: dict[str, Any] = field(default_factory=dict)
 
     def cell_entry(self) -> dict[str, Any]:
-        """The upsampler part of a cell's config. A label-space decoder's decode stride is
-        resolved (the suite's, else the class's paper default) and recorded when it is not 32,
-        the stride every label-space cell had before it became a setting (their hashes hold)."""
+        """The upsampler part of a cell's config, with the host settings the upsampler class
+        records (``Upsampler.cell_host``)."""
         from upbench.upsamplers import get_upsampler_class
 
         out: dict[str, Any] = {"name": self.name, "hparams": self.hparams, "label": self.label,
                                "placement": self.placement}
-        cls = get_upsampler_class(self.name)
-        if cls.space == "label":
-            stride = self.decode_stride or cls.decode_stride
-            if stride != 32:
-                out["decode_stride"] = stride
-        return out
+        return out | get_upsampler_class(self.name).cell_host(self.host)
 
 
 @dataclass
@@ -212,15 +208,12 @@ def _label(name: str, hparams: dict[str, Any]) -> str:
     return f"{name}({inner})"
 
 
-DECODE_STRIDES = (16, 32)
-
-
 def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[UpsamplerEntry]:
     """``all`` | list of ``name`` / ``{name: {hparam: value}}`` → checked entries.
 
-    Besides the upsampler's own hyper-parameters an entry may give the host settings
-    ``placement`` (``decoder`` | ``final``) and, for label-space decoders, ``decode_stride``
-    (16 | 32: the output stride of the feature it decodes from; default the paper's).
+    Besides the upsampler's own hyper-parameters an entry may give the host setting
+    ``placement`` (``decoder`` | ``final``) and those its class declares
+    (``Upsampler.host_settings``, e.g. a label-space decoder's ``decode_stride``).
     """
     from upbench.upsamplers import get_upsampler_class, list_upsamplers, upsampler_hparams
 
@@ -263,22 +256,22 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
             raise ConfigError(file, f"{key}.{name}.placement", "must be 'decoder' (the top-down "
                               f"slots) or 'final' (the prediction upsampling), got {placement!r}",
                               closest(str(placement), ["decoder", "final"]))
-        stride = hp.pop("decode_stride", None)
-        if stride is not None:
-            if get_upsampler_class(name).space != "label":
-                raise ConfigError(file, f"{key}.{name}.decode_stride", "only label-space "
-                                  "decoders have a decoding stride (a feature upsampler's scale "
-                                  "is its slot's)")
-            if stride not in DECODE_STRIDES:
-                raise ConfigError(file, f"{key}.{name}.decode_stride", f"must be one of "
-                                  f"{', '.join(map(str, DECODE_STRIDES))}, got {stride!r}")
+        cls = get_upsampler_class(name)
+        settings = cls.host_settings()
+        host = {k: hp.pop(k) for k in list(hp) if k in settings}
+        for k, v in host.items():
+            problem = cls.check_host_setting(k, v)
+            if problem:
+                raise ConfigError(file, f"{key}.{name}.{k}", problem)
         for k in hp:
             if k not in accepted:
+                hosting = ", ".join(["placement: decoder|final"]
+                                    + [f"{s}: {v}" for s, v in settings.items()])
                 raise ConfigError(file, f"{key}.{name}.{k}", f"unknown hyper-parameter of "
                                   f"{name!r} (accepts: {', '.join(sorted(accepted)) or 'none'}; "
-                                  "and placement: decoder|final, decode_stride: 16|32)",
-                                  closest(str(k), accepted | {"placement", "decode_stride"}))
-        out.append(UpsamplerEntry(name, hp, label, placement, stride))
+                                  f"and {hosting})",
+                                  closest(str(k), accepted | {"placement", *settings}))
+        out.append(UpsamplerEntry(name, hp, label, placement, host))
     labels = [e.label for e in out]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
@@ -397,8 +390,7 @@ class Cell:
         revalidated from ``config``."""
         raw = {k: v for k, v in self.config.items() if k not in ("upsampler", "seed")}
         e = self.upsampler
-        host = {k: v for k, v in (("placement", e.placement), ("decode_stride", e.decode_stride))
-                if v is not None}
+        host = ({"placement": e.placement} if e.placement is not None else {}) | e.host
         raw["upsamplers"] = [{e.name: dict(e.hparams) | host}]
         raw["seeds"] = [self.seed]
         return build_suite(raw, "")

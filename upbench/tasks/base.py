@@ -1,4 +1,4 @@
-"""The task contract: what the task-agnostic engine needs from a task (DESIGN.md, "Tasks").
+"""The task contract: what the task-agnostic engine needs from a task (docs/tasks.md).
 
 A task is one folder ``upbench/tasks/<task>/`` and one entry in :data:`upbench.tasks.TASKS`. It
 declares its suite sections (dataset, model and metrics dataclasses), its :class:`Metric` s (the
@@ -271,8 +271,10 @@ class Task:
                     placement: str | None, seed: int, decode_stride: int | None = None
                     ) -> TaskModel:
         """The suite's baseline hosting ``upsampler``, initialised from ``seed``; ``placement``
-        and ``decode_stride`` are the suite entry's host settings (None: the upsampler's
-        defaults; ``decode_stride`` only concerns label-space decoders).
+        and the keyword arguments are the suite entry's host settings (None: the upsampler's
+        defaults): the keywords are those the upsampler class declares
+        (``Upsampler.host_settings``; a label-space decoder's ``decode_stride``), which the engine
+        passes through unread.
 
         Raises:
             Unhostable: the baseline cannot host it (the cell is n/a with the reason).

@@ -22,8 +22,10 @@ from upbench.upsamplers._registry import (
     upsampler_hparams,
 )
 from upbench.upsamplers.base import Upsampler
+from upbench.upsamplers.label_decoder import LabelDecoder
 
 __all__ = [
+    "LabelDecoder",
     "Upsampler",
     "create_upsampler",
     "get_upsampler_class",

@@ -16,19 +16,12 @@ class Upsampler(nn.Module):
         guided: True when ``forward`` needs the high-resolution encoder feature ``guide``
             (N, Cg, s·h, s·w); its channel count may differ from x's.
         space: ``"feature"`` for feature upsamplers used inside decoders (output
-            (N, out_channels, s·h, s·w)); ``"label"`` for decoders that produce the final
-            prediction (output (N, num_classes, s·h, s·w)) and may bring losses and fitting.
+            (N, out_channels, s·h, s·w)); ``"label"`` for label-space decoders, which subclass
+            :class:`~upbench.upsamplers.label_decoder.LabelDecoder` (where what they need from
+            their host is declared).
         ops: the ``upbench.ops`` operators this upsampler calls (for reports).
-        needs_pyramid: a label-space decoder that takes ``pyramid=`` (decoder features from x up
-            to the guide's resolution, each 2× the previous).
-        guide_stride: the output stride of the guide a label-space decoder wants (None: none).
         default_placement: ``"decoder"`` or ``"final"`` where a host puts it unless the suite
-            says otherwise (None: decoder for feature upsamplers, final for label-space ones).
-        decode_stride: a label-space decoder's default decoding stride, the output stride of the
-            feature x it decodes from (its paper's; a suite entry's ``decode_stride`` overrides).
-        fused_input: a label-space decoder that decodes the multi-level fused feature
-            ``f(concat(downsample(F_i), F_last))`` at its decoding stride (DUpsampling §3.3)
-            rather than the decoder's feature at that stride.
+            says otherwise (None: decoder).
 
     Instance attributes:
         in_channels, scale, out_channels.
@@ -38,11 +31,7 @@ class Upsampler(nn.Module):
     guided: ClassVar[bool] = False
     space: ClassVar[Literal["feature", "label"]] = "feature"
     ops: ClassVar[tuple[str, ...]] = ()
-    needs_pyramid: ClassVar[bool] = False
-    guide_stride: ClassVar[int | None] = None
     default_placement: ClassVar[Literal["decoder", "final"] | None] = None
-    decode_stride: ClassVar[int] = 32
-    fused_input: ClassVar[bool] = False
 
     def __init__(self, in_channels: int, scale: int, impl: str = "auto") -> None:
         super().__init__()
@@ -63,6 +52,35 @@ class Upsampler(nn.Module):
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         """Upsample x (N, C, h, w) to (N, out_channels, s·h, s·w)."""
         raise NotImplementedError
+
+    @classmethod
+    def host_settings(cls) -> dict[str, str]:
+        """Settings a suite entry may give to host this class, besides its hyper-parameters and
+        ``placement`` (name → accepted values, for messages). The engine passes them through to
+        the task's ``build_model`` without reading them. None by default."""
+        return {}
+
+    @classmethod
+    def check_host_setting(cls, key: str, value: Any) -> str | None:
+        """What is wrong with host setting ``key`` = ``value`` (None: nothing)."""
+        return None
+
+    @classmethod
+    def cell_host(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """The host settings a cell's config records (and hashes) for the entry's ``settings``."""
+        return {}
+
+    def example_inputs(self, channels: int, h: int, w: int) -> tuple[torch.Tensor, ...]:
+        """Random inputs for this upsampler alone: x (1, C, h, w) and, if guided, a guide
+        (1, C, s·h, s·w); :meth:`forward_flat` takes them."""
+        x = torch.randn(1, channels, h, w)
+        if self.guided:
+            return x, torch.randn(1, channels, h * self.scale, w * self.scale)
+        return (x,)
+
+    def forward_flat(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """``forward`` on the flat tuple :meth:`example_inputs` makes."""
+        return self(*inputs)
 
     def forward_with_state(self, *args: Any) -> tuple[torch.Tensor, Any]:
         """``forward(*args)`` and the intermediate tensors :meth:`extra_losses` needs (None by

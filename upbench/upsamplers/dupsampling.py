@@ -19,6 +19,7 @@ from upbench import ops
 from upbench.upsamplers._label_pca import fit_label_pca, label_patches
 from upbench.upsamplers._registry import register_upsampler
 from upbench.upsamplers.base import Upsampler
+from upbench.upsamplers.label_decoder import LabelDecoder
 
 TEMPERATURE_FIT_IMAGES = 256  # training label maps the initial temperature is fitted on
 
@@ -38,8 +39,8 @@ def _labels_of(batch) -> torch.Tensor:
 
 
 @register_upsampler("dupsampling")
-class DUpsampling(Upsampler):
-    """DUpsampling label-space decoder (paper §3.1–3.2; OPERATORS.md "DUpsampling").
+class DUpsampling(LabelDecoder):
+    """DUpsampling label-space decoder (paper §3.1–3.2; docs/operators.md "DUpsampling").
 
     Forward contract: ``forward(x, guide=None, pyramid=None)`` with x (N, in_channels, h, w) at
     stride ``scale`` of the output returns logits (N, num_classes, scale·h, scale·w), already
@@ -75,7 +76,6 @@ class DUpsampling(Upsampler):
         init_temperature: T's initial value; None: fitted with the PCA (see above).
     """
 
-    space = "label"
     ops = ("dupsample",)
     decode_stride = 16  # the paper's main setting (Tables 2-3, output stride 16)
     fused_input = True  # §3.3: F = f(concat(downsample(F_i), F_last)) at the decoding stride

@@ -11,7 +11,7 @@ from torch import nn
 from upbench import ops
 from upbench.ops.nrd_decode import MAX_HIDDEN, nrd_num_params
 from upbench.upsamplers._registry import register_upsampler
-from upbench.upsamplers.base import Upsampler
+from upbench.upsamplers.label_decoder import LabelDecoder
 
 VARIANTS = ("both", "coords", "guidance")
 
@@ -22,8 +22,8 @@ def _grid_for(scale: int, grid: int) -> int:
 
 
 @register_upsampler("nrd")
-class NRD(Upsampler):
-    """Neural representational decoder (label space; OPERATORS.md "NRD").
+class NRD(LabelDecoder):
+    """Neural representational decoder (label space; docs/operators.md "NRD").
 
     Forward contract: ``forward(x, guide=None, pyramid=None)``; x (N, in_channels, h, w) is the
     coarsest decoder feature at stride ``scale`` of the output; ``guide`` (N, guide_channels,
@@ -50,10 +50,8 @@ class NRD(Upsampler):
         guide_channels: channels of ``guide`` (default: in_channels).
     """
 
-    space = "label"
     guided: ClassVar[bool] = True
     guide_stride: ClassVar[int] = 4
-    needs_pyramid: ClassVar[bool] = False
     ops = ("nrd_decode", "bilinear_upsample")
 
     def __init__(

@@ -15,7 +15,7 @@ from upbench.upsamplers._pyramid_targets import (
     relabel_done_by_coarser,
 )
 from upbench.upsamplers._registry import register_upsampler
-from upbench.upsamplers.base import Upsampler
+from upbench.upsamplers.label_decoder import LabelDecoder
 
 
 class UnityHead(nn.Module):
@@ -43,8 +43,8 @@ class UnityHead(nn.Module):
 
 
 @register_upsampler("pyramid-fuse")
-class PyramidFuse(Upsampler):
-    """Specialize-and-fuse decoder (label space; OPERATORS.md "Pyramid fuse").
+class PyramidFuse(LabelDecoder):
+    """Specialize-and-fuse decoder (label space; docs/operators.md "Pyramid fuse").
 
     Forward contract: ``forward(x, guide=None, pyramid=...)``; ``pyramid`` is the list of decoder
     features from the coarsest (== x, (N, in_channels, h, w), stride ``scale``) to the finest,
@@ -78,7 +78,6 @@ class PyramidFuse(Upsampler):
         ignore_index: ignore label of the targets.
     """
 
-    space = "label"
     needs_pyramid: ClassVar[bool] = True
     ops = ("pyramid_fuse", "bilinear_upsample")
 

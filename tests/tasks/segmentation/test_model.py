@@ -9,7 +9,7 @@ from upbench.engine.flops import count_flops, count_params
 from upbench.engine.suite import build_suite
 from upbench.tasks import Unhostable
 from upbench.tasks.segmentation import TASK, SegBaseline
-from upbench.upsamplers import get_upsampler_class, list_upsamplers
+from upbench.upsamplers import LabelDecoder, get_upsampler_class, list_upsamplers
 
 SMALL = {"widths": [8, 8, 16, 16], "decoder_channels": 8}
 
@@ -26,7 +26,7 @@ def test_every_upsampler_is_hosted_or_na(name):
     assert y.shape == (2, 5, 64, 64)
     y.mean().backward()
     cls = get_upsampler_class(name)
-    assert m.slots == (["up.0", "up.1", "up.2"] if cls.space == "feature"
+    assert m.slots == (["up.0", "up.1", "up.2"] if not issubclass(cls, LabelDecoder)
                        else ["fuse", "final_up"] if cls.fused_input else ["final_up"])
     rep = count_flops(m, (torch.zeros(1, 3, 64, 64),), m.slots)
     assert rep.unsupported_ops == {}, f"{name}: FLOP handles missing for {rep.unsupported_ops}"
@@ -79,13 +79,12 @@ def label_decoder():
 
     from upbench.upsamplers import register_upsampler
     from upbench.upsamplers._registry import _REGISTRY
-    from upbench.upsamplers.base import Upsampler
+    from upbench.upsamplers.label_decoder import LabelDecoder
 
     seen = []
 
     @register_upsampler("_test-label")
-    class _Label(Upsampler):
-        space = "label"
+    class _Label(LabelDecoder):
         guided = True
         needs_pyramid = True
 
@@ -169,9 +168,9 @@ def test_decode_stride_is_a_host_setting_of_label_space_entries(tmp_path):
     assert cells[0].config["upsampler"]["decode_stride"] == 16
     assert "decode_stride" not in cells[1].config["upsampler"]
     assert "decode_stride" not in cells[2].config["upsampler"]
-    assert cells[1].suite_config().upsamplers[0].decode_stride == 32
+    assert cells[1].suite_config().upsamplers[0].host == {"decode_stride": 32}
     p.write_text("name: s\nupsamplers: [{carafe: {decode_stride: 16}}]\n")
-    with pytest.raises(ConfigError, match="only label-space decoders"):
+    with pytest.raises(ConfigError, match="decode_stride.*unknown hyper-parameter of 'carafe'"):
         load_suite(p)
     p.write_text("name: s\nupsamplers: [{nrd: {decode_stride: 8}}]\n")
     with pytest.raises(ConfigError, match="16, 32"):

@@ -61,7 +61,7 @@ from upbench.tasks.segmentation.hosting import (
     logits_upsampler,
     resolve_placement,
 )
-from upbench.upsamplers import get_upsampler_class
+from upbench.upsamplers import LabelDecoder, get_upsampler_class
 
 CHANNELS = 512  # mmseg's ``channels``
 C1_CHANNELS = 48  # ``c1_channels``
@@ -141,17 +141,17 @@ class DeepLabV3Plus(SegHost):
         cls = get_upsampler_class(upsampler)
         self.upsampler_name, self.space, self.num_classes = upsampler, cls.space, num_classes
         self.placement = placement = resolve_placement(upsampler, cls, placement)
-        label = cls.space == "label"
-        if label:
-            output_stride = check_decode_stride(upsampler, decode_stride or cls.decode_stride,
+        label = cls if issubclass(cls, LabelDecoder) else None
+        if label is not None:
+            output_stride = check_decode_stride(upsampler, decode_stride or label.decode_stride,
                                                 DECODE_STRIDES)
         elif output_stride not in OUTPUT_STRIDES:
             raise ValueError(f"output_stride must be one of {OUTPUT_STRIDES}, got "
                              f"{output_stride!r}")
         self.output_stride = output_stride
         strides = stage_strides(output_stride)
-        decoder = not label or cls.fused_input or cls.needs_pyramid
-        cascade = not label or cls.needs_pyramid
+        decoder = label is None or label.fused_input or label.needs_pyramid
+        cascade = label is None or label.needs_pyramid
         if seed is not None:
             torch.manual_seed(seed)
         self.backbone = ResNetV1c(output_stride=output_stride)
@@ -161,7 +161,7 @@ class DeepLabV3Plus(SegHost):
                                              None if label else num_classes, decoder)
         if seed is not None:
             torch.manual_seed(seed + SLOT_SEED_OFFSET)
-        in_decoder = not label and placement == "decoder"
+        in_decoder = label is None and placement == "decoder"
         targets = [output_stride >> (i + 1) for i in range((output_stride // 4).bit_length() - 1)
                    ] if cascade else []
         self.guide_levels = [strides.index(t) for t in targets]  # C_i at each target stride
@@ -172,13 +172,13 @@ class DeepLabV3Plus(SegHost):
         if in_decoder:
             self.final_up = make_upsampler("bilinear", num_classes, 4, {}, impl)
             self.slots = [f"up.{i}" for i in range(len(targets))]
-        elif not label:
+        elif label is None:
             self.final_up = logits_upsampler(upsampler, num_classes, 4, hparams, impl)
             self.slots = ["final_up"]
         else:
             guide_channels = None
-            if cls.guided:
-                gs = cls.guide_stride or 4
+            if label.guided:
+                gs = label.guide_stride or 4
                 if gs not in strides:
                     raise Unhostable(f"{upsampler} wants a guide at stride {gs}; the encoder "
                                      f"has features at strides {sorted(set(strides))}")

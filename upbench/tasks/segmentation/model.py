@@ -60,7 +60,7 @@ from upbench.tasks.segmentation.hosting import (
     logits_upsampler,
     resolve_placement,
 )
-from upbench.upsamplers import get_upsampler_class
+from upbench.upsamplers import LabelDecoder, get_upsampler_class
 
 LEVEL_OF_STRIDE = {32: 0, 16: 1}  # decoding stride → index into [P5, P4, P3, P2]
 
@@ -112,7 +112,7 @@ class SegBaseline(SegHost):
         if in_decoder:
             self.final_up = make_upsampler("bilinear", num_classes, 4, {}, impl)
             self.slots = ["up.0", "up.1", "up.2"]
-        elif self.space == "feature":  # a feature upsampler as the final ×4 of the class scores
+        elif not issubclass(cls, LabelDecoder):  # a feature upsampler: the final ×4 of the scores
             self.final_up = logits_upsampler(upsampler, num_classes, 4, hparams, impl)
             self.slots = ["final_up"]
         else:
