@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from upbench.cli.main import cli
+from tests.cli.helpers import invoke
 
 TINY = """\
 name: tiny
@@ -21,10 +20,6 @@ profile: {latency_repeats: 2, latency_warmup: 1}
 metrics: {trimap_widths: [1]}
 threads: 1
 """
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.reliability.helpers import invoke
+from tests.cli.helpers import invoke
 from upbench.engine.columns import ColumnError, column_key, fit_columns, short_delta
 from upbench.engine.compare import aggregate, display_rows
 from upbench.engine.results import SCHEMA

@@ -10,9 +10,8 @@ import time
 
 import pytest
 import torch
-from click.testing import CliRunner
 
-from upbench.cli.main import cli
+from tests.cli.helpers import invoke
 from upbench.upsamplers import Upsampler, register_upsampler
 from upbench.upsamplers._registry import _REGISTRY
 
@@ -48,10 +47,6 @@ def delay_upsampler():
 
     yield
     del _REGISTRY["test-delay"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

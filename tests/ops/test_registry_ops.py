@@ -79,28 +79,65 @@ def _flatten_lists(args):
 
 
 def _non_contiguous(t: torch.Tensor) -> torch.Tensor:
-    # same values, transposed storage: a (N, C, H, W) view over an (N, C, W, H) buffer
-    nc = t.transpose(2, 3).contiguous().transpose(2, 3)
-    assert not nc.is_contiguous() or t.shape[2] == 1 or t.shape[3] == 1
+    """Same values in strided storage: every other element of a twice-as-large buffer along the
+    first dimension longer than 1 (a tensor with none cannot be non-contiguous)."""
+    d = next((i for i, n in enumerate(t.shape) if n > 1), None)
+    if d is None:
+        return t
+    shape = list(t.shape)
+    shape[d] *= 2
+    nc = t.new_zeros(shape).narrow(d, 0, shape[d]).unfold(d, 1, 2).squeeze(-1)
+    nc.copy_(t)
+    assert not nc.is_contiguous() and torch.equal(nc, t)
     return nc
+
+
+def _map_tensors(fn, args):
+    """``args`` with ``fn`` applied to every tensor, inside lists too."""
+    return [type(a)(fn(t) for t in a) if isinstance(a, (list, tuple))
+            else fn(a) if isinstance(a, torch.Tensor) else a for a in args]
+
+
+def _grad_leaves(spec, args) -> list[torch.Tensor]:
+    """The gradient leaves of ``args`` (``grad_inputs``), list arguments flattened."""
+    out = []
+    for i in spec.grad_inputs:
+        out += list(args[i]) if isinstance(args[i], (list, tuple)) else [args[i]]
+    return out
+
+
+def _outputs(out) -> list[torch.Tensor]:
+    return [out] if isinstance(out, torch.Tensor) else list(out)
+
+
+def _forward_backward(spec, impl, args, grad_out):
+    """Outputs and the gradients of every gradient leaf for ``grad_out`` on the first output."""
+    args = spec.grad_args(args)
+    outs = _outputs(spec.run(impl, *args))
+    outs[0].backward(grad_out)
+    return outs, [t.grad for t in _grad_leaves(spec, args)]
 
 
 @pytest.mark.parametrize("name", OPS)
 def test_non_contiguous_inputs(name, native):
+    """Every tensor argument (list elements and non-4-D ones too) and the incoming gradient
+    non-contiguous: outputs and every input gradient equal the reference's on contiguous ones."""
     spec = get_op(name)
+    gen = torch.Generator().manual_seed(7)
     for case in _cases(name, seed=4):
-        args = [_non_contiguous(a) if isinstance(a, torch.Tensor) and a.dim() == 4 else a
-                for a in case.args]
-        out = spec.run("native", *args)
-        ref = spec.run("reference", *case.args)
-        outs = [out] if isinstance(out, torch.Tensor) else list(out)
-        refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
+        args = _map_tensors(_non_contiguous, case.args)
+        assert any(not t.is_contiguous() for a in args
+                   for t in (a if isinstance(a, (list, tuple)) else [a])
+                   if isinstance(t, torch.Tensor)), case.label
+        shape = _outputs(spec.run("reference", *case.args))[0].shape
+        grad_out = torch.randn(shape, generator=gen, dtype=torch.float64)
+        outs, grads = _forward_backward(spec, "native", args, _non_contiguous(grad_out))
+        refs, ref_grads = _forward_backward(spec, "reference", case.args, grad_out)
         for o, r in zip(outs, refs, strict=True):
-            assert rel_err(o, r) <= 1e-10, case.label
-        grad_args = spec.grad_args(args)
-        o = spec.run("native", *grad_args)
-        o = o if isinstance(o, torch.Tensor) else o[0]
-        o.sum().backward()
+            assert rel_err(o.detach(), r.detach()) <= 1e-10, case.label
+        assert len(grads) == len(ref_grads) >= 1
+        for g, r in zip(grads, ref_grads, strict=True):
+            assert rel_err(g, r) <= 1e-10, case.label
 
 
 @pytest.mark.parametrize("name", OPS)
@@ -122,15 +159,14 @@ def test_macs_and_bytes_are_positive_counts(name):
 
 @pytest.mark.parametrize("name", OPS)
 def test_cpu_backward_is_deterministic(name, native):
+    """Two backward passes of the native op with one random grad_out give bit-identical
+    gradients for every gradient input (list arguments' elements included)."""
     spec = get_op(name)
     case = _cases(name, seed=6)[0]
-    grads = []
-    for _ in range(2):
-        args = spec.grad_args(case.args)
-        out = spec.run("native", *args)
-        out = out if isinstance(out, torch.Tensor) else out[0]
-        out.backward(torch.ones_like(out))
-        leaves = [a for i, a in enumerate(args) if i in spec.grad_inputs]
-        grads.append([t.grad.clone() for t in leaves if isinstance(t, torch.Tensor)])
-    for a, b in zip(*grads, strict=True):
-        assert torch.equal(a, b)
+    shape = _outputs(spec.run("native", *case.args))[0].shape
+    grad_out = torch.randn(shape, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
+    first = _forward_backward(spec, "native", case.args, grad_out)[1]
+    second = _forward_backward(spec, "native", case.args, grad_out)[1]
+    assert len(first) == len(_grad_leaves(spec, case.args)) >= 1
+    for a, b in zip(first, second, strict=True):
+        assert a is not None and torch.equal(a, b)

@@ -10,9 +10,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from upbench.cli.main import cli
+from tests.cli.helpers import invoke
 from upbench.engine.results import SCHEMA, write_atomic
 
 ENV = {"upbench": "0", "torch": "2.14.1+cu130", "python": "3.11", "cuda": "13.0",
@@ -38,11 +37,6 @@ def suite(tmp_path):
     p = tmp_path / "tiny.yaml"
     p.write_text(TINY)
     return p
-
-
-def invoke(*args):
-    """Run the CLI in-process; exceptions map to exit codes as in the console script."""
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def result(label: str, seed: int, miou: float, suite: str = "syn", env: dict | None = None,

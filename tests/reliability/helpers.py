@@ -6,10 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from click.testing import CliRunner, Result
 from PIL import Image
-
-from upbench.cli.main import cli
 
 TINY = {
     "name": "tiny",
@@ -22,11 +19,6 @@ TINY = {
     "metrics": {"trimap_widths": [1]},
     "threads": 1,
 }
-
-
-def invoke(*args: object) -> Result:
-    """Run the CLI in-process (exceptions propagate: a traceback fails the test)."""
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def merge(base: dict, over: dict) -> dict:

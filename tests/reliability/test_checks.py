@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.reliability.conftest import invoke, result, write_results
+from tests.cli.helpers import invoke
+from tests.reliability.conftest import result, write_results
 from upbench.engine.results import newest_per_cell, scan_results
 
 

@@ -8,7 +8,8 @@ import json
 import pytest
 import yaml
 
-from tests.reliability.helpers import TINY, invoke, merge, write_suite
+from tests.cli.helpers import invoke
+from tests.reliability.helpers import TINY, merge, write_suite
 
 # (overrides, the key the error must name)
 SEGMENTATION = [

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from tests.reliability.conftest import invoke, load, result, write_results
+from tests.cli.helpers import invoke
+from tests.reliability.conftest import load, result, write_results
 
 
 @pytest.fixture

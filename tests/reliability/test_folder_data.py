@@ -13,7 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.reliability.helpers import folder_suite, generic_dataset, invoke, label, rgb
+from tests.cli.helpers import invoke
+from tests.reliability.helpers import folder_suite, generic_dataset, label, rgb
 from upbench.data.folder import FolderSegmentation
 from upbench.data.imagecheck import DataError, spread
 from upbench.engine import ConfigError, load_suite

@@ -3,7 +3,8 @@ closing tag that does not match used to crash, an opening one was swallowed."""
 
 from __future__ import annotations
 
-from tests.reliability.helpers import invoke, write_suite
+from tests.cli.helpers import invoke
+from tests.reliability.helpers import write_suite
 
 
 def _flat(text: str) -> str:

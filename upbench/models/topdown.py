@@ -26,19 +26,23 @@ def lateral_convs(widths: list[int], channels: int) -> nn.ModuleList:
     return nn.ModuleList(nn.Conv2d(w, channels, 1) for w in widths)
 
 
-def slot_upsamplers(name: str, hparams: dict[str, Any], impl: str, channels: int, n: int = 3,
-                    guide_channels: Sequence[int] | None = None
+def slot_upsamplers(name: str, hparams: dict[str, Any], impl: str, channels: int | Sequence[int],
+                    n: int = 3, guide_channels: Sequence[int] | None = None
                     ) -> tuple[nn.ModuleList, nn.ModuleList]:
-    """``n`` ×2 instances of ``name`` on ``channels`` and the channel adapters after them.
-    Guides have ``channels`` too, or ``guide_channels[i]`` for slot i (a host whose guides are
-    encoder features of different widths). Raises :class:`~upbench.models.slots.Unhostable`."""
-    guides = list(guide_channels) if guide_channels is not None else [channels] * n
-    if len(guides) != n:
-        raise ValueError(f"slot_upsamplers: {n} slots but {len(guides)} guide widths")
-    up = nn.ModuleList(make_upsampler(name, channels, 2, hparams, impl, guide_channels=g)
-                       for g in guides)
-    adapt = nn.ModuleList(nn.Identity() if u.out_channels == channels
-                          else nn.Conv2d(u.out_channels, channels, 1) for u in up)
+    """``n`` ×2 instances of ``name`` and the channel adapters after them (all upsamplers built
+    first, then the adapters: the order fixes the slots' initialisation). Slot i works on
+    ``channels`` (or ``channels[i]``: a decoder whose stages differ in width); guides have the
+    slot's channels, or ``guide_channels[i]`` (a host whose guides are encoder features of other
+    widths). Raises :class:`~upbench.models.slots.Unhostable`."""
+    widths = [channels] * n if isinstance(channels, int) else list(channels)
+    guides = list(guide_channels) if guide_channels is not None else widths
+    if len(widths) != n or len(guides) != n:
+        raise ValueError(f"slot_upsamplers: {n} slots but {len(widths)} widths and "
+                         f"{len(guides)} guide widths")
+    up = nn.ModuleList(make_upsampler(name, c, 2, hparams, impl, guide_channels=g)
+                       for c, g in zip(widths, guides, strict=True))
+    adapt = nn.ModuleList(nn.Identity() if u.out_channels == c
+                          else nn.Conv2d(u.out_channels, c, 1) for u, c in zip(up, widths, strict=True))
     return up, adapt
 
 

@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from upbench.models import Unhostable, make_upsampler
+from upbench.models import make_upsampler
 from upbench.models.resnet import ResNetStages, load_resnet_weights
+from upbench.models.slots import decoder_slots_only
 from upbench.tasks.base import TaskModel
 from upbench.tasks.depth.model import SLOT_SEED_OFFSET, DepthBaseline, silog_loss
-from upbench.upsamplers import get_upsampler_class
 
 NAME = "bts-r50"
 FEATURES = 512  # BTS's bts_size
@@ -233,11 +233,8 @@ class BTSR50(TaskModel):
                  weights_strict: bool = True, impl: str = "auto", seed: int | None = None,
                  placement: str | None = None) -> None:
         super().__init__()
-        if get_upsampler_class(upsampler).space == "label":
-            raise Unhostable(f"{upsampler} is a label-space decoder (it predicts class labels); "
-                             "depth regresses a continuous map")
-        if placement == "final":
-            raise Unhostable("BTS hosts upsamplers in upconv5-2 only; upconv1 stays nearest")
+        decoder_slots_only(upsampler, placement, "depth regresses a continuous map",
+                           "BTS hosts upsamplers in upconv5-2 only; upconv1 stays nearest")
         self.placement = "decoder"
         self.max_depth, self.min_depth = float(max_depth), float(min_depth)
         if seed is not None:

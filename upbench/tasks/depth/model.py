@@ -19,7 +19,7 @@ Loss: BTS's scale-invariant log loss ``10·√(mean(d²) − 0.85·mean(d)²)``,
 valid pixels (min_depth < gt ≤ max_depth). Prediction: the depth map (N, 1, H, W).
 
 The encoder, decoder convolutions and head are initialised from ``seed`` before any slot, the
-slots from ``seed + 1_000_003``, so every upsampler of a suite starts from the same weights.
+slots from ``seed + SLOT_SEED_OFFSET`` (:mod:`upbench.models.slots`), so every upsampler of a suite starts from the same weights.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from upbench.models import Encoder, Unhostable, make_upsampler
+from upbench.models import SLOT_SEED_OFFSET, Encoder
+from upbench.models.slots import decoder_slots_only
+from upbench.models.topdown import slot_upsamplers
 from upbench.tasks.base import TaskModel
-from upbench.upsamplers import get_upsampler_class
 
-SLOT_SEED_OFFSET = 1_000_003
 VARIANCE_FOCUS = 0.85  # BTS's λ
 
 
@@ -79,13 +79,9 @@ class DepthBaseline(TaskModel):
         widths = list(widths or [16, 32, 64, 128])
         blocks = list(blocks or [1, 1, 1, 1])
         dec = list(decoder_channels or [64, 32, 16, 16])
-        cls = get_upsampler_class(upsampler)
-        if cls.space == "label":
-            raise Unhostable(f"{upsampler} is a label-space decoder (it predicts class labels); "
-                             "depth regresses a continuous map")
-        if placement == "final":
-            raise Unhostable("the depth baseline hosts upsamplers in its ×2 decoder stages only; "
-                             "its last stage stays nearest (as BTS in the SAPA paper)")
+        decoder_slots_only(upsampler, placement, "depth regresses a continuous map",
+                           "the depth baseline hosts upsamplers in its ×2 decoder stages "
+                           "only; its last stage stays nearest (as BTS in the SAPA paper)")
         self.placement = "decoder"
         self.max_depth, self.min_depth = float(max_depth), float(min_depth)
         if seed is not None:
@@ -98,12 +94,8 @@ class DepthBaseline(TaskModel):
         self.head = nn.Sequential(conv_elu(dec[3], dec[3]), nn.Conv2d(dec[3], 1, 3, padding=1))
         if seed is not None:
             torch.manual_seed(seed + SLOT_SEED_OFFSET)
-        self.up = nn.ModuleList(make_upsampler(upsampler, c, 2, dict(hparams or {}), impl,
-                                               guide_channels=s)
-                                for c, s in zip(ins, skips, strict=True))
-        self.adapt = nn.ModuleList(nn.Identity() if u.out_channels == c
-                                   else nn.Conv2d(u.out_channels, c, 1)
-                                   for u, c in zip(self.up, ins, strict=True))
+        self.up, self.adapt = slot_upsamplers(upsampler, dict(hparams or {}), impl, ins, len(ins),
+                                              skips)
         self.slots = [f"up.{i}" for i in range(4)]
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ Label-space decoders are n/a: they produce class maps, not FPN features.
 :class:`SlottedFPN` are shared with the paper baseline ``faster-rcnn-r50-fpn``
 (:mod:`upbench.tasks.detection.faster_rcnn`), which puts torchvision's ResNet-50 under the FPN.
 
-The encoder/FPN convs are initialised from ``seed``, the slots from ``seed + 1_000_003`` and the
+The encoder/FPN convs are initialised from ``seed``, the slots from ``seed + SLOT_SEED_OFFSET`` (:mod:`upbench.models.slots`) and the
 detector's heads from ``seed + 2_000_006``, so every upsampler starts from the same weights.
 """
 
@@ -38,12 +38,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from upbench.models import Encoder, Unhostable
+from upbench.models import SLOT_SEED_OFFSET, Encoder
+from upbench.models.slots import decoder_slots_only
 from upbench.models.topdown import lateral_convs, slot_upsamplers, top_down
 from upbench.tasks.base import TaskModel
-from upbench.upsamplers import get_upsampler_class
 
-SLOT_SEED_OFFSET = 1_000_003
 LEVELS = ("0", "1", "2", "3")  # P2..P5 in torchvision's naming; "pool" is P6
 BATCH_MULTIPLE = 32  # torchvision's batching pads images to a multiple of this
 
@@ -80,12 +79,9 @@ class SlottedFPN(nn.Module):
 
 def check_hostable(upsampler: str, placement: str | None) -> None:
     """Raise :class:`Unhostable` for what the FPN's top-down slots cannot host."""
-    if get_upsampler_class(upsampler).space == "label":
-        raise Unhostable(f"{upsampler} is a label-space decoder (it predicts class maps); the "
-                         "FPN's top-down slots need feature upsamplers")
-    if placement == "final":
-        raise Unhostable("detection hosts upsamplers in the FPN's top-down slots only (there "
-                         "is no final prediction upsampling)")
+    decoder_slots_only(upsampler, placement, "the FPN's top-down slots need feature upsamplers",
+                       "detection hosts upsamplers in the FPN's top-down slots only (there "
+                       "is no final prediction upsampling)")
 
 
 def _transform_class():
@@ -189,7 +185,6 @@ class FasterRCNNHost(TaskModel):
     def flops_target(self) -> tuple[nn.Module, list[str]]:
         """:class:`DetectionFlops` (what is counted: :attr:`flops_note`)."""
         return DetectionFlops(self.detector, self.flops_proposals), list(self.slots)
-
 
 
 class DetectionBaseline(FasterRCNNHost):

@@ -37,11 +37,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from upbench.models import Unhostable, make_upsampler
+from upbench.models import make_upsampler
 from upbench.models.resnet import ResNetStages, load_resnet_weights
+from upbench.models.slots import decoder_slots_only
 from upbench.tasks.base import TaskModel
 from upbench.tasks.matting.model import SLOT_SEED_OFFSET, MattingBaseline
-from upbench.upsamplers import get_upsampler_class
 
 NAME = "a2u-r34"
 SLOPE = 0.01  # InPlaceABN's LeakyReLU slope
@@ -134,12 +134,9 @@ class A2UR34(TaskModel):
                  weights: str | None = None, weights_strict: bool = True, impl: str = "auto",
                  seed: int | None = None, placement: str | None = None) -> None:
         super().__init__()
-        if get_upsampler_class(upsampler).space == "label":
-            raise Unhostable(f"{upsampler} is a label-space decoder (it predicts class labels); "
-                             "matting regresses an alpha matte")
-        if placement == "final":
-            raise Unhostable("A2U hosts upsamplers in its four decoder stages only (the last "
-                             "already upsamples to full resolution)")
+        decoder_slots_only(upsampler, placement, "matting regresses an alpha matte",
+                           "A2U hosts upsamplers in its four decoder stages only (the last "
+                           "already upsamples to full resolution)")
         self.placement = "decoder"
         if seed is not None:
             torch.manual_seed(seed)

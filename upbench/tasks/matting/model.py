@@ -21,7 +21,7 @@ Loss (A2U): 0.5 · alpha loss + 0.5 · composition loss, each the Charbonnier �
 image from the predicted alpha with the true foreground and background and compares it with the
 composite of the true alpha.
 
-Initialisation: the shared layers from ``seed``, the slots from ``seed + 1_000_003``.
+Initialisation: the shared layers from ``seed``, the slots from ``seed + SLOT_SEED_OFFSET`` (:mod:`upbench.models.slots`).
 """
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from upbench.models import Encoder, Unhostable, conv_bn, make_upsampler
+from upbench.models import SLOT_SEED_OFFSET, Encoder, conv_bn
+from upbench.models.slots import decoder_slots_only
+from upbench.models.topdown import slot_upsamplers
 from upbench.tasks.base import TaskModel
-from upbench.upsamplers import get_upsampler_class
 
-SLOT_SEED_OFFSET = 1_000_003
 EPS = 1e-6
 UNKNOWN = 128.0
 
@@ -73,13 +73,9 @@ class MattingBaseline(TaskModel):
         widths = list(widths or [16, 32, 64, 128])
         blocks = list(blocks or [1, 1, 1, 1])
         dec = list(decoder_channels or [64, 32, 16, 16, 8])
-        cls = get_upsampler_class(upsampler)
-        if cls.space == "label":
-            raise Unhostable(f"{upsampler} is a label-space decoder (it predicts class labels); "
-                             "matting regresses an alpha matte")
-        if placement == "final":
-            raise Unhostable("the matting baseline hosts upsamplers in its decoder stages only "
-                             "(the last of them already upsamples to full resolution)")
+        decoder_slots_only(upsampler, placement, "matting regresses an alpha matte",
+                           "the matting baseline hosts upsamplers in its decoder stages "
+                           "only (the last of them already upsamples to full resolution)")
         self.placement = "decoder"
         if seed is not None:
             torch.manual_seed(seed)
@@ -94,12 +90,8 @@ class MattingBaseline(TaskModel):
         self.relu = nn.ReLU(inplace=True)
         if seed is not None:
             torch.manual_seed(seed + SLOT_SEED_OFFSET)
-        self.up = nn.ModuleList(make_upsampler(upsampler, c, 2, dict(hparams or {}), impl,
-                                               guide_channels=s)
-                                for c, s in zip(ins, skips, strict=True))
-        self.adapt = nn.ModuleList(nn.Identity() if u.out_channels == c
-                                   else nn.Conv2d(u.out_channels, c, 1)
-                                   for u, c in zip(self.up, ins, strict=True))
+        self.up, self.adapt = slot_upsamplers(upsampler, dict(hparams or {}), impl, ins, len(ins),
+                                              skips)
         self.slots = [f"up.{i}" for i in range(5)]
 
     def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:

@@ -15,12 +15,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from upbench.models import Unhostable, make_upsampler
+from upbench.models import SLOT_SEED_OFFSET, Unhostable, make_upsampler
 from upbench.tasks.base import TaskModel
 from upbench.tasks.segmentation.data import IGNORE_INDEX
 from upbench.upsamplers.base import Upsampler
-
-SLOT_SEED_OFFSET = 1_000_003  # slots are built from seed + this, after the shared layers
 
 
 def resolve_placement(upsampler: str, cls: type[Upsampler], placement: str | None) -> str:

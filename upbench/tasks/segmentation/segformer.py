@@ -47,13 +47,12 @@ from upbench.models.mit_weights import (
     mit_from_mmseg,
     mit_named_weights,
 )
-from upbench.models.slots import Unhostable, make_upsampler
+from upbench.models.slots import SLOT_SEED_OFFSET, Unhostable, make_upsampler
 from upbench.models.weights import KeyLayout, StateDict, WeightsReport, load_weights
 from upbench.tasks.base import TaskModel
 from upbench.tasks.segmentation.data import IGNORE_INDEX
 from upbench.upsamplers import get_upsampler_class
 
-SLOT_SEED_OFFSET = 1_000_003  # as the tiny baseline's slots
 EMBED_DIM = 256  # decoder_params.embed_dim of the official config
 CONV_SEG_CHANNELS = 128  # the config's ``channels`` (only the unused conv_seg reads it)
 DROPOUT = 0.1
