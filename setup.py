@@ -2,7 +2,8 @@
 
 ops_cuda/ lives at the top of the repository (docs/architecture.md) and ships inside the wheel as
 ``upbench/_ops_cuda`` (one data package per operator folder) so that a non-editable install can
-still JIT-build the native operators.
+still JIT-build the native operators. The stored noise floors (``upbench/noise_floors/*.json``) ship
+as package data.
 """
 
 from pathlib import Path
@@ -17,5 +18,6 @@ native = ["upbench._ops_cuda", *(f"upbench._ops_cuda.{d}" for d in op_dirs)]
 setup(
     packages=[*find_packages(include=["upbench", "upbench.*"]), *native],
     package_dir={"upbench._ops_cuda": "ops_cuda"},
-    package_data={p: SOURCES for p in native},
+    # the stored noise floors (`upbench noise`) that compare and the reports read
+    package_data={**{p: SOURCES for p in native}, "upbench": ["noise_floors/*.json"]},
 )

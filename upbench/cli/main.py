@@ -17,6 +17,7 @@ from upbench import __version__
 from upbench.cli.check import check_cmd
 from upbench.cli.compare import compare_cmd
 from upbench.cli.flops import flops_cmd
+from upbench.cli.noise import noise_cmd
 from upbench.cli.ops import ops_group
 from upbench.cli.run import run_cmd
 from upbench.cli.suite import suite_group
@@ -57,6 +58,7 @@ cli.add_command(run_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
+cli.add_command(noise_cmd)
 
 
 def main() -> None:
