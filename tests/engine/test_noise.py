@@ -151,3 +151,16 @@ def test_shipped_floors_are_readable():
     for p in shipped:
         fl = noise.load_stored(p.stem)
         assert fl is not None and fl.suite == p.stem and len(fl.seeds) >= 5
+
+
+def test_report_page_shows_the_floor_and_the_loss_curves(floors, tmp_path):
+    from upbench.engine.report import write_report
+
+    _store(floors, sigma=1.0)
+    recs = [res("bilinear", 0, 70.0), res("x", 0, 71.0)]
+    for r, base in zip(recs, (1.0, 2.0), strict=True):
+        r["train"] = {"loss_curve": [[1, base], [5, base / 2], [9, base / 4]]}
+    page = write_report("set", "dir", recs, tmp_path / "rep").read_text()
+    assert "noise floor of suite s: mIoU ±2.77" in page and "+1.00~" in page
+    assert "](set-segmentation-loss.png)" in page
+    assert (tmp_path / "rep" / "set-segmentation-loss.png").stat().st_size > 5000

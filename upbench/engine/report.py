@@ -1,6 +1,7 @@
 """``upbench compare --report DIR``: one Markdown page per result set, with each task's table,
-its notes and two plots (the primary metric against GFLOPs with seed error bars; the latency
-ratio against the reference), the PNGs beside the page."""
+its notes (the noise floor among them) and three plots (the primary metric against GFLOPs with
+seed error bars; the training loss curves; the latency ratio against the reference), the PNGs
+beside the page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from upbench.engine.compare import aggregate, by_task, display_rows, table_notes, table_title
-from upbench.engine.plots import accuracy_panel, latency_panel, save_panel
+from upbench.engine.plots import accuracy_panel, latency_panel, loss_panel, save_panel
 
 
 def _slug(text: str) -> str:
@@ -43,6 +44,12 @@ def write_report(name: str, source: str, results: list[dict[str, Any]], out_dir:
         acc, lat = f"{slug}-{_slug(task)}-accuracy.png", f"{slug}-{_slug(task)}-latency.png"
         save_panel(str(out / acc), accuracy_panel, task, trows)
         lines += [f"![{task}: primary metric against GFLOPs]({acc})", ""]
+        if any((r.get("train") or {}).get("loss_curve") for r in results
+               if r.get("task") == task):
+            loss = f"{slug}-{_slug(task)}-loss.png"
+            ref = next((r.get("reference") for r in trows if r.get("reference")), None)
+            save_panel(str(out / loss), loss_panel, task, results, ref)
+            lines += [f"![{task}: training loss curves]({loss})", ""]
         if any(r.get("latency_ratio") is not None for r in trows):
             save_panel(str(out / lat), latency_panel, task, trows,
                        size=(7, 1.2 + 0.35 * len(trows)))
