@@ -20,7 +20,11 @@ from upbench.utils.jsonsafe import json_safe
 SCHEMA = "upbench.result/1"
 
 
-TMP_SUFFIX = ".tmp"
+#: temp files of :func:`write_atomic` are ``.upbench-tmp.<name>.<random>.upbench-tmp``: a name
+#: upbench owns, so the stale-temp cleanup (:func:`upbench.engine.outdir.remove_stale_temp_files`)
+#: can never match a user's own ``*.tmp`` file
+TMP_PREFIX = ".upbench-tmp."
+TMP_SUFFIX = ".upbench-tmp"
 
 
 def _umask() -> int:
@@ -41,7 +45,7 @@ def write_atomic(path: str | Path, data: Any) -> Path:
         mode = path.stat().st_mode & 0o777
     except OSError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w") as f:
