@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from upbench.engine.executors.base import ExecutorConfig
-from upbench.utils.numbers import SEED_MAX
 from upbench.tasks import TASKS, Task, get_task
+from upbench.utils.numbers import SEED_MAX
 from upbench.utils.schema import ConfigError, bound, build, coerce, to_dict
 from upbench.utils.suggest import closest
 from upbench.utils.yamlload import load_yaml, load_yaml_file

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import inspect
 import math
-
 import platform
 from dataclasses import dataclass, field
 
@@ -21,8 +20,8 @@ from upbench.measure.machine import cpu_model
 from upbench.measure.memory import isolated_peak_memory_bytes
 from upbench.measure.probes import probe_copy_and_matmul
 from upbench.measure.timing import time_interleaved
-from upbench.utils.numbers import NumberError, check_fits
 from upbench.ops._registry import OpCase, OpSpec, get_op, impl_label
+from upbench.utils.numbers import NumberError, check_fits
 
 
 @dataclass

@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
-from upbench.utils.numbers import check_number
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
+from upbench.utils.numbers import check_number
 
 OP = "pyramid_fuse"
 MAX_LEVELS = 8

@@ -28,7 +28,7 @@ class NumberError(ValueError, TypeError):
     types) keep working."""
 
 
-def _fmt(v: float | int) -> str:
+def _fmt(v: float) -> str:
     if isinstance(v, int) and v >= 2**20:
         if v & (v + 1) == 0:
             return f"2**{v.bit_length()} - 1"

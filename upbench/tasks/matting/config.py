@@ -37,7 +37,8 @@ class DatasetConfig:
     test_merged: str = DEFAULT_LAYOUT["test_merged"]
     test_alpha: str = DEFAULT_LAYOUT["test_alpha"]
     test_trimap: str = DEFAULT_LAYOUT["test_trimap"]
-    bg_per_fg: int = bound(1, ge=1)
+    bg_per_fg: int = bound(1, ge=1, le=1000, why="backgrounds per foreground; Deep Image "
+                           "Matting's Composition-1k uses 100")
     max_train: int | None = bound(None, ge=1, why=ALL_SAMPLES)
     max_val: int | None = bound(None, ge=1, why=ALL_SAMPLES)
 
