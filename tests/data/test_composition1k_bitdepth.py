@@ -16,7 +16,7 @@ H, W = 40, 48
 
 
 def _alpha16():
-    yy, xx = np.mgrid[0:H, 0:W]
+    _, xx = np.mgrid[0:H, 0:W]
     a = np.clip((xx - 12) / 24.0, 0, 1) * 65535  # a smooth ramp: values 8 bits cannot hold
     return np.rint(a).astype(np.uint16)
 
