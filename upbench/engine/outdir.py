@@ -40,8 +40,15 @@ class LockedError(OutputError):
 def _reason(e: OSError) -> str:
     return {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.EROFS: "read-only file system", errno.ENOTDIR: "a parent is a file",
-            errno.EEXIST: "it exists and is a file", errno.ENOSPC: "no space left",
-            errno.EDQUOT: "disk quota exceeded"}.get(e.errno, e.strerror or str(e))
+            errno.EEXIST: "it exists and is a file", errno.ENOSPC: "no space left on the device",
+            errno.EDQUOT: "disk quota exceeded", errno.EISDIR: "a directory is in the way",
+            errno.ELOOP: "a symlink loop is in the way"}.get(e.errno, e.strerror or str(e))
+
+
+def describe_os_error(e: OSError) -> str:
+    """A filesystem error in words (``no space left on the device``, ``a directory is in the
+    way``, ...)."""
+    return _reason(e)
 
 
 def _first_file_parent(path: Path) -> Path | None:

@@ -89,7 +89,8 @@ def available_memory() -> int | None:
 
 def gib(nbytes: float) -> str:
     """``12.3 GiB``."""
-    return f"{nbytes / 2**30:.3g} GiB"
+    v = nbytes / 2**30
+    return f"{v:.3g} GiB" if v < 1000 else f"{v:,.0f} GiB"
 
 
 def check_fits(numel: int, element_size: int, what: str, copies: float = 1.0,
