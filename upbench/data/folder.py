@@ -77,6 +77,9 @@ def find_pairs(root: str | Path, fmt: str, split: str) -> list[Pair]:
         pairs = [Pair(p, lab_dir / f"{p.stem}.png") for p in sorted(img_dir.iterdir())
                  if p.suffix.lower() in IMAGE_EXTS]
     missing = [p.label for p in pairs if not p.label.is_file()]
+    for m in missing:  # there but not a file (a FIFO, a directory, a broken link): say what
+        if m.exists() or m.is_symlink():
+            check_regular_file(m, "label")
     if missing:
         raise FileNotFoundError(f"{len(missing)} label file(s) missing, e.g. {missing[0]}")
     if not pairs:

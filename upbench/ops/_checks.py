@@ -56,8 +56,20 @@ def check_cpu_dtype(t: torch.Tensor, name: str, op: str) -> None:
         )
 
 
+#: outputs from this size on are checked against the memory available (reading /proc/meminfo)
+CHECKED_BYTES = 2**30
+
+
 def check_output(op: str, shape: tuple[int, ...], like: torch.Tensor) -> None:
     """Refuse an output of ``shape`` (dtype of ``like``) that cannot be indexed or would not fit
-    in the memory available, with the estimate (e.g. ``bilinear_upsample(x, 2**31)``)."""
-    check_fits(math.prod(shape), like.element_size(), f"{op}: the output {tuple(shape)}",
+    in the memory available, with the estimate (e.g. ``bilinear_upsample(x, 2**31)``).
+
+    Free on the hot path: outputs under :data:`CHECKED_BYTES` are not looked at further, and
+    nothing is checked while torch.compile traces (shapes may be symbolic there)."""
+    if torch.compiler.is_compiling():
+        return
+    numel = math.prod(int(d) for d in shape)
+    if numel * like.element_size() < CHECKED_BYTES:
+        return
+    check_fits(numel, like.element_size(), f"{op}: the output {tuple(shape)}",
                fix="use a smaller input or scale_factor")
