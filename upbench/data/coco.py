@@ -209,7 +209,7 @@ class CocoDetection:
         path = self.image_dir / info["file_name"]
         im = open_image(path, "RGB")
         sx, sy = w / im.width, h / im.height
-        img = np.asarray(im.resize((w, h), Image.BILINEAR), np.float32)
+        img = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR), np.float32)
         anns = self.index.anns.get(info["id"], [])
         boxes = scaled_boxes(anns, (im.height, im.width), self.size)
         check_boxes(anns, boxes, self.ann_file, path, self.size)

@@ -57,7 +57,7 @@ def match_stems(first: list[Path], folder: Path, what: str) -> list[Path]:
 
 def _rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
     h, w = size
-    return np.asarray(open_image(path, "RGB").resize((w, h), Image.BILINEAR), np.float32
+    return np.asarray(open_image(path, "RGB").resize((w, h), Image.Resampling.BILINEAR), np.float32
                       ).transpose(2, 0, 1) / 255.0
 
 
@@ -65,7 +65,8 @@ def read_alpha(path: Path, size: tuple[int, int]) -> np.ndarray:
     """An alpha matte (8- or 16-bit) as float32 in [0, 1], resized bilinearly to ``size``."""
     h, w = size
     unit, _ = read_unit(path)
-    out = np.asarray(Image.fromarray(unit, mode="F").resize((w, h), Image.BILINEAR), np.float32)
+    out = np.asarray(Image.fromarray(unit, mode="F").resize((w, h), Image.Resampling.BILINEAR),
+                     np.float32)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -92,7 +93,7 @@ def read_trimap(path: Path, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     unit, full = read_unit(path)
     tri = trimap_classes(unit, path, full)
-    return np.asarray(Image.fromarray(tri).resize((w, h), Image.NEAREST), np.uint8)
+    return np.asarray(Image.fromarray(tri).resize((w, h), Image.Resampling.NEAREST), np.uint8)
 
 
 class Composition1kTrain:
@@ -109,7 +110,8 @@ class Composition1kTrain:
         if not self.fg or not self.bg:
             raise FileNotFoundError(f"no foregrounds or backgrounds under {root} (keys train_fg, "
                                     "train_bg)")
-        self.size, self.bg_per_fg, self.seed = tuple(size), bg_per_fg, seed
+        self.size: tuple[int, int] = (int(size[0]), int(size[1]))
+        self.bg_per_fg, self.seed = bg_per_fg, seed
         self.n = len(self.fg) * bg_per_fg if max_items is None else min(
             max_items, len(self.fg) * bg_per_fg)
 
@@ -136,7 +138,7 @@ class Composition1kTest:
         self.merged = list_images(root / layout["test_merged"])[:max_items]
         self.alpha = match_stems(self.merged, root / layout["test_alpha"], "alpha")
         self.trimap = match_stems(self.merged, root / layout["test_trimap"], "trimap")
-        self.size = tuple(size)
+        self.size: tuple[int, int] = (int(size[0]), int(size[1]))
 
     def __len__(self) -> int:
         return len(self.merged)

@@ -42,7 +42,7 @@ def _reason(e: OSError) -> str:
             errno.EROFS: "read-only file system", errno.ENOTDIR: "a parent is a file",
             errno.EEXIST: "it exists and is a file", errno.ENOSPC: "no space left on the device",
             errno.EDQUOT: "disk quota exceeded", errno.EISDIR: "a directory is in the way",
-            errno.ELOOP: "a symlink loop is in the way"}.get(e.errno, e.strerror or str(e))
+            errno.ELOOP: "a symlink loop is in the way"}.get(e.errno or 0, e.strerror or str(e))
 
 
 def describe_os_error(e: OSError) -> str:

@@ -187,7 +187,7 @@ def coerce(value: Any, tp: Any, file: str, key: str) -> Any:
             raise ConfigError(file, key, f"expected a mapping, got {value!r}")
         check_finite(value, file, key)
         return dict(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, file, key)
     if tp is bool:
         if isinstance(value, bool):
