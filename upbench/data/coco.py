@@ -211,8 +211,8 @@ class CocoDetection:
         sx, sy = w / im.width, h / im.height
         img = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR), np.float32)
         anns = self.index.anns.get(info["id"], [])
-        boxes = scaled_boxes(anns, (im.height, im.width), self.size)
-        check_boxes(anns, boxes, self.ann_file, path, self.size)
+        boxes = scaled_boxes(anns, (im.height, im.width), (h, w))
+        check_boxes(anns, boxes, self.ann_file, path, (h, w))
         target = {"boxes": torch.from_numpy(boxes),
                   "labels": torch.tensor([self.label_of[a["category_id"]] for a in anns],
                                          dtype=torch.int64),

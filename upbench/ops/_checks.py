@@ -41,7 +41,7 @@ def check_same(op: str, **tensors: torch.Tensor) -> None:
 def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = False) -> int:
     """Check an integer hyper-parameter (``scale_factor``, ``kernel_size``, ...) with the shared
     number checks (:func:`upbench.utils.numbers.check_number`)."""
-    value = check_number(value, f"{op}: `{name}`", integral=True, ge=minimum)
+    value = int(check_number(value, f"{op}: `{name}`", integral=True, ge=minimum))
     if odd and value % 2 == 0:
         raise ValueError(f"{op}: `{name}` must be odd, got {value}")
     return value

@@ -3,6 +3,7 @@ synthetic composites or Adobe Composition-1k, the Composition-1k MATLAB metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -66,7 +67,7 @@ class Matting(Task):
                 if split == "train":  # foreground and alpha of one size; backgrounds any size
                     rows = list(zip(source.fg, source.alpha, strict=True))
                     check_samples([(b,) for b in source.bg], deep)
-                    decode = source.item
+                    decode: Callable[[int], object] = source.item
                 else:  # every decoded test sample must have unknown pixels to be measured
                     rows = list(zip(source.merged, source.alpha, source.trimap, strict=True))
                     decode = source.check_measurable
