@@ -1,0 +1,266 @@
+"""The ``mmcv`` FLOP convention: mmcv 1.x ``get_model_complexity_info``'s forward hooks.
+
+SegFormer, NRD, mmdetection and SAPA's baselines report FLOPs with mmcv 1.x's counter (the
+legacy hooks of ptflops, ``mmcv/cnn/utils/flops_counter.py``). It counts one multiply-add as one
+FLOP, but only for the module types it hooks; everything done by functional calls
+(``F.interpolate``, ``torch.matmul``, softmax, ``x + y``) is invisible to it. This module
+reimplements that table (as of mmcv 1.2, the release SegFormer's code pins, 2021) so upbench can
+count a network the way those papers did:
+
+=====================================================  =====================================
+module (exact type or a subclass)                       counted per image
+=====================================================  =====================================
+``nn.Conv1d/2d/3d``                                      k·(Cin/groups)·Cout per output position,
+                                                         + Cout per output position with a bias
+``nn.ConvTranspose2d``                                   kh·kw·Cin·(Cout/groups) per *input*
+                                                         position, + Cout per output position
+                                                         with a bias
+``nn.Linear``                                            input elements × out_features (the bias
+                                                         is **not** counted, as mmcv)
+``nn.BatchNorm1d/2d/3d``                                 2 per input element (1 without affine)
+``nn.ReLU``, ``PReLU``, ``ELU``, ``LeakyReLU``,          1 per output element
+``ReLU6``
+max / average pooling, adaptive ones (1d/2d/3d)          1 per input element
+``nn.Upsample``                                          1 per output element
+anything else (LayerNorm, GELU, Dropout, GroupNorm, …)   0 (listed under ``uncounted``)
+=====================================================  =====================================
+
+Beyond mmcv's table, two things are counted, both because the papers' numbers include them:
+
+* a module defining ``counted_macs(self, inputs: tuple, output) -> int`` adds what it returns
+  (the MACs of its functional parts, e.g. SegFormer's efficient attention, which SegFormer's
+  ``tools/get_flops.py`` adds to mmcv's count as ``sra_flops``);
+* every ``upbench::`` op, by its analytic MAC formula (``OpSpec.macs``), whichever
+  implementation would run (the model runs inside
+  :func:`upbench.ops._registry.counting_semantics`): SAPA's deltas count custom ops by the
+  same formulas (its Table 1).
+
+Counts are per image (a batch of N counts N images and is divided by N, as mmcv divides by its
+batch counter).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+COUNTER = "mmcv-hooks"
+COUNTER_VERSION = "mmcv 1.2 MODULES_MAPPING (2021)"
+
+
+def _numel(t: Any) -> int:
+    return int(t.numel()) if isinstance(t, torch.Tensor) else 0
+
+
+def _first(inputs: tuple) -> torch.Tensor:
+    return inputs[0]
+
+
+def conv_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """Convolution: kernel × (Cin/groups) × Cout per output position, + Cout with a bias."""
+    positions = output.shape[0] * math.prod(output.shape[2:])
+    per = math.prod(m.kernel_size) * (m.in_channels // m.groups) * m.out_channels
+    bias = m.out_channels * positions if m.bias is not None else 0
+    return per * positions + bias
+
+
+def deconv_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """Transposed convolution: kh·kw·Cin·(Cout/groups) per input position, + Cout per output
+    position with a bias. (mmcv 1.2 multiplies the output height by itself for the bias term;
+    it equals H·W for square outputs, which is what upbench's paper baselines produce.)"""
+    x = _first(inputs)
+    positions = x.shape[0] * math.prod(x.shape[2:])
+    per = math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups)
+    bias = m.out_channels * output.shape[0] * math.prod(output.shape[2:]) if m.bias is not None \
+        else 0
+    return per * positions + bias
+
+
+def linear_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """Linear: input elements × out_features (mmcv counts no bias for Linear)."""
+    return _numel(_first(inputs)) * int(output.shape[-1])
+
+
+def bn_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """BatchNorm: 1 per input element, 2 with affine parameters."""
+    return _numel(_first(inputs)) * (2 if m.affine else 1)
+
+
+def activation_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """ReLU and its kin: 1 per output element."""
+    return _numel(output)
+
+
+def pool_macs(m: nn.Module, inputs: tuple, output: Any) -> int:
+    """Pooling: 1 per input element."""
+    return _numel(_first(inputs))
+
+
+def upsample_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+    """``nn.Upsample``: 1 per output element."""
+    return _numel(output)
+
+
+MODULE_HOOKS: dict[type, Callable[[nn.Module, tuple, Any], int]] = {
+    nn.Conv1d: conv_macs, nn.Conv2d: conv_macs, nn.Conv3d: conv_macs,
+    nn.ConvTranspose2d: deconv_macs,
+    nn.ReLU: activation_macs, nn.PReLU: activation_macs, nn.ELU: activation_macs,
+    nn.LeakyReLU: activation_macs, nn.ReLU6: activation_macs,
+    nn.MaxPool1d: pool_macs, nn.MaxPool2d: pool_macs, nn.MaxPool3d: pool_macs,
+    nn.AvgPool1d: pool_macs, nn.AvgPool2d: pool_macs, nn.AvgPool3d: pool_macs,
+    nn.AdaptiveMaxPool1d: pool_macs, nn.AdaptiveMaxPool2d: pool_macs,
+    nn.AdaptiveMaxPool3d: pool_macs, nn.AdaptiveAvgPool1d: pool_macs,
+    nn.AdaptiveAvgPool2d: pool_macs, nn.AdaptiveAvgPool3d: pool_macs,
+    nn.BatchNorm1d: bn_macs, nn.BatchNorm2d: bn_macs, nn.BatchNorm3d: bn_macs,
+    nn.Linear: linear_macs,
+    nn.Upsample: upsample_macs,
+}
+"""mmcv 1.2's ``get_modules_mapping()``: module type → MACs of one call."""
+
+
+def module_hook(module: nn.Module) -> Callable[[nn.Module, tuple, Any], int] | None:
+    """The counting function of ``module``'s type (or of the nearest base class in
+    :data:`MODULE_HOOKS`, as mmcv lists its own subclasses of these types), else None."""
+    for cls in type(module).__mro__:
+        fn = MODULE_HOOKS.get(cls)
+        if fn is not None:
+            return fn
+    return None
+
+
+class _OpCounter(TorchDispatchMode):
+    """Counts every ``upbench_count::<op>`` call (an upbench op inside ``counting_semantics``)
+    by its analytic MAC formula, charged to the innermost running module."""
+
+    def __init__(self, charge: Callable[[str, int], None]) -> None:
+        super().__init__()
+        self.charge = charge
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        ns = getattr(func, "namespace", None)
+        if ns == "upbench_count":
+            from upbench.ops import get_op
+
+            name = func.__name__.split(".")[0]
+            self.charge(f"upbench::{name}", int(get_op(name).macs(*args, *kwargs.values())))
+        return out
+
+
+class MmcvCount:
+    """One counting pass: hooks on every module of ``model``, events charged to module names.
+
+    Attributes:
+        events: (module name, operator label, MACs) of every counted call, for the whole batch.
+        uncounted: leaf module types that ran and count nothing in this convention (calls).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.events: list[tuple[str, str, int]] = []
+        self.uncounted: Counter[str] = Counter()
+        self._stack: list[str] = []
+        self._handles: list[Any] = []
+
+    def charge(self, label: str, macs: int) -> None:
+        """Charge ``macs`` of ``label`` to the innermost running module."""
+        self.events.append((self._stack[-1] if self._stack else "", label, int(macs)))
+
+    def _pre(self, name: str):
+        def pre(module, inputs):
+            self._stack.append(name)
+        return pre
+
+    def _post(self, name: str, fn, own: bool, leaf: bool):
+        def post(module, inputs, output):
+            if fn is not None:
+                self.events.append((name, type(module).__name__, int(fn(module, inputs, output))))
+            if own:
+                self.events.append((name, f"counted_macs:{type(module).__name__}",
+                                    int(module.counted_macs(inputs, output))))
+            if fn is None and not own and leaf:
+                self.uncounted[type(module).__name__] += 1
+            if self._stack and self._stack[-1] == name:
+                self._stack.pop()
+        return post
+
+    def __enter__(self) -> MmcvCount:
+        for name, m in self.model.named_modules():
+            fn = module_hook(m)
+            own = callable(getattr(m, "counted_macs", None))
+            leaf = next(m.children(), None) is None
+            self._handles.append(m.register_forward_pre_hook(self._pre(name)))
+            self._handles.append(m.register_forward_hook(self._post(name, fn, own, leaf),
+                                                         always_call=True))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def by_module(events: list[tuple[str, str, int]], batch: int) -> dict[str, int]:
+    """Per-image MACs of every module name and its ancestors ("" = the whole model)."""
+    out: Counter[str] = Counter()
+    for name, _, macs in events:
+        parts = name.split(".") if name else []
+        out[""] += macs
+        for i in range(1, len(parts) + 1):
+            out[".".join(parts[:i])] += macs
+    return {k: v // batch for k, v in out.items()}
+
+
+def render_table(model: nn.Module, mods: dict[str, int], max_depth: int) -> str:
+    """A by-module table (module, parameters, MACs) down to ``max_depth``, like fvcore's."""
+    params = {name: sum(p.numel() for p in m.parameters()) for name, m in model.named_modules()}
+    rows = [("module", "#parameters", "#flops (mmcv)")]
+    for name in params:
+        depth = 0 if not name else name.count(".") + 1
+        if depth > max_depth:
+            continue
+        label = ("  " * depth + (name.split(".")[-1] if name else "model"))
+        rows.append((label, _si(params[name]), _si(mods.get(name, 0))))
+    w = [max(len(r[i]) for r in rows) for i in range(3)]
+    lines = [f"| {r[0]:<{w[0]}} | {r[1]:>{w[1]}} | {r[2]:>{w[2]}} |" for r in rows]
+    lines.insert(1, f"|{'-' * (w[0] + 2)}|{'-' * (w[1] + 1)}:|{'-' * (w[2] + 1)}:|")
+    return "\n".join(lines)
+
+
+def _si(v: int) -> str:
+    for unit, f in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(v) >= f:
+            return f"{v / f:.3f}{unit}"
+    return str(v)
+
+
+def count_mmcv(model: nn.Module, inputs: tuple, part: list[str] | None = None,
+               table: bool = False, max_depth: int = 3) -> dict[str, Any]:
+    """Run ``model(*inputs)`` once (no grad, the caller sets eval mode) under the mmcv hooks.
+
+    Returns:
+        ``total``, ``by_module``, ``by_operator``, ``part`` (MACs of the modules named in
+        ``part``), ``uncounted`` and ``table`` — all per image.
+    """
+    from upbench.ops._registry import counting_semantics
+
+    x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+    batch = int(x.shape[0]) if x is not None and x.dim() > 0 and x.shape[0] > 0 else 1
+    with MmcvCount(model) as c, torch.no_grad(), counting_semantics(), _OpCounter(c.charge):
+        model(*inputs)
+    mods = by_module(c.events, batch)
+    ops: Counter[str] = Counter()
+    for _, label, macs in c.events:
+        ops[label] += macs
+    part_total = sum(mods.get(name, 0) for name in part or [])
+    return {"total": mods.get("", 0), "by_module": mods,
+            "by_operator": {k: v // batch for k, v in ops.items()}, "part": part_total,
+            "uncounted": dict(c.uncounted),
+            "table": render_table(model, mods, max_depth) if table else ""}
