@@ -191,7 +191,7 @@ class MmcvCount:
                 self._stack.pop()
         return post
 
-    def __enter__(self) -> MmcvCount:
+    def __enter__(self):
         for name, m in self.model.named_modules():
             fn = module_hook(m)
             own = callable(getattr(m, "counted_macs", None))
@@ -201,7 +201,7 @@ class MmcvCount:
                                                          always_call=True))
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for h in self._handles:
             h.remove()
         self._handles.clear()
@@ -222,12 +222,12 @@ def render_table(model: nn.Module, mods: dict[str, int], max_depth: int) -> str:
     """A by-module table (module, parameters, MACs) down to ``max_depth``, like fvcore's."""
     params = {name: sum(p.numel() for p in m.parameters()) for name, m in model.named_modules()}
     rows = [("module", "#parameters", "#flops (mmcv)")]
-    for name in params:
+    for name, n_params in params.items():
         depth = 0 if not name else name.count(".") + 1
         if depth > max_depth:
             continue
         label = ("  " * depth + (name.split(".")[-1] if name else "model"))
-        rows.append((label, _si(params[name]), _si(mods.get(name, 0))))
+        rows.append((label, _si(n_params), _si(mods.get(name, 0))))
     w = [max(len(r[i]) for r in rows) for i in range(3)]
     lines = [f"| {r[0]:<{w[0]}} | {r[1]:>{w[1]}} | {r[2]:>{w[2]}} |" for r in rows]
     lines.insert(1, f"|{'-' * (w[0] + 2)}|{'-' * (w[1] + 1)}:|{'-' * (w[2] + 1)}:|")
