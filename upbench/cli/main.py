@@ -14,6 +14,7 @@ import traceback
 import click
 
 from upbench import __version__
+from upbench.cli.baselines import baselines_cmd
 from upbench.cli.check import check_cmd
 from upbench.cli.compare import compare_cmd
 from upbench.cli.flops import flops_cmd
@@ -57,6 +58,7 @@ cli.add_command(run_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
+cli.add_command(baselines_cmd)
 
 
 def main() -> None:

@@ -124,6 +124,11 @@ MODULE_HOOKS: dict[type, Callable[[nn.Module, tuple, Any], int]] = {
 """mmcv 1.2's ``get_modules_mapping()``: module type → MACs of one call."""
 
 
+NO_ARITHMETIC = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.Flatten, nn.Unflatten,
+                 nn.PixelShuffle, nn.PixelUnshuffle)
+"""Leaf modules that compute nothing (not reported as uncounted)."""
+
+
 def module_hook(module: nn.Module) -> Callable[[nn.Module, tuple, Any], int] | None:
     """The counting function of ``module``'s type (or of the nearest base class in
     :data:`MODULE_HOOKS`, as mmcv lists its own subclasses of these types), else None."""
@@ -159,7 +164,8 @@ class MmcvCount:
 
     Attributes:
         events: (module name, operator label, MACs) of every counted call, for the whole batch.
-        uncounted: leaf module types that ran and count nothing in this convention (calls).
+        uncounted: leaf module types that ran, compute something and count nothing in this
+            convention (e.g. LayerNorm, GELU), with their number of calls.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -167,6 +173,7 @@ class MmcvCount:
         self.events: list[tuple[str, str, int]] = []
         self.uncounted: Counter[str] = Counter()
         self._stack: list[str] = []
+        self._starts: list[int] = []
         self._handles: list[Any] = []
 
     def charge(self, label: str, macs: int) -> None:
@@ -176,6 +183,7 @@ class MmcvCount:
     def _pre(self, name: str):
         def pre(module, inputs):
             self._stack.append(name)
+            self._starts.append(len(self.events))
         return pre
 
     def _post(self, name: str, fn, own: bool, leaf: bool):
@@ -185,7 +193,9 @@ class MmcvCount:
             if own:
                 self.events.append((name, f"counted_macs:{type(module).__name__}",
                                     int(module.counted_macs(inputs, output))))
-            if fn is None and not own and leaf:
+            start = self._starts.pop() if self._starts else len(self.events)
+            if fn is None and not own and leaf and len(self.events) == start \
+                    and not isinstance(module, NO_ARITHMETIC):
                 self.uncounted[type(module).__name__] += 1
             if self._stack and self._stack[-1] == name:
                 self._stack.pop()
