@@ -19,6 +19,7 @@ from upbench.cli.check import check_cmd
 from upbench.cli.compare import compare_cmd
 from upbench.cli.flops import flops_cmd
 from upbench.cli.ops import ops_group
+from upbench.cli.papers import papers_cmd
 from upbench.cli.run import run_cmd
 from upbench.cli.suite import suite_group
 
@@ -59,6 +60,7 @@ cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
 cli.add_command(baselines_cmd)
+cli.add_command(papers_cmd)
 
 
 def main() -> None:
