@@ -160,10 +160,10 @@ def comparison_notes(cmp: dict[str, Any]) -> list[str]:
     """The table's accounting and notes, and the legend."""
     t = cmp["table"]
     size = "x".join(map(str, t["input_size"])) if t["input_size"] else "not stated"
-    return [f"{t['paper']}, {t['table']}: {t['network']}; {t['dataset']}; FLOPs input {size}, "
-            f"convention {t['flops_convention'] or 'not stated'}",
+    return [(f"{t['paper']}, {t['table']}: {t['network']}; {t['dataset']}; FLOPs input {size}, "
+            f"convention {t['flops_convention'] or 'not stated'}"),
             f"accounting: {t['accounting']}",
             *([f"notes: {t['notes']}"] if t["notes"] else []),
-            "paper → upbench: '=' when upbench rounded to the printed decimals is the printed "
+            ("paper → upbench: '=' when upbench rounded to the printed decimals is the printed "
             "value, else (Δ upbench − paper). dGFLOPs / dparams_M are deltas over the reference "
-            f"row ({t['reference']})."]
+            f"row ({t['reference']}).")]
