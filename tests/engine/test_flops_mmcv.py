@@ -148,7 +148,7 @@ def test_subclasses_use_their_base_hook_and_unknown_convention():
 
     assert module_hook(MyConv(1, 1, 1)) is module_hook(nn.Conv2d(1, 1, 1))
     assert module_hook(nn.LayerNorm(3)) is None
-    assert CONVENTIONS == ("fvcore", "mmcv")
+    assert CONVENTIONS == ("fvcore", "mmcv", "sapa")
     with pytest.raises(ValueError, match="unknown FLOP convention 'ptflops'"):
         count_flops(nn.ReLU(), (torch.randn(1, 1),), convention="ptflops")
 
@@ -161,3 +161,53 @@ def test_trainable_params():
     assert count_params(m, ["0"], "trainable") == {"total": 20, "upsampler": 0, "trainable": 20}
     with pytest.raises(ValueError, match="unknown parameter count"):
         count_params(m, [], "frozen")
+
+
+class Slots(nn.Module):
+    """The geometry of SegFormer-B1's SAPA slots at 512×512 scaled down 8× per side (every count
+    is per location, so ×64 gives 512×512's): 256-channel maps, c4 cascaded 2→4→8→16, c3 4→8→16,
+    c2 8→16, each guided by a 256-channel map at its target size."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.ups = nn.ModuleList(create_upsampler(name, 256, 2) for _ in range(6))
+        self.names = [f"ups.{i}" for i in range(6)]
+
+    def forward(self, c4, c3, c2, g16, g32, g64, g128):
+        guides = {2: g32, 4: g64, 8: g128}
+        i, outs = 0, []
+        for x, steps in ((c4, 3), (c3, 2), (c2, 1)):
+            for _ in range(steps):
+                x = self.ups[i](x, guides[x.shape[-1]])
+                i += 1
+            outs.append(x)
+        return torch.cat(outs, 1)
+
+
+def slot_inputs():
+    return tuple(torch.randn(1, 256, s, s) for s in (2, 4, 8, 2, 4, 8, 16))
+
+
+@pytest.mark.parametrize("name, delta_g, conv_bias", [
+    ("carafe", 1.45, 14592 * (64 + 100)), ("sapa-i", 0.75, 0), ("sapa-b", 1.02, 0)])
+def test_sapa_table2_deltas_on_the_slot_geometry(name, delta_g, conv_bias):
+    """SAPA Table 2 (SegFormer-B1): the six slots' MACs are the printed deltas. The sapa
+    convention counts each slot by its formula (no bias adds); mmcv's hooks add CARAFE's conv
+    biases (164 per low-res location over 14,592 locations), which tips +1.4531 to +1.4555."""
+    m = Slots(name)
+    sapa = count_flops(m, slot_inputs(), m.names, convention="sapa")
+    mm = count_flops(m, slot_inputs(), m.names, convention="mmcv")
+    assert round(64 * sapa.part / 1e9, 2) == delta_g
+    assert sapa.part == sum(u.macs((1, 256, s, s)) for u, s in zip(m.ups, (2, 4, 8, 4, 8, 8)))
+    assert sapa.formula_slots == m.names and sapa.as_dict()["formula_slots"] == m.names
+    assert 64 * mm.part == 64 * sapa.part + conv_bias
+    if name == "carafe":
+        assert 64 * sapa.part == 14592 * 99_584  # SAPA Table 1: HW·(Cd + 36K²d + 4K²C)
+        assert round(64 * mm.part / 1e9, 2) == 1.46
+
+
+def test_plain_bilinear_op_is_not_counted_by_mmcv():
+    up = create_upsampler("bilinear", 8, 2)
+    rep = count_flops(nn.Sequential(up), (torch.randn(1, 8, 4, 4),), convention="mmcv")
+    assert rep.total == 0 and rep.uncounted == {"upbench::bilinear_upsample": 1}
+    assert count_flops(nn.Sequential(up), (torch.randn(1, 8, 4, 4),)).total == 4 * 8 * 64

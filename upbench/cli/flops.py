@@ -177,10 +177,11 @@ def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | N
               help="Classes (default: the task's dataset default; 19 for an upsampler alone).")
 @click.option("--placement", type=click.Choice(["decoder", "final"]), default=None,
               help="Put a feature upsampler in the decoder slots or the final one.")
-@click.option("--convention", type=click.Choice(["fvcore", "mmcv"]), default=None,
+@click.option("--convention", type=click.Choice(["fvcore", "mmcv", "sapa"]), default=None,
               help="How FLOPs are counted: fvcore (default; or the --suite's "
-                   "profile.flops_convention) or mmcv 1.x's module hooks, as SegFormer, mmdet and "
-                   "SAPA count (docs/counting.md).")
+                   "profile.flops_convention), mmcv (mmcv 1.x's module hooks, as SegFormer and "
+                   "mmdet count), or sapa (mmcv, the slots by their upsampler's MAC formula, as "
+                   "SAPA's tables count their deltas); docs/counting.md.")
 @click.option("--params", "params_which", type=click.Choice(["all", "trainable"]),
               default="all", show_default=True,
               help="Count every parameter, or only trainable ones (mmcv / mmdet's count).")

@@ -3,7 +3,10 @@
 * ``fvcore`` (the default): fvcore's tracer, extended to every ``upbench::`` op and to the ops
   fvcore skips (below).
 * ``mmcv``: mmcv 1.x ``get_model_complexity_info``'s module hooks, as SegFormer, NRD, mmdet and
-  SAPA count (:mod:`upbench.engine.flops_mmcv`).
+  SAPA's host networks count (:mod:`upbench.engine.flops_mmcv`).
+* ``sapa``: the ``mmcv`` count of the network, with each upsampler slot counted by the
+  upsampler's own per-module MAC formula (``Upsampler.macs``, SAPA's Table 1 for CARAFE and
+  SAPA) — how SAPA's Tables 2–5 compute their deltas (without bias adds).
 
 Both count one fused multiply-add as one FLOP (METRICS.md). The fvcore convention:
 
@@ -139,6 +142,7 @@ class FlopReport:
     counter_version: str = ""
     convention: str = "fvcore"
     uncounted: dict[str, int] = field(default_factory=dict)
+    formula_slots: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         d = {"convention": self.convention, "counter": self.counter,
@@ -148,10 +152,12 @@ class FlopReport:
              "by_operator": self.by_operator}
         if self.convention != "fvcore":
             d["uncounted_modules"] = self.uncounted
+        if self.formula_slots:
+            d["formula_slots"] = self.formula_slots
         return d
 
 
-CONVENTIONS = ("fvcore", "mmcv")
+CONVENTIONS = ("fvcore", "mmcv", "sapa")
 """The FLOP conventions :func:`count_flops` implements (docs/counting.md)."""
 
 
@@ -166,8 +172,9 @@ def count_flops(model: nn.Module, inputs: tuple, part: list[str] | None = None,
         part: module names whose FLOPs form the "upsampler-only" share.
         table: also render a by-module table.
         max_depth: depth of that table.
-        convention: ``"fvcore"`` (fvcore and upbench's handles) or ``"mmcv"`` (mmcv 1.x's module
-            hooks, :mod:`upbench.engine.flops_mmcv`).
+        convention: ``"fvcore"`` (fvcore and upbench's handles), ``"mmcv"`` (mmcv 1.x's module
+            hooks, :mod:`upbench.engine.flops_mmcv`) or ``"sapa"`` (mmcv, with the ``part``
+            slots counted by their upsampler's ``macs`` formula).
 
     Raises:
         ValueError: an unknown convention.
@@ -178,8 +185,8 @@ def count_flops(model: nn.Module, inputs: tuple, part: list[str] | None = None,
     was_training = model.training
     model.eval()
     try:
-        if convention == "mmcv":
-            return _count_mmcv(model, inputs, part, table, max_depth)
+        if convention in ("mmcv", "sapa"):
+            return _count_mmcv(model, inputs, part, table, max_depth, convention)
         with warnings.catch_warnings():  # fvcore's jit.trace/script deprecation noise
             warnings.simplefilter("ignore")
             return _count(model, inputs, part, table, max_depth)
@@ -188,13 +195,14 @@ def count_flops(model: nn.Module, inputs: tuple, part: list[str] | None = None,
 
 
 def _count_mmcv(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
-                max_depth: int) -> FlopReport:
+                max_depth: int, convention: str) -> FlopReport:
     from upbench.engine import flops_mmcv
 
-    r = flops_mmcv.count_mmcv(model, inputs, part, table, max_depth)
+    r = flops_mmcv.count_mmcv(model, inputs, part, table, max_depth,
+                              slot_formulas=convention == "sapa")
     return FlopReport(r["total"], r["by_module"], r["by_operator"], {}, r["part"], {},
-                      r["table"], flops_mmcv.COUNTER, flops_mmcv.COUNTER_VERSION, "mmcv",
-                      r["uncounted"])
+                      r["table"], flops_mmcv.COUNTER, flops_mmcv.COUNTER_VERSION, convention,
+                      r["uncounted"], r["formula_slots"])
 
 
 def _count(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,

@@ -33,7 +33,13 @@ Beyond mmcv's table, two things are counted, both because the papers' numbers in
 * every ``upbench::`` op, by its analytic MAC formula (``OpSpec.macs``), whichever
   implementation would run (the model runs inside
   :func:`upbench.ops._registry.counting_semantics`): SAPA's deltas count custom ops by the
-  same formulas (its Table 1).
+  same formulas (its Table 1). Plain interpolation (``bilinear_upsample``) is the exception
+  (:data:`UNCOUNTED_OPS`): the papers' code calls ``F.interpolate`` there, which mmcv does not
+  see, and a baseline's bilinear row must count what the original network counted.
+
+The ``sapa`` convention (``slot_formulas=True``) counts the upsampler slots by their own
+``macs(x_shape, guide_shape)`` formula instead of by what runs inside them, as SAPA's Tables 2–5
+compute their deltas (Table 1's formulas, which leave out bias adds).
 
 Counts are per image (a batch of N counts N images and is divided by N, as mmcv divides by its
 batch counter).
@@ -139,64 +145,99 @@ def module_hook(module: nn.Module) -> Callable[[nn.Module, tuple, Any], int] | N
     return None
 
 
+UNCOUNTED_OPS = {"bilinear_upsample": "plain interpolation: F.interpolate in the papers' code, a "
+                             "functional call mmcv's hooks do not see"}
+"""upbench ops the mmcv convention does not count, and why."""
+
+
 class _OpCounter(TorchDispatchMode):
     """Counts every ``upbench_count::<op>`` call (an upbench op inside ``counting_semantics``)
-    by its analytic MAC formula, charged to the innermost running module."""
+    by its analytic MAC formula (ops in :data:`UNCOUNTED_OPS` count 0 and are listed)."""
 
-    def __init__(self, charge: Callable[[str, int], None]) -> None:
+    def __init__(self, count: MmcvCount) -> None:
         super().__init__()
-        self.charge = charge
+        self.count = count
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        ns = getattr(func, "namespace", None)
-        if ns == "upbench_count":
+        if getattr(func, "namespace", None) == "upbench_count":
             from upbench.ops import get_op
 
             name = func.__name__.split(".")[0]
-            self.charge(f"upbench::{name}", int(get_op(name).macs(*args, *kwargs.values())))
+            if name in UNCOUNTED_OPS:
+                self.count.not_counted(f"upbench::{name}")
+            else:
+                self.count.charge(f"upbench::{name}",
+                                  int(get_op(name).macs(*args, *kwargs.values())))
         return out
 
 
 class MmcvCount:
     """One counting pass: hooks on every module of ``model``, events charged to module names.
 
+    Args:
+        model: the module counted.
+        formula_slots: names of modules counted by their own ``macs(x_shape, guide_shape)``
+            formula instead of what runs inside them (the ``sapa`` convention's slots).
+
     Attributes:
         events: (module name, operator label, MACs) of every counted call, for the whole batch.
-        uncounted: leaf module types that ran, compute something and count nothing in this
-            convention (e.g. LayerNorm, GELU), with their number of calls.
+        uncounted: leaf module types (and upbench ops) that ran, compute something and count
+            nothing in this convention (e.g. LayerNorm, GELU), with their number of calls.
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, formula_slots: set[str] | None = None) -> None:
         self.model = model
+        self.formula_slots = formula_slots or set()
         self.events: list[tuple[str, str, int]] = []
         self.uncounted: Counter[str] = Counter()
         self._stack: list[str] = []
         self._starts: list[int] = []
+        self._inside_formula = 0
+        self._seen = 0  # calls counted or noted so far
         self._handles: list[Any] = []
 
-    def charge(self, label: str, macs: int) -> None:
-        """Charge ``macs`` of ``label`` to the innermost running module."""
-        self.events.append((self._stack[-1] if self._stack else "", label, int(macs)))
+    def charge(self, label: str, macs: int, name: str | None = None) -> None:
+        """Charge ``macs`` of ``label`` to module ``name`` (default: the innermost running one);
+        nothing inside a slot counted by its formula."""
+        if self._inside_formula:
+            return
+        self._seen += 1
+        self.events.append((self._stack[-1] if name is None and self._stack else name or "",
+                            label, int(macs)))
 
-    def _pre(self, name: str):
+    def not_counted(self, label: str) -> None:
+        """Note a call this convention does not count."""
+        if not self._inside_formula:
+            self._seen += 1
+            self.uncounted[label] += 1
+
+    def _pre(self, name: str, formula: bool):
         def pre(module, inputs):
             self._stack.append(name)
-            self._starts.append(len(self.events))
+            self._starts.append(self._seen)
+            self._inside_formula += formula
         return pre
 
-    def _post(self, name: str, fn, own: bool, leaf: bool):
-        def post(module, inputs, output):
+    def _post(self, name: str, fn, own: bool, leaf: bool, formula: bool):
+        def post(module, args, kwargs, output):
+            if formula:
+                self._inside_formula -= 1
+                x = args[0] if args else kwargs.get("x")
+                g = args[1] if len(args) > 1 else kwargs.get("guide")
+                self.charge(f"formula:{type(module).__name__}",
+                            module.macs(tuple(x.shape), tuple(g.shape) if isinstance(
+                                g, torch.Tensor) else None), name)
             if fn is not None:
-                self.events.append((name, type(module).__name__, int(fn(module, inputs, output))))
+                self.charge(type(module).__name__, fn(module, args, output), name)
             if own:
-                self.events.append((name, f"counted_macs:{type(module).__name__}",
-                                    int(module.counted_macs(inputs, output))))
-            start = self._starts.pop() if self._starts else len(self.events)
-            if fn is None and not own and leaf and len(self.events) == start \
+                self.charge(f"counted_macs:{type(module).__name__}",
+                            module.counted_macs(args, output), name)
+            start = self._starts.pop() if self._starts else self._seen
+            if fn is None and not own and leaf and self._seen == start \
                     and not isinstance(module, NO_ARITHMETIC):
-                self.uncounted[type(module).__name__] += 1
+                self.not_counted(type(module).__name__)
             if self._stack and self._stack[-1] == name:
                 self._stack.pop()
         return post
@@ -205,10 +246,11 @@ class MmcvCount:
         for name, m in self.model.named_modules():
             fn = module_hook(m)
             own = callable(getattr(m, "counted_macs", None))
+            formula = name in self.formula_slots
             leaf = next(m.children(), None) is None
-            self._handles.append(m.register_forward_pre_hook(self._pre(name)))
-            self._handles.append(m.register_forward_hook(self._post(name, fn, own, leaf),
-                                                         always_call=True))
+            self._handles.append(m.register_forward_pre_hook(self._pre(name, formula)))
+            self._handles.append(m.register_forward_hook(
+                self._post(name, fn, own, leaf, formula), with_kwargs=True, always_call=True))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -251,19 +293,32 @@ def _si(v: int) -> str:
     return str(v)
 
 
+def formula_slots(model: nn.Module, part: list[str] | None) -> set[str]:
+    """The modules of ``part`` that define a ``macs(x_shape, guide_shape)`` formula (upbench's
+    upsamplers that publish one; the others are counted by the hooks)."""
+    mods = dict(model.named_modules())
+    return {n for n in part or [] if n in mods and callable(getattr(mods[n], "macs", None))}
+
+
 def count_mmcv(model: nn.Module, inputs: tuple, part: list[str] | None = None,
-               table: bool = False, max_depth: int = 3) -> dict[str, Any]:
+               table: bool = False, max_depth: int = 3, slot_formulas: bool = False
+               ) -> dict[str, Any]:
     """Run ``model(*inputs)`` once (no grad, the caller sets eval mode) under the mmcv hooks.
+
+    Args:
+        slot_formulas: count each module of ``part`` that has a ``macs`` formula by it (the
+            ``sapa`` convention) instead of by what runs inside.
 
     Returns:
         ``total``, ``by_module``, ``by_operator``, ``part`` (MACs of the modules named in
-        ``part``), ``uncounted`` and ``table`` — all per image.
+        ``part``), ``uncounted``, ``formula_slots`` and ``table`` — all per image.
     """
     from upbench.ops._registry import counting_semantics
 
     x = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
     batch = int(x.shape[0]) if x is not None and x.dim() > 0 and x.shape[0] > 0 else 1
-    with MmcvCount(model) as c, torch.no_grad(), counting_semantics(), _OpCounter(c.charge):
+    slots = formula_slots(model, part) if slot_formulas else set()
+    with MmcvCount(model, slots) as c, torch.no_grad(), counting_semantics(), _OpCounter(c):
         model(*inputs)
     mods = by_module(c.events, batch)
     ops: Counter[str] = Counter()
@@ -272,5 +327,5 @@ def count_mmcv(model: nn.Module, inputs: tuple, part: list[str] | None = None,
     part_total = sum(mods.get(name, 0) for name in part or [])
     return {"total": mods.get("", 0), "by_module": mods,
             "by_operator": {k: v // batch for k, v in ops.items()}, "part": part_total,
-            "uncounted": dict(c.uncounted),
+            "uncounted": dict(c.uncounted), "formula_slots": sorted(slots),
             "table": render_table(model, mods, max_depth) if table else ""}

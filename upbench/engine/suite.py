@@ -70,12 +70,12 @@ class ProfileConfig:
     result carries the latency ratio against it: ``latency_repeats`` repeats, or
     ``speed_repeats`` when ``speed_reference`` is set explicitly (the CI gate's Mann–Whitney U
     test of the ratio wants ≥ 5 of them). ``flops_convention`` is how FLOPs are counted
-    (``fvcore`` or ``mmcv``, docs/counting.md); every result records it.
+    (``fvcore``, ``mmcv`` or ``sapa``, docs/counting.md); every result records it.
     """
 
     flops: bool = True
     flops_size: list[int] | None = bound(None, ge=1)
-    flops_convention: Literal["fvcore", "mmcv"] = bound("fvcore", omit_default=True)
+    flops_convention: Literal["fvcore", "mmcv", "sapa"] = bound("fvcore", omit_default=True)
     latency: bool = True
     latency_size: list[int] | None = bound(None, ge=1)
     latency_warmup: int = bound(3, ge=0)
