@@ -253,7 +253,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
                    "flops_total": rep.total, "flops_upsampler": rep.part,
                    "upsampler_share": share, "params_total": params["total"],
                    "params_upsampler": params["upsampler"],
-                   "params_trainable": params["trainable"],
+                   "params_trainable": count_params(target, None, "trainable")["total"],
                    "unsupported_ops": rep.unsupported_ops, "by_operator": rep.by_operator,
                    "by_module": rep.by_module}
     if rep.convention != "fvcore":

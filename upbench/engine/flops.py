@@ -239,8 +239,8 @@ PARAM_COUNTS = ("all", "trainable")
 def count_params(model: nn.Module, part: list[str] | None = None, which: str = "all"
                  ) -> dict[str, int]:
     """Parameter counts (buffers excluded): ``total`` and ``upsampler`` (of the named
-    submodules), counting every parameter (``which="all"``) or only trainable ones
-    (``"trainable"``); ``trainable`` is always the trainable total.
+    submodules), counting every parameter (``which="all"``) or only those with
+    ``requires_grad`` (``"trainable"``, mmcv's / mmdetection's count).
 
     Raises:
         ValueError: an unknown ``which``.
@@ -253,5 +253,4 @@ def count_params(model: nn.Module, part: list[str] | None = None, which: str = "
 
     mods = dict(model.named_modules())
     ups = [p for name in part or [] for p in mods[name].parameters()]
-    return {"total": n(model.parameters()), "upsampler": n(ups),
-            "trainable": int(sum(p.numel() for p in model.parameters() if p.requires_grad))}
+    return {"total": n(model.parameters()), "upsampler": n(ups)}

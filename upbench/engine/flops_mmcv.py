@@ -132,7 +132,9 @@ MODULE_HOOKS: dict[type, Callable[[nn.Module, tuple, Any], int]] = {
 
 NO_ARITHMETIC = (nn.Identity, nn.Dropout, nn.Dropout2d, nn.Dropout3d, nn.Flatten, nn.Unflatten,
                  nn.PixelShuffle, nn.PixelUnshuffle)
-"""Leaf modules that compute nothing (not reported as uncounted)."""
+NO_ARITHMETIC_NAMES = frozenset({"StochasticDepth", "DropPath"})
+"""Leaf modules that compute nothing (not reported as uncounted): identities in eval mode, data
+movement; by type, and by class name for other libraries' drop-path modules."""
 
 
 def module_hook(module: nn.Module) -> Callable[[nn.Module, tuple, Any], int] | None:
@@ -247,7 +249,8 @@ class MmcvCount:
                             module.counted_macs(args, output), name)
             start = self._starts.pop() if self._starts else self._seen
             if fn is None and not own and leaf and self._seen == start \
-                    and not isinstance(module, NO_ARITHMETIC):
+                    and not isinstance(module, NO_ARITHMETIC) \
+                    and type(module).__name__ not in NO_ARITHMETIC_NAMES:
                 self.not_counted(type(module).__name__)
             if self._stack and self._stack[-1] == name:
                 self._stack.pop()

@@ -149,7 +149,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                             for n in m.hosting_notes()})
             if notes:
                 rec["hosting_notes"] = notes
-            rec["params"] = count_params(model, model.slots)
+            rec["params"] = count_params(model, model.slots) | {
+                "trainable": count_params(model, None, "trainable")["total"]}
             if suite.profile.flops:
                 rep.phase(cell, "flops")
                 size = profile_size(suite, "flops_size")
