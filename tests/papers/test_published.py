@@ -142,3 +142,16 @@ def test_cli(tmp_path):
     r = run(cli, ["papers", "nrd-t1-r50"])
     assert r.exit_code == 0 and "234.6" in r.stdout
     assert run(cli, ["papers", "nrd"]).exit_code == 2
+
+
+def test_paper_class_counts_default_flops():
+    from upbench.cli.flops import paper_classes
+    from upbench.papers import tables_of_baseline
+
+    assert get_table("sapa-t2-segformer-b1").num_classes == 150
+    assert get_table("sapa-t3-faster-rcnn-r50").num_classes == 80
+    assert get_table("sapa-t4-bts-r50").num_classes is None
+    assert paper_classes("segformer-b1") == (150, "sapa-t2-segformer-b1")
+    assert paper_classes("faster-rcnn-r50-fpn") == (80, "sapa-t3-faster-rcnn-r50")
+    assert paper_classes("bts-r50") == (None, None) and paper_classes("seg") == (None, None)
+    assert [t.id for t in tables_of_baseline("a2u-r34")] == ["sapa-t5-a2u-r34"]

@@ -87,6 +87,18 @@ def _hparams(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def paper_classes(baseline: str) -> tuple[int | None, str | None]:
+    """The class count a paper baseline is counted with by default: that of the first published
+    table measured on it (:mod:`upbench.papers`), e.g. 150 for segformer-b1 (ADE20K), 80 for
+    faster-rcnn-r50-fpn (COCO); ``(None, None)`` when none says."""
+    from upbench.papers import tables_of_baseline
+
+    for t in tables_of_baseline(baseline):
+        if t.num_classes is not None:
+            return t.num_classes, t.id
+    return None, None
+
+
 def task_model(task_name: str | None, baseline: str | None, upsampler: str,
                hparams: dict[str, Any], num_classes: int | None, placement: str | None,
                suite_file: str | None, sets: tuple[str, ...] = ()) -> tuple[Any, Any]:
@@ -174,7 +186,9 @@ def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | N
               help="Input channels of the upsampler alone.")
 @click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
 @click.option("--num-classes", type=int, default=None,
-              help="Classes (default: the task's dataset default; 19 for an upsampler alone).")
+              help="Classes (default: a paper baseline's paper count, e.g. 150 for segformer-b1 "
+                   "and 80 for faster-rcnn-r50-fpn; else the task's dataset default; 19 for an "
+                   "upsampler alone).")
 @click.option("--placement", type=click.Choice(["decoder", "final"]), default=None,
               help="Put a feature upsampler in the decoder slots or the final one.")
 @click.option("--convention", type=click.Choice(["fvcore", "mmcv", "sapa"]), default=None,
@@ -215,6 +229,9 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
         raise click.UsageError("give --baseline NAME (or --task / --suite) and/or --upsampler "
                                "NAME")
     slots: list[dict[str, Any]] | None = None
+    classes_from = None
+    if num_classes is None and suite_file is None and baseline is not None:
+        num_classes, classes_from = paper_classes(baseline)
     try:
         hp = _hparams(hparams)
         if whole:
@@ -228,6 +245,9 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
             inputs = suite.task_def.example_inputs(suite, (h, w))
             what = {"task": suite.task, "baseline": suite.baseline,
                     "upsampler": upsampler or suite.task_def.reference, "input_size": [h, w],
+                    "num_classes": getattr(suite.dataset, "num_classes", None),
+                    "num_classes_from": classes_from or ("--num-classes" if num_classes
+                                                         else "the suite / task default"),
                     "slots": part}
         else:
             convention = convention or "fvcore"
@@ -276,6 +296,9 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
                   + f", {params['upsampler']:,} {kind}")
     if not whole:
         console.print(f"per low-resolution location: {rep.part / (h * w):,.0f} multiply-adds")
+    elif classes_from:
+        console.print(f"classes: {data['num_classes']} (the paper's, {classes_from}; "
+                      "--num-classes to change)")
     if rep.convention == "fvcore":
         console.print("unsupported ops: " + (", ".join(f"{k} ×{v}" for k, v in
                                                        rep.unsupported_ops.items()) or "none"))

@@ -53,6 +53,7 @@ class PublishedTable:
         digits: printed decimals per column.
         rows: the rows, the reference first.
         params_counted: ``all`` parameters or only ``trainable`` ones (mmdetection's count).
+        num_classes: the classes the network was counted with (None: no classes, e.g. depth).
     """
 
     id: str
@@ -71,6 +72,7 @@ class PublishedTable:
     rows: tuple[PublishedRow, ...] = field(default_factory=tuple)
 
     params_counted: str = "all"
+    num_classes: int | None = None
 
     @property
     def columns(self) -> list[str]:
@@ -92,7 +94,7 @@ class PublishedTable:
                 "input_size": list(self.input_size) if self.input_size else None,
                 "flops_convention": self.flops_convention, "accounting": self.accounting,
                 "notes": self.notes, "reference": self.reference, "digits": self.digits,
-                "params_counted": self.params_counted,
+                "params_counted": self.params_counted, "num_classes": self.num_classes,
                 "rows": [{"method": r.method, "upsampler": r.upsampler, "values": r.values}
                          for r in self.rows]}
 
@@ -131,7 +133,7 @@ def _table(raw: dict[str, Any], paper: str, file: str) -> PublishedTable:
         accounting=" ".join(str(raw["accounting"]).split()),
         notes=" ".join(str(raw.get("notes") or "").split()), reference=raw["reference"],
         digits=dict(raw["digits"]), rows=tuple(rows),
-        params_counted=raw.get("params_counted", "all"))
+        params_counted=raw.get("params_counted", "all"), num_classes=raw.get("num_classes"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -155,6 +157,11 @@ def published_tables() -> dict[str, PublishedTable]:
     return out
 
 
+def tables_of_baseline(baseline: str) -> list[PublishedTable]:
+    """The stored tables measured on the upbench baseline ``baseline`` (may be empty)."""
+    return [t for t in published_tables().values() if t.baseline == baseline]
+
+
 def get_table(table_id: str) -> PublishedTable:
     """The stored table ``table_id``.
 
@@ -170,4 +177,4 @@ def get_table(table_id: str) -> PublishedTable:
 
 
 __all__ = ["DELTA_KEYS", "PublishedDataError", "PublishedRow", "PublishedTable", "get_table",
-           "published_tables"]
+           "published_tables", "tables_of_baseline"]
