@@ -70,7 +70,7 @@ def test_baselines_lists_every_task():
     seg = next(x for x in rows if x["name"] == "seg")
     assert seg["kind"] == "tiny" and seg["flops_size"] == [512, 512]
     assert [s["name"] for s in seg["slots"]] == ["up.0", "up.1", "up.2"]
-    assert all(s["guide_channels"] for s in seg["slots"])
+    assert all(s["guide_channels"] for s in seg["slots"]) and seg["slots_of"] == "sapa-b"
     r = invoke("baselines", "--task", "depth", "--no-slots")
     assert r.exit_code == 0 and "bts" in r.stdout
     assert invoke("baselines", "--task", "dpeth").exit_code == 2

@@ -11,10 +11,9 @@ from upbench.cli._output import console, print_json, print_table
 
 def baseline_rows(task_name: str | None = None, slots: bool = True) -> list[dict[str, Any]]:
     """One dict per (task, baseline): the :class:`BaselineInfo` fields, the task, the FLOPs
-    input size and (``slots``) the slot table of the baseline built with the task's reference
-    upsampler (or the error that building it raised), each slot's ``guide_channels`` read from
-    the baseline built with a guided upsampler (:data:`GUIDED_PROBE`; None where it cannot sit)."""
-    from upbench.cli.flops import task_model
+    input size and (``slots``) the slot table of the baseline hosting a guided feature upsampler
+    (:data:`GUIDED_PROBE`; where it cannot sit, the task's reference upsampler), with
+    ``slots_of`` naming which; ``error`` when neither builds."""
     from upbench.tasks import TASKS
 
     rows = []
@@ -27,31 +26,28 @@ def baseline_rows(task_name: str | None = None, slots: bool = True) -> list[dict
                 "flops_size": list(task.flops_size(b.name) or []) or None,
                 "reference": task.reference}
             if slots:
-                try:
-                    _, model = task_model(task.name, b.name, task.reference, {}, None, None, None)
-                    row["slots"] = [s.as_dict() for s in model.slot_table()]
-                    row["slots"] = _with_guides(task.name, b.name, row["slots"])
-                except Exception as e:  # noqa: BLE001 - one baseline must not hide the others
-                    row["slots"] = None
-                    row["error"] = f"{type(e).__name__}: {e}"
+                row |= _slots(task.name, b.name, task.reference)
             rows.append(row)
     return rows
 
 
 GUIDED_PROBE = "sapa-b"
-"""A guided feature upsampler every baseline's feature slots can host: building a baseline with
-it tells which guide each slot is given."""
+"""A guided feature upsampler: a baseline built with it shows every feature slot and its guide
+(a baseline's reference row may have other slots, e.g. segformer-b1's single bilinear resizes)."""
 
 
-def _with_guides(task: str, baseline: str, slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _slots(task: str, baseline: str, reference: str) -> dict[str, Any]:
     from upbench.cli.flops import task_model
 
-    try:
-        _, model = task_model(task, baseline, GUIDED_PROBE, {}, None, None, None)
-    except Exception:  # noqa: BLE001 - a baseline without guided slots keeps None
-        return slots
-    guides = {s.name: s.guide_channels for s in model.slot_table()}
-    return [s | {"guide_channels": guides.get(s["name"])} for s in slots]
+    error = None
+    for name in (GUIDED_PROBE, reference):
+        try:
+            _, model = task_model(task, baseline, name, {}, None, None, None)
+        except Exception as e:  # noqa: BLE001 - one baseline must not hide the others
+            error = f"{type(e).__name__}: {e}"
+            continue
+        return {"slots_of": name, "slots": [s.as_dict() for s in model.slot_table()]}
+    return {"slots_of": None, "slots": None, "error": error}
 
 
 def _slots_text(slots: list[dict[str, Any]] | None) -> str:
@@ -70,8 +66,8 @@ def _slots_text(slots: list[dict[str, Any]] | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def baselines_cmd(task_name: str | None, no_slots: bool, as_json: bool) -> None:
     """Every task's baselines: name, task, paper network or tiny one, source, the input size
-    FLOPs are reported at, and the upsampler slots (each baseline is built once, hosting the
-    task's reference upsampler, to read them).
+    FLOPs are reported at, and the feature upsampler slots with their channels, guides and
+    scales (each baseline is built once, hosting a guided upsampler, to read them).
 
     \b
       upbench baselines
@@ -95,6 +91,10 @@ def baselines_cmd(task_name: str | None, no_slots: bool, as_json: bool) -> None:
              r.get("error") or _slots_text(r.get("slots")) if not no_slots else "—"]
             for r in rows]
     print_table("baselines (the first of each task is its default)",
-                ["baseline", "task", "kind", "source", "FLOPs at", "slots"], body)
+                ["baseline", "task", "kind", "source", "FLOPs at", "slots"], body,
+                caption=[] if no_slots else [
+                    f"slots: as the baseline hosts a guided feature upsampler ({GUIDED_PROBE}; the "
+                    "reference upsampler where it cannot sit): name (input channels, guide "
+                    "channels, scale)"])
     console.print("FLOPs and params of one: upbench flops --baseline NAME [--upsampler NAME] "
                   "[--convention mmcv]")
