@@ -93,8 +93,8 @@ def baselines_cmd(task_name: str | None, no_slots: bool, as_json: bool) -> None:
     print_table("baselines (the first of each task is its default)",
                 ["baseline", "task", "kind", "source", "FLOPs at", "slots"], body,
                 caption=[] if no_slots else [
-                    f"slots: as the baseline hosts a guided feature upsampler ({GUIDED_PROBE}; the "
+                    (f"slots: as the baseline hosts a guided feature upsampler ({GUIDED_PROBE}; the "
                     "reference upsampler where it cannot sit): name (input channels, guide "
-                    "channels, scale)"])
+                    "channels, scale)")])
     console.print("FLOPs and params of one: upbench flops --baseline NAME [--upsampler NAME] "
                   "[--convention mmcv]")
