@@ -159,6 +159,7 @@ class _OpCounter(TorchDispatchMode):
     def __init__(self, count: MmcvCount) -> None:
         super().__init__()
         self.count = count
+        self._native: bool | None = None  # is the native library built (asked once)
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -171,8 +172,10 @@ class _OpCounter(TorchDispatchMode):
         spec = get_op(name)
         # the values: the native kernel where the library is already built (fast), else the
         # reference (the counting twin); the count is the formula's either way
+        if self._native is None:
+            self._native = load_if_built()
         out = None
-        if load_if_built():
+        if self._native:
             try:
                 out = spec.native(*args, *kwargs.values())
             except Exception:  # noqa: BLE001 - e.g. no kernel for this device: the reference
