@@ -198,7 +198,7 @@ def test_sapa_table2_deltas_on_the_slot_geometry(name, delta_g, conv_bias):
     sapa = count_flops(m, slot_inputs(), m.names, convention="sapa")
     mm = count_flops(m, slot_inputs(), m.names, convention="mmcv")
     assert round(64 * sapa.part / 1e9, 2) == delta_g
-    assert sapa.part == sum(u.macs((1, 256, s, s)) for u, s in zip(m.ups, (2, 4, 8, 4, 8, 8)))
+    assert sapa.part == sum(u.macs((1, 256, s, s)) for u, s in zip(m.ups, (2, 4, 8, 4, 8, 8), strict=True))
     assert sapa.formula_slots == m.names and sapa.as_dict()["formula_slots"] == m.names
     assert 64 * mm.part == 64 * sapa.part + conv_bias
     if name == "carafe":

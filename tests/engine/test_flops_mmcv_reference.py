@@ -27,7 +27,7 @@ class Logits(nn.Module):
 def sra_macs(size: int) -> int:
     """SegFormer's tools/get_flops.py ``sra_flops``: 2·N1·N2·C per efficient-attention block."""
     total = 0
-    for i, (c, sr, depth) in enumerate(zip(EMBED, SR, DEPTHS)):
+    for i, (c, sr, depth) in enumerate(zip(EMBED, SR, DEPTHS, strict=True)):
         side = size // (4 * 2**i)
         total += depth * 2 * side * side * (side // sr) ** 2 * c
     return total

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from upbench.cli._output import console, err_console, print_json, styled
+from upbench.cli._params import Choice
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -69,9 +70,10 @@ def _default_upsampler(task_name: str | None, baseline: str | None,
         if baseline in t.baseline_names:
             return t.reference
     if suite_file is not None:
+        from upbench.catalog import resolve_suite
         from upbench.engine.suite import load_suite
 
-        return load_suite(suite_file).task_def.reference
+        return load_suite(resolve_suite(suite_file)).task_def.reference
     return "bilinear"
 
 
@@ -104,11 +106,12 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
                suite_file: str | None, sets: tuple[str, ...] = ()) -> tuple[Any, Any]:
     """(suite, model) of a task baseline hosting ``upsampler``: the settings of ``suite_file``
     or the task's defaults (``--num-classes`` replaces the dataset's class count)."""
+    from upbench.catalog import resolve_suite
     from upbench.engine.suite import apply_overrides, build_suite, load_suite
     from upbench.tasks import TASKS
 
     if suite_file is not None:
-        suite = load_suite(suite_file, sets)
+        suite = load_suite(resolve_suite(suite_file), sets)
     else:
         if task_name is None:
             names = [t.name for t in TASKS.values() if baseline in t.baseline_names]
@@ -172,8 +175,9 @@ def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | N
               help="A baseline by name (e.g. seg, segformer-b1; `upbench baselines` lists them).")
 @click.option("--model", "model_alias", default=None, hidden=True, callback=_deprecated_model,
               help="Deprecated alias of --baseline.")
-@click.option("--suite", "suite_file", default=None, type=click.Path(dir_okay=False),
-              help="Take the task, baseline and model settings from this suite.")
+@click.option("--suite", "suite_file", default=None, type=click.Path(),
+              help="Take the task, baseline and model settings from this suite (a file or a "
+                   "stored suite's name).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Dotted override of a suite key (with --task or --suite).")
 @click.option("--upsampler", default=None, help="Registered upsampler name.")
@@ -189,14 +193,14 @@ def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | N
               help="Classes (default: a paper baseline's paper count, e.g. 150 for segformer-b1 "
                    "and 80 for faster-rcnn-r50-fpn; else the task's dataset default; 19 for an "
                    "upsampler alone).")
-@click.option("--placement", type=click.Choice(["decoder", "final"]), default=None,
+@click.option("--placement", type=Choice(["decoder", "final"]), default=None,
               help="Put a feature upsampler in the decoder slots or the final one.")
-@click.option("--convention", type=click.Choice(["fvcore", "mmcv", "sapa"]), default=None,
+@click.option("--convention", type=Choice(["fvcore", "mmcv", "sapa"]), default=None,
               help="How FLOPs are counted: fvcore (default; or the --suite's "
                    "profile.flops_convention), mmcv (mmcv 1.x's module hooks, as SegFormer and "
                    "mmdet count), or sapa (mmcv, the slots by their upsampler's MAC formula, as "
                    "SAPA's tables count their deltas); docs/counting.md.")
-@click.option("--params", "params_which", type=click.Choice(["all", "trainable"]),
+@click.option("--params", "params_which", type=Choice(["all", "trainable"]),
               default="all", show_default=True,
               help="Count every parameter, or only trainable ones (mmcv / mmdet's count).")
 @click.option("--max-depth", type=int, default=3, show_default=True, help="Table depth.")
@@ -212,7 +216,8 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
     \b
       upbench flops --baseline segformer-b1 --upsampler carafe --convention mmcv
       upbench flops --task segmentation --upsampler carafe --size 512x512
-      upbench flops --suite suites/quick.yaml --upsampler lau
+      upbench flops --task depth --upsampler sapa-b
+      upbench flops --suite quick --upsampler lau
       upbench flops --upsampler carafe --channels 256 --size 64x64 --scale 2
     """
     from upbench.engine.flops import count_flops, count_params
@@ -250,6 +255,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
                                                          else "the suite / task default"),
                     "slots": part}
         else:
+            assert upsampler is not None  # checked above: --upsampler without a task/model/suite
             convention = convention or "fvcore"
             h, w = parse_size(size or "64x64")
             cls = get_upsampler_class(upsampler)

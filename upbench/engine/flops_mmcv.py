@@ -68,15 +68,15 @@ def _first(inputs: tuple) -> torch.Tensor:
     return inputs[0]
 
 
-def conv_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def conv_macs(m: Any, inputs: tuple, output: torch.Tensor) -> int:
     """Convolution: kernel × (Cin/groups) × Cout per output position, + Cout with a bias."""
     positions = output.shape[0] * math.prod(output.shape[2:])
     per = math.prod(m.kernel_size) * (m.in_channels // m.groups) * m.out_channels
     bias = m.out_channels * positions if m.bias is not None else 0
-    return per * positions + bias
+    return int(per * positions + bias)
 
 
-def deconv_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def deconv_macs(m: Any, inputs: tuple, output: torch.Tensor) -> int:
     """Transposed convolution: kh·kw·Cin·(Cout/groups) per input position, + Cout per output
     position with a bias. (mmcv 1.2 multiplies the output height by itself for the bias term;
     it equals H·W for square outputs, which is what upbench's paper baselines produce.)"""
@@ -85,35 +85,35 @@ def deconv_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
     per = math.prod(m.kernel_size) * m.in_channels * (m.out_channels // m.groups)
     bias = m.out_channels * output.shape[0] * math.prod(output.shape[2:]) if m.bias is not None \
         else 0
-    return per * positions + bias
+    return int(per * positions + bias)
 
 
-def linear_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def linear_macs(m: Any, inputs: tuple, output: torch.Tensor) -> int:
     """Linear: input elements × out_features (mmcv counts no bias for Linear)."""
     return _numel(_first(inputs)) * int(output.shape[-1])
 
 
-def bn_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def bn_macs(m: Any, inputs: tuple, output: torch.Tensor) -> int:
     """BatchNorm: 1 per input element, 2 with affine parameters."""
     return _numel(_first(inputs)) * (2 if m.affine else 1)
 
 
-def activation_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def activation_macs(m: Any, inputs: tuple, output: torch.Tensor) -> int:
     """ReLU and its kin: 1 per output element."""
     return _numel(output)
 
 
-def pool_macs(m: nn.Module, inputs: tuple, output: Any) -> int:
+def pool_macs(m: Any, inputs: tuple, output: Any) -> int:
     """Pooling: 1 per input element."""
     return _numel(_first(inputs))
 
 
-def upsample_macs(m: nn.Module, inputs: tuple, output: torch.Tensor) -> int:
+def upsample_macs(m: Any, inputs: tuple, output: torch.Tensor) -> int:
     """``nn.Upsample``: 1 per output element."""
     return _numel(output)
 
 
-MODULE_HOOKS: dict[type, Callable[[nn.Module, tuple, Any], int]] = {
+MODULE_HOOKS: dict[type, Callable[[Any, tuple, Any], int]] = {
     nn.Conv1d: conv_macs, nn.Conv2d: conv_macs, nn.Conv3d: conv_macs,
     nn.ConvTranspose2d: deconv_macs,
     nn.ReLU: activation_macs, nn.PReLU: activation_macs, nn.ELU: activation_macs,
@@ -137,7 +137,7 @@ NO_ARITHMETIC_NAMES = frozenset({"StochasticDepth", "DropPath"})
 movement; by type, and by class name for other libraries' drop-path modules."""
 
 
-def module_hook(module: nn.Module) -> Callable[[nn.Module, tuple, Any], int] | None:
+def module_hook(module: nn.Module) -> Callable[[Any, tuple, Any], int] | None:
     """The counting function of ``module``'s type (or of the nearest base class in
     :data:`MODULE_HOOKS`, as mmcv lists its own subclasses of these types), else None."""
     for cls in type(module).__mro__:

@@ -81,10 +81,10 @@ def published_comparison(results: list[dict[str, Any]], table: PublishedTable
         for col in table.columns:
             paper = pub.values.get(col)
             ours = _upbench_value(mine, col) if paper is not None else None
-            diff = ours - paper if ours is not None and paper is not None else None
-            match = None
-            if diff is not None:
+            diff = match = None
+            if ours is not None and paper is not None:
                 d = table.digits.get(col, 2)
+                diff = ours - paper
                 match = abs(round(ours, d) - paper) < 0.5 * 10.0 ** -d
             values[col] = {"paper": paper, "upbench": ours, "diff": diff, "match": match}
         status = ("no upbench upsampler" if pub.upsampler is None else
