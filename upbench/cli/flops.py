@@ -284,6 +284,8 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
                    "by_module": rep.by_module}
     if rep.convention != "fvcore":
         data["uncounted_modules"] = rep.uncounted
+    if rep.formula_slots:
+        data["formula_slots"] = rep.formula_slots  # counted by their upsampler's macs formula
     if slots is not None:
         data["slot_table"] = slots
     if not whole:
