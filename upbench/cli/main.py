@@ -17,10 +17,12 @@ with quiet_interrupt():  # Ctrl-C during start-up: exit 130, no traceback
     import click
 
     from upbench import __version__
+    from upbench.cli.baselines import baselines_cmd
     from upbench.cli.check import check_cmd
     from upbench.cli.compare import compare_cmd
     from upbench.cli.flops import flops_cmd
     from upbench.cli.ops import ops_group
+    from upbench.cli.papers import papers_cmd
     from upbench.cli.run import run_cmd
     from upbench.cli.suite import suite_group
     from upbench.ops._build import CacheDirError
@@ -65,6 +67,8 @@ cli.add_command(run_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
+cli.add_command(baselines_cmd)
+cli.add_command(papers_cmd)
 
 
 def main() -> None:

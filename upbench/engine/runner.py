@@ -161,18 +161,22 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                             for n in m.hosting_notes()})
             if notes:
                 rec["hosting_notes"] = notes
-            rec["params"] = count_params(model, model.slots)
+            rec["params"] = count_params(model, model.slots) | {
+                "trainable": count_params(model, None, "trainable")["total"]}
             if suite.profile.flops:
                 rep.phase(cell, "flops")
                 size = profile_size(suite, "flops_size")
                 try:
                     target, part = model.flops_target()
-                    rec["flops"] = count_flops(target, task.example_inputs(suite, size), part
-                                               ).as_dict() | {"input_size": list(size)}
+                    rec["flops"] = count_flops(
+                        target, task.example_inputs(suite, size), part,
+                        convention=suite.profile.flops_convention,
+                    ).as_dict() | {"input_size": list(size)}
                     if model.flops_note:
                         rec["flops"]["counted"] = model.flops_note
                 except Exception as e:  # noqa: BLE001 - counting must not lose the cell
-                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
+                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size),
+                                    "convention": suite.profile.flops_convention}
             train_split, val_split = task.splits(suite)
             with record_impls() as impls:
                 rep.phase(cell, "train")

@@ -70,11 +70,13 @@ class ProfileConfig:
     baseline hosting the reference upsampler (``speed_reference``, default the task's), so every
     result carries the latency ratio against it: ``latency_repeats`` repeats, or
     ``speed_repeats`` when ``speed_reference`` is set explicitly (the CI gate's Mann–Whitney U
-    test of the ratio wants ≥ 5 of them).
+    test of the ratio wants ≥ 5 of them). ``flops_convention`` is how FLOPs are counted
+    (``fvcore``, ``mmcv`` or ``sapa``, docs/counting.md); every result records it.
     """
 
     flops: bool = True
     flops_size: list[int] | None = bound(None, ge=1)
+    flops_convention: Literal["fvcore", "mmcv", "sapa"] = bound("fvcore", omit_default=True)
     latency: bool = True
     latency_size: list[int] | None = bound(None, ge=1)
     latency_warmup: int = bound(3, ge=0)
