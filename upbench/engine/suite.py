@@ -44,7 +44,14 @@ SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}"
 
 @dataclass
 class TrainConfig:
-    """The training schedule."""
+    """The training schedule and the recipe around it (docs/recipes.md).
+
+    The recipe keys below ``flip`` are left out of a cell's config (and hash) while they hold
+    their defaults, so suites that do not set them keep their cells: ``precision`` (autocast
+    dtype), ``channels_last``, ``workers`` (DataLoader processes; 0 loads in the training
+    process), ``checkpoint_every`` / ``keep_checkpoints`` (checkpoints beside the result; null:
+    none), ``devices`` (DistributedDataParallel processes for the cell) and ``sync_bn``.
+    """
 
     iterations: int = bound(200, ge=1)
     batch_size: int = bound(8, ge=1)
@@ -57,6 +64,28 @@ class TrainConfig:
     grad_clip: float | None = bound(None, gt=0, why="the maximum gradient norm; null for none")
     eval_batch_size: int = bound(16, ge=1)
     flip: bool = True
+    precision: Literal["fp32", "bf16", "fp16"] = bound("fp32", omit_default=True)
+    channels_last: bool = bound(False, omit_default=True)
+    workers: int = bound(0, ge=0, omit_default=True,
+                         why="DataLoader worker processes; 0 loads in the training process")
+    checkpoint_every: int | None = bound(None, ge=1, omit_default=True,
+                                         why="iterations between checkpoints; null for none")
+    keep_checkpoints: int = bound(1, ge=1, omit_default=True,
+                                  why="how many of the newest checkpoints stay on disk")
+    devices: int = bound(1, ge=1, omit_default=True,
+                         why="processes (one per device) training the cell together")
+    sync_bn: bool = bound(False, omit_default=True)
+
+    def validate(self, file: str, prefix: str) -> None:
+        key = f"{prefix}.devices" if prefix else "devices"
+        if self.batch_size % self.devices:
+            raise ConfigError(file, key, f"train.batch_size ({self.batch_size}) must be a "
+                              f"multiple of devices ({self.devices}): each process takes an "
+                              "equal share of the global batch")
+        if self.sync_bn and self.devices == 1:
+            raise ConfigError(file, f"{prefix}.sync_bn" if prefix else "sync_bn",
+                              "sync_bn synchronises batch norm across devices; it needs "
+                              "devices > 1")
 
 
 @dataclass
@@ -386,6 +415,9 @@ class Cell:
     seed: int
     config: dict[str, Any]
     hash: str
+    #: the results directory the cell's checkpoints and training log go to (set by the driver;
+    #: not part of the config: None writes neither)
+    workdir: str | None = field(default=None, compare=False)
 
     def suite_config(self) -> Suite:
         """The suite (its settings, with this cell's upsampler as the only entry) rebuilt and
@@ -401,6 +433,11 @@ class Cell:
     @property
     def label(self) -> str:
         return self.upsampler.label
+
+    @property
+    def stem(self) -> str:
+        """``<label>__seed<s>__<hash>``: the result's file name without ``.json``."""
+        return self.filename[: -len(".json")]
 
     @property
     def filename(self) -> str:
