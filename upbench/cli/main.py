@@ -16,6 +16,7 @@ import click
 from upbench import __version__
 from upbench.cli.check import check_cmd
 from upbench.cli.compare import compare_cmd
+from upbench.cli.evaluate import eval_cmd
 from upbench.cli.flops import flops_cmd
 from upbench.cli.ops import ops_group
 from upbench.cli.run import run_cmd
@@ -54,6 +55,7 @@ def cli() -> None:
 cli.add_command(ops_group)
 cli.add_command(suite_group)
 cli.add_command(run_cmd)
+cli.add_command(eval_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)

@@ -141,7 +141,7 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
-    from upbench.engine.preflight import preflight
+    from upbench.engine.preflight import check_checkpoints, preflight
     from upbench.engine.runner import run_suite
 
     try:
@@ -153,6 +153,14 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         err_console.print(styled("invalid suite", "red", f" {e}"))
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
+    try:
+        resumes = check_checkpoints(cells, out)  # a checkpoint of another config: before work
+    except ConfigError as e:
+        err_console.print(styled("invalid suite", "red", f" {e}"))
+        sys.exit(2)
+    for name, it in resumes.items():
+        err_console.print(f"{name}: resuming from its checkpoint at iteration {it}",
+                          highlight=False)
     lock = open_output_dir(out, wait)
     try:
         executor = make_executor(exconf)
