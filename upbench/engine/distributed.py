@@ -28,6 +28,23 @@ import torch.distributed as dist
 from torch import nn
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over the process group; the gradient of every rank's input is the sum of the ranks'
+    output gradients (each rank's loss depends on the global sum)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        g = grad.clone()
+        dist.all_reduce(g)
+        return g
+
+
 class GlooSyncBatchNorm(nn.BatchNorm2d):
     """Batch norm whose training statistics are the whole global batch's: per-channel sums,
     sums of squares and counts are all-reduced (differentiably) across the process group.
@@ -37,12 +54,10 @@ class GlooSyncBatchNorm(nn.BatchNorm2d):
         if not (self.training and dist.is_available() and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         xf = x.float()
         count = torch.full((1,), xf.numel() / xf.shape[1], dtype=torch.float32, device=x.device)
         stats = torch.cat([xf.sum((0, 2, 3)), (xf * xf).sum((0, 2, 3)), count])
-        stats = all_reduce(stats)
+        stats = _AllReduceSum.apply(stats)
         c = x.shape[1]
         n = stats[-1]
         mean = stats[:c] / n
