@@ -28,6 +28,7 @@ class RichReporter(Reporter):
         self.p = progress
         self.suite_task = None
         self.cell_task = None
+        self.rates = ""
 
     def suite_start(self, suite, cells, todo) -> None:
         skipped = len(cells) - len(todo)
@@ -37,6 +38,7 @@ class RichReporter(Reporter):
         self.suite_task = self.p.add_task(escape(f"suite {suite.name}"), total=len(todo), loss="")
 
     def cell_start(self, cell, index, total) -> None:
+        self.rates = ""
         if self.cell_task is not None:
             self.p.remove_task(self.cell_task)
         self.cell_task = self.p.add_task(escape(f"{cell.label} seed {cell.seed}"),
@@ -46,7 +48,13 @@ class RichReporter(Reporter):
         self.p.update(self.cell_task, description=escape(f"{cell.label} seed {cell.seed} [{name}]"))
 
     def iteration(self, cell, it, total, loss) -> None:
-        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}")
+        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}{self.rates}")
+
+    def progress(self, cell, entry) -> None:
+        self.rates = progress_text(entry)
+        if entry.get("iteration") and self.cell_task is not None:
+            self.p.update(self.cell_task, completed=entry["iteration"],
+                          loss=f"loss {entry['loss']:.4f}{self.rates}")
 
     def cell_end(self, cell, result) -> None:
         self.p.advance(self.suite_task)
@@ -59,6 +67,16 @@ class RichReporter(Reporter):
             extra = result["error"].splitlines()[0][:160]
         self.p.console.print(styled(f"{status:6}", color, f" {cell.label} seed {cell.seed}  "
                                     f"{extra}"), highlight=False)
+
+
+def progress_text(entry: dict[str, Any]) -> str:
+    """``  lr 2.0e-03  5.1 it/s  41 img/s`` from a training-log record (what is known)."""
+    parts = [f"lr {entry['lr']:.1e}"] if entry.get("lr") is not None else []
+    if entry.get("it_per_s"):
+        parts.append(f"{entry['it_per_s']:.2f} it/s")
+    if entry.get("samples_per_s"):
+        parts.append(f"{entry['samples_per_s']:.0f} img/s")
+    return "".join(f"  {p}" for p in parts)
 
 
 def shown_metrics(task: str) -> list:
