@@ -42,26 +42,41 @@ def batch_keys(n: int, batch_size: int, gen: torch.Generator, flip: bool = False
             return
 
 
-def shard(keys: Iterator[BatchKey], rank: int, world: int) -> Iterator[BatchKey]:
+def with_seeds(keys: Iterator[BatchKey], seed: int, start: int = 0) -> Iterator[tuple]:
+    """Keys ``(indices, flips, sample seeds)``: every sample of iteration ``start + i`` gets
+    its augmentation seed (:func:`upbench.data.augment.sample_seeds`)."""
+    from upbench.data.augment import sample_seeds
+
+    for it, (idx, f) in enumerate(keys, start):
+        yield idx, f, sample_seeds(seed, it, len(idx))
+
+
+def shard(keys: Iterator[tuple], rank: int, world: int) -> Iterator[tuple]:
     """Process ``rank``'s contiguous share of every batch key (``world`` equal shares)."""
-    for idx, f in keys:
-        per = len(idx) // world
+    for key in keys:
+        per = len(key[0]) // world
         sl = slice(rank * per, (rank + 1) * per)
-        yield idx[sl], (f[sl] if f is not None else None)
+        yield tuple(t[sl] if t is not None else None for t in key)
+
+
+def _load(split: Any, key: tuple, augment: Any) -> Any:
+    batch = split.batch(key[0], key[1])
+    if augment is not None:
+        batch = augment(batch, key[2])
+    return batch
 
 
 class _KeyedBatches(torch.utils.data.Dataset):
     """A split indexed by batch keys (what a DataLoader worker calls)."""
 
-    def __init__(self, split: Any) -> None:
-        self.split = split
+    def __init__(self, split: Any, augment: Any = None) -> None:
+        self.split, self.augment = split, augment
 
     def __len__(self) -> int:
         return len(self.split)
 
-    def __getitem__(self, key: BatchKey) -> Any:
-        idx, f = key
-        return self.split.batch(idx, f)
+    def __getitem__(self, key: tuple) -> Any:
+        return _load(self.split, key, self.augment)
 
 
 def _seed_worker(base: int, worker_id: int) -> None:
@@ -77,14 +92,15 @@ def _identity(batch: Any) -> Any:
     return batch
 
 
-def stream(split: Any, keys: Iterator[BatchKey], workers: int, device: torch.device,
-           seed: int) -> Iterator[Any]:
-    """Batches ``(inputs, targets)`` for ``keys``: read in this process (``workers == 0``, the
-    plain loop) or by a DataLoader with ``workers`` processes."""
+def stream(split: Any, keys: Iterator[tuple], workers: int, device: torch.device,
+           seed: int, augment: Any = None) -> Iterator[Any]:
+    """Batches ``(inputs, targets)`` for keys ``(indices, flips[, sample seeds])``, augmented by
+    ``augment(batch, seeds)`` when given: read in this process (``workers == 0``, the plain
+    loop) or by a DataLoader with ``workers`` processes."""
     if workers == 0:
-        return (split.batch(idx, f) for idx, f in keys)
+        return (_load(split, key, augment) for key in keys)
     loader = torch.utils.data.DataLoader(
-        _KeyedBatches(split), batch_size=None, sampler=_Keys(keys), num_workers=workers,
+        _KeyedBatches(split, augment), batch_size=None, sampler=_Keys(keys), num_workers=workers,
         collate_fn=_identity, pin_memory=device.type == "cuda", persistent_workers=True,
         prefetch_factor=2, worker_init_fn=functools.partial(_seed_worker, seed),
         generator=torch.Generator().manual_seed(seed))
@@ -108,4 +124,4 @@ def skip(keys: Iterator[BatchKey], n: int) -> Iterator[BatchKey]:
     return keys
 
 
-__all__ = ["BatchKey", "batch_keys", "shard", "skip", "stream"]
+__all__ = ["BatchKey", "batch_keys", "shard", "skip", "stream", "with_seeds"]

@@ -117,13 +117,15 @@ def failed_record(cell: Cell, error: str, tb: str | None = None) -> dict[str, An
 
 
 def train_io(cell: Cell, suite: Suite) -> dict[str, Any]:
-    """The files of a cell's training run in its results directory (``cell.workdir``): the
-    JSON-lines log always, checkpoints when ``train.checkpoint_every`` is set."""
+    """The recipe around a cell's training run: the task's augmentation (``train.augment``) and
+    the files in its results directory (``cell.workdir``): the JSON-lines log always,
+    checkpoints when ``train.checkpoint_every`` is set."""
+    io: dict[str, Any] = {"augment": suite.task_def.augmentation(suite)}
     if not cell.workdir:
-        return {}
+        return io
     from upbench.engine.checkpoint import CheckpointStore, checkpoint_dir
 
-    io: dict[str, Any] = {"log_path": Path(cell.workdir) / f"{cell.stem}.train.jsonl"}
+    io["log_path"] = Path(cell.workdir) / f"{cell.stem}.train.jsonl"
     if suite.train.checkpoint_every:
         io["checkpoints"] = CheckpointStore(checkpoint_dir(cell.workdir, cell), cell.hash,
                                             cell.config, suite.train.keep_checkpoints)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from upbench.data.augment import AugmentConfig
 from upbench.engine.executors.base import ExecutorConfig
 from upbench.tasks import TASKS, Task, get_task
 from upbench.utils.schema import ConfigError, bound, build, coerce, to_dict
@@ -50,7 +51,8 @@ class TrainConfig:
     their defaults, so suites that do not set them keep their cells: ``precision`` (autocast
     dtype), ``channels_last``, ``workers`` (DataLoader processes; 0 loads in the training
     process), ``checkpoint_every`` / ``keep_checkpoints`` (checkpoints beside the result; null:
-    none), ``devices`` (DistributedDataParallel processes for the cell) and ``sync_bn``.
+    none), ``devices`` (DistributedDataParallel processes for the cell), ``sync_bn`` and
+    ``augment`` (:class:`~upbench.data.augment.AugmentConfig`).
     """
 
     iterations: int = bound(200, ge=1)
@@ -75,6 +77,7 @@ class TrainConfig:
     devices: int = bound(1, ge=1, omit_default=True,
                          why="processes (one per device) training the cell together")
     sync_bn: bool = bound(False, omit_default=True)
+    augment: AugmentConfig = bound(default_factory=AugmentConfig, omit_default=True)
 
     def validate(self, file: str, prefix: str) -> None:
         key = f"{prefix}.devices" if prefix else "devices"
@@ -210,6 +213,9 @@ class Suite:
             raise ConfigError(file, "upsamplers", "lists no upsampler (every one excluded, or an "
                               "empty list); name at least one, or 'all'")
         self.source = file
+        if self.train.augment.active and task.augmentation(self) is None:
+            raise ConfigError(file, "train.augment", f"task {self.task!r} has no training "
+                              "augmentations (only train.flip); remove train.augment")
         task.validate(self, file)
 
 

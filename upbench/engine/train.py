@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from upbench.engine.checkpoint import CheckpointStore, rng_state, set_rng_state
-from upbench.engine.loader import batch_keys, shard, skip, stream
+from upbench.engine.loader import batch_keys, shard, skip, stream, with_seeds
 from upbench.engine.precision import Precision, as_float32
 from upbench.engine.trainlog import TrainLog
 
@@ -119,7 +119,8 @@ def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
           on_iter: Callable[[int, int, float], None] | None = None, *,
           checkpoints: CheckpointStore | None = None, log_path: str | Path | None = None,
           on_log: Callable[[dict[str, Any]], None] | None = None, rank: int = 0,
-          world: int = 1) -> dict[str, Any]:
+          world: int = 1, augment: Callable[[Any, torch.Tensor], Any] | None = None
+          ) -> dict[str, Any]:
     """Train a task model on ``split`` for ``cfg.iterations`` iterations.
 
     Each iteration minimises the sum of ``model.training_losses(inputs, targets)``, under the
@@ -129,7 +130,8 @@ def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
     ``log_path`` it writes its JSON-lines log (:class:`~upbench.engine.trainlog.TrainLog`),
     whose records also go to ``on_log``. ``rank``/``world`` > 1: one process of a
     DistributedDataParallel run (the process group is initialised by the caller; rank 0 alone
-    writes checkpoints and the log).
+    writes checkpoints and the log). ``augment(batch, sample_seeds)``: the task's training
+    augmentation (``train.augment``), applied where the batch is read.
 
     Raises:
         Diverged: the loss became NaN/inf (with the iteration).
@@ -162,10 +164,11 @@ def train(model: nn.Module, split, cfg, seed: int, device: torch.device,
         rec = state["record"]
         curve, loss_v, terms = rec["loss_curve"], rec["final_loss"], rec["final_loss_terms"]
         done_time = rec["time_s"]
-    keys = skip(batch_keys(len(split), cfg.batch_size, gen, flip=cfg.flip), start)
+    keys = with_seeds(skip(batch_keys(len(split), cfg.batch_size, gen, flip=cfg.flip), start),
+                      seed, start)
     if world > 1:
         keys = shard(keys, rank, world)
-    data = stream(split, keys, getattr(cfg, "workers", 0), device, seed)
+    data = stream(split, keys, getattr(cfg, "workers", 0), device, seed, augment)
     net: nn.Module = _Losses(model)
     if world > 1:
         net = nn.parallel.DistributedDataParallel(
