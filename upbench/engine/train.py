@@ -29,29 +29,51 @@ class Diverged(RuntimeError):
 
 
 def make_optimizer(model: nn.Module, cfg) -> torch.optim.Optimizer:
-    """AdamW / Adam / SGD (momentum) from a suite's TrainConfig; no weight decay on norms/biases."""
-    decay, no_decay = [], []
-    for p in model.parameters():
+    """AdamW / Adam / SGD (momentum) from a suite's TrainConfig; no weight decay on norms/biases.
+
+    ``cfg.lr_mult`` (``{name part: multiplier}``, e.g. ``{head: 10}`` as mmseg's
+    ``custom_keys``) gives the parameters whose qualified name contains a key (the first that
+    matches) ``lr × multiplier``.
+    """
+    mults = dict(getattr(cfg, "lr_mult", None) or {})
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {(True, 1.0): [], (False, 1.0): []}
+    for name, p in model.named_parameters():
         if p.requires_grad:
-            (no_decay if p.dim() <= 1 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+            mult = next((float(v) for k, v in mults.items() if k in name), 1.0)
+            groups.setdefault((p.dim() > 1, mult), []).append(p)
+    param_groups = []
+    for (decay, mult), params in groups.items():
+        if not params and mult != 1.0:
+            continue
+        group = {"params": params, "weight_decay": cfg.weight_decay if decay else 0.0}
+        if mult != 1.0:
+            group["lr"] = cfg.lr * mult
+        param_groups.append(group)
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.SGD(param_groups, lr=cfg.lr, momentum=cfg.momentum)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=cfg.lr)
-    return torch.optim.AdamW(groups, lr=cfg.lr)
+        return torch.optim.Adam(param_groups, lr=cfg.lr)
+    return torch.optim.AdamW(param_groups, lr=cfg.lr)
 
 
 def lr_factor(it: int, cfg) -> float:
-    """Multiplier of the base lr at iteration ``it`` (linear warm-up, then the schedule)."""
+    """Multiplier of the base lr at iteration ``it``: linear warm-up over ``warmup_iters``
+    (from ``(it + 1) / warmup_iters``, or from ``warmup_ratio`` as mmcv's linear warm-up), then
+    the schedule: ``poly`` ((1 − t)^power), ``cosine``, ``step`` (× gamma at each of the
+    ``milestones`` iterations) or ``constant``; poly and cosine end at ``min_lr_ratio``."""
     if cfg.warmup_iters and it < cfg.warmup_iters:
-        return (it + 1) / cfg.warmup_iters
+        ratio = getattr(cfg, "warmup_ratio", None)
+        if ratio is None:
+            return (it + 1) / cfg.warmup_iters
+        return ratio + (1 - ratio) * it / cfg.warmup_iters
     t = (it - cfg.warmup_iters) / max(1, cfg.iterations - cfg.warmup_iters)
+    floor = getattr(cfg, "min_lr_ratio", 0.0)
     if cfg.schedule == "poly":
-        return (1 - min(t, 1.0)) ** 0.9
+        return floor + (1 - floor) * (1 - min(t, 1.0)) ** getattr(cfg, "power", 0.9)
     if cfg.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
+    if cfg.schedule == "step":
+        return cfg.gamma ** sum(1 for m in cfg.milestones if it >= m)
     return 1.0
 
 
