@@ -11,7 +11,7 @@ from upbench.engine import expand
 from upbench.engine.distributed import GlooSyncBatchNorm, convert_sync_bn
 from upbench.engine.preflight import available_devices, check_devices
 from upbench.engine.results import load_results
-from upbench.engine.runner import run_suite
+from upbench.engine.runner import Reporter, run_suite
 from upbench.engine.suite import build_suite
 from upbench.utils.schema import ConfigError
 
@@ -29,7 +29,17 @@ def _suite(**train):
 def test_two_gloo_processes_follow_the_single_process_loss_curve(native, tmp_path):
     one, two = _suite(), _suite(devices=2, sync_bn=True)
     r1 = run_suite(one, expand(one), tmp_path / "one")
-    r2 = run_suite(two, expand(two), tmp_path / "two")
+
+    class Seen(Reporter):
+        def __init__(self):
+            self.its = []
+
+        def iteration(self, cell, it, total, loss):
+            self.its.append(it)
+
+    seen = Seen()
+    r2 = run_suite(two, expand(two), tmp_path / "two", reporter=seen)
+    assert seen.its == [1, 2, 3, 4, 5]  # rank 0's log followed by the cell's progress
     (a,), (b,) = r1.results, r2.results
     assert a["status"] == "ok" and b["status"] == "ok", b.get("traceback")
     ca, cb = torch.tensor(a["train"]["loss_curve"]), torch.tensor(b["train"]["loss_curve"])

@@ -17,9 +17,11 @@ CUDA, :class:`GlooSyncBatchNorm` on CPU (torch's own supports only accelerators)
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,18 +127,44 @@ def _worker(rank: int, world: int, port: int, cell: Any, out: str, threads: int)
         dist.destroy_process_group()
 
 
-def train_distributed(cell: Any, world: int, threads: int | None = None
+class _LogFollower:
+    """New records of a growing JSON-lines training log (complete lines only)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.offset = path, path.stat().st_size if path and path.exists() else 0
+
+    def new(self) -> list[dict[str, Any]]:
+        if self.path is None or not self.path.exists():
+            return []
+        with self.path.open("rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self.offset += end
+        return [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+
+
+def train_distributed(cell: Any, world: int, threads: int | None = None,
+                      on_log: Callable[[dict[str, Any]], None] | None = None
                       ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Train ``cell`` in ``world`` processes; returns rank 0's model state (on CPU) and its
-    training record. A failing process raises here (``ProcessRaisedException`` with its
-    traceback)."""
+    training record. While they run, the records rank 0 appends to the cell's training log go
+    to ``on_log`` (the console's progress). A failing process raises here
+    (``ProcessRaisedException`` with its traceback)."""
     import torch.multiprocessing as mp
 
     per = threads or max(1, torch.get_num_threads() // world)
+    log = Path(cell.workdir) / f"{cell.stem}.train.jsonl" if cell.workdir else None
+    follow = _LogFollower(log)
     with tempfile.TemporaryDirectory(prefix="upbench-ddp-") as tmp:
         out = str(Path(tmp) / "rank0.pt")
-        mp.spawn(_worker, args=(world, free_port(), cell, out, per), nprocs=world,
-                 join=True)
+        ctx = mp.spawn(_worker, args=(world, free_port(), cell, out, per), nprocs=world,
+                       join=False)
+        while not ctx.join(timeout=0.5):
+            for entry in follow.new() if on_log is not None else ():
+                on_log(entry)
+        for entry in follow.new() if on_log is not None else ():
+            on_log(entry)
         saved = torch.load(out, map_location="cpu", weights_only=True)
     return saved["model"], saved["record"]
 

@@ -197,8 +197,13 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                 if suite.train.devices > 1:
                     from upbench.engine.distributed import train_distributed
 
+                    def progress(entry: dict[str, Any]) -> None:
+                        rep.progress(cell, entry)
+                        rep.iteration(cell, entry["iteration"], entry["iterations"],
+                                      entry["loss"])
+
                     state, rec["train"] = train_distributed(cell, suite.train.devices,
-                                                            suite.threads)
+                                                            suite.threads, progress)
                     model.load_state_dict(state)
                     model.to(device)
                 else:
