@@ -27,6 +27,10 @@ TINY = {
                 "dataset": {"kind": "synthetic", "train_size": 4, "val_size": 2},
                 "model": {"widths": [4, 8, 8, 8], "full_channels": 4,
                           "decoder_channels": [8, 8, 8, 8, 8]}},
+    # the paper baseline (MiT-B1 + SegFormer head): LayerNorm, attention, six cascaded slots
+    "segformer-b1": {"task": "segmentation", "baseline": "segformer-b1", "input_size": [32, 32],
+                     "dataset": {"kind": "synthetic", "num_classes": 4, "train_size": 4,
+                                 "val_size": 2}},
     "detection": {"input_size": [64, 64],
                   "dataset": {"kind": "synthetic", "num_classes": 3, "train_size": 4,
                               "val_size": 2},
@@ -36,6 +40,7 @@ TINY = {
 
 
 def tiny_suite(task: str, **train):
+    """A tiny suite of ``task`` (a key of TINY: a task, or a task's paper baseline)."""
     raw = {"name": "t", "task": task, "upsamplers": "all", "threads": 1,
            "train": {"iterations": 1, "batch_size": 2, "eval_batch_size": 2} | train} | TINY[task]
     return build_suite(raw)
@@ -55,7 +60,8 @@ def _train_and_eval(suite, entry):
     return rec, metrics
 
 
-@pytest.mark.parametrize("task", sorted(TINY))
+@pytest.mark.parametrize("task", [pytest.param(t, marks=pytest.mark.slow) if t == "segformer-b1"
+                                  else t for t in sorted(TINY)])
 def test_every_upsampler_trains_and_evaluates_under_bf16(native, task):
     suite = tiny_suite(task, precision="bf16")
     hosted = 0
