@@ -153,3 +153,11 @@ def test_cli_run_killed_by_sigkill_resumes(native, tmp_path):
     (a,), (b,) = load_results(tmp_path / "whole"), load_results(cut)
     assert b["train"].get("resumed_from", 0) >= 10
     assert a["metrics"] == b["metrics"] and a["train"]["loss_curve"] == b["train"]["loss_curve"]
+
+
+def test_cli_eval_needs_a_checkpoint(tmp_path):
+    from tests.reliability.helpers import invoke
+
+    path, _ = _suite(tmp_path)
+    r = invoke("eval", path, "--out", tmp_path / "empty")
+    assert r.exit_code == 2 and "no checkpoint" in r.output and "checkpoint_every" in r.output
