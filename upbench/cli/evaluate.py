@@ -62,16 +62,18 @@ def evaluate_checkpoint(cell, out: str) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as JSON.")
 def eval_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
              only: tuple[str, ...], as_json: bool) -> None:
-    """Evaluate cells of SUITE from their newest checkpoints (``train.checkpoint_every``).
+    """Evaluate cells of SUITE (a suite file or a stored suite's name) from their newest
+    checkpoints (``train.checkpoint_every``).
 
     Exit code: 0 every cell evaluated, 2 invalid suite, a missing checkpoint or one written
     under another config.
     """
+    from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.checkpoint import CheckpointMismatch
 
     try:
-        suite = load_suite(suite_file, sets, parse_seeds(seeds))
+        suite = load_suite(resolve_suite(suite_file), sets, parse_seeds(seeds))
         cells = expand(suite, only)
     except ConfigError as e:
         err_console.print(styled("invalid suite", "red", f" {e}"))

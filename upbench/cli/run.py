@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from upbench.cli._output import err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
 from upbench.cli.suite import parse_seeds
 from upbench.engine.runner import Reporter
 
@@ -26,8 +27,8 @@ class RichReporter(Reporter):
 
     def __init__(self, progress: Progress) -> None:
         self.p = progress
-        self.suite_task = None
-        self.cell_task = None
+        self.suite_task: Any = None  # rich TaskIDs once the suite / a cell starts
+        self.cell_task: Any = None
         self.rates = ""
 
     def suite_start(self, suite, cells, todo) -> None:
@@ -95,7 +96,7 @@ def metric_summary(result: dict[str, Any]) -> str:
 def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
     """Columns and rows of the end-of-run table (metric columns from the results' tasks)."""
     tasks = list(dict.fromkeys(r["task"] for r in results))
-    metrics = []
+    metrics: list[Any] = []
     for t in tasks:
         metrics += [x for x in shown_metrics(t) if x.key not in {y.key for y in metrics}]
     cols = ["upsampler", "seed", "status"] + [x.header for x in metrics] + [
@@ -125,7 +126,7 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 
 
 @click.command("run")
-@click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False))
+@click.argument("suite_file", metavar="SUITE", type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>).")
 @click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
@@ -137,7 +138,7 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--wait", is_flag=True,
               help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
+@click.option("--executor", "executor_kind", type=Choice(["local", "ray"]), default=None,
               help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
                    "needs pip install 'upbench[ray]'). Overrides the suite's executor.kind.")
 @click.option("--address", default=None, metavar="ADDR",
@@ -150,12 +151,14 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
             only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
             as_json: bool, executor_kind: str | None, address: str | None,
             cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
-    """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
+    """Run every cell (upsampler × seed) of SUITE (a suite file, or the name of a stored suite:
+    `upbench suite list`); one JSON per finished cell, in ./results/<suite name> unless --out.
 
     Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
     in the output directory from an earlier one), 2 invalid suite, unusable output directory
     (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
     """
+    from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
@@ -163,7 +166,7 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
     from upbench.engine.runner import run_suite
 
     try:
-        suite = load_suite(suite_file, sets, parse_seeds(seeds))
+        suite = load_suite(resolve_suite(suite_file), sets, parse_seeds(seeds))
         cells = expand(suite, only)
         exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
         preflight(suite, cells, executor=exconf.kind)  # dataset, every entry on a probe, memory

@@ -39,11 +39,12 @@ def checkpoint_dir(out_dir: str | Path, cell: Any) -> Path:
 
 def rng_state() -> dict[str, Any]:
     """The global RNG states (torch, CUDA when initialised, numpy, python) as tensors and ints."""
-    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    kind, keys, pos, has_gauss, gauss = np.random.get_state(legacy=True)
     py = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+        "numpy": {"kind": kind, "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                  "pos": int(pos),
                   "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "python": {"version": py[0], "state": list(py[1]), "gauss": py[2]},
     }

@@ -64,14 +64,14 @@ class GlooSyncBatchNorm(nn.BatchNorm2d):
         n = stats[-1]
         mean = stats[:c] / n
         var = (stats[c:2 * c] / n - mean * mean).clamp_min(0)
-        if self.track_running_stats:
+        tracked, r_mean, r_var = self.num_batches_tracked, self.running_mean, self.running_var
+        if self.track_running_stats and tracked is not None and r_mean is not None \
+                and r_var is not None:
             with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                m = self.momentum if self.momentum is not None else \
-                    1.0 / float(self.num_batches_tracked)
-                self.running_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
-                self.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1).clamp_min(1)),
-                                                  alpha=m)
+                tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(tracked)
+                r_mean.mul_(1 - m).add_(mean.detach(), alpha=m)
+                r_var.mul_(1 - m).add_(var.detach() * (n / (n - 1).clamp_min(1)), alpha=m)
         y = (xf - mean[None, :, None, None]) * torch.rsqrt(var + self.eps)[None, :, None, None]
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]
@@ -160,11 +160,12 @@ def train_distributed(cell: Any, world: int, threads: int | None = None,
         out = str(Path(tmp) / "rank0.pt")
         ctx = mp.spawn(_worker, args=(world, free_port(), cell, out, per), nprocs=world,
                        join=False)
-        while not ctx.join(timeout=0.5):
-            for entry in follow.new() if on_log is not None else ():
-                on_log(entry)
-        for entry in follow.new() if on_log is not None else ():
-            on_log(entry)
+        done = False
+        while not done:
+            done = ctx.join(timeout=0.5)
+            if on_log is not None:
+                for entry in follow.new():
+                    on_log(entry)
         saved = torch.load(out, map_location="cpu", weights_only=True)
     return saved["model"], saved["record"]
 
