@@ -20,6 +20,7 @@ with quiet_interrupt():  # Ctrl-C during start-up: exit 130, no traceback
     from upbench.cli.baselines import baselines_cmd
     from upbench.cli.check import check_cmd
     from upbench.cli.compare import compare_cmd
+    from upbench.cli.evaluate import eval_cmd
     from upbench.cli.flops import flops_cmd
     from upbench.cli.ops import ops_group
     from upbench.cli.papers import papers_cmd
@@ -64,6 +65,7 @@ def cli() -> None:
 cli.add_command(ops_group)
 cli.add_command(suite_group)
 cli.add_command(run_cmd)
+cli.add_command(eval_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)

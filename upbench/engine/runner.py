@@ -45,6 +45,9 @@ class Reporter:
     def cell_start(self, cell: Cell, index: int, total: int) -> None: ...
     def phase(self, cell: Cell, name: str) -> None: ...
     def iteration(self, cell: Cell, it: int, total: int, loss: float) -> None: ...
+    def progress(self, cell: Cell, entry: dict[str, Any]) -> None:
+        """A training-log record (loss, lr, throughput, ETA; see
+        :class:`~upbench.engine.trainlog.TrainLog`)."""
     def cell_end(self, cell: Cell, result: dict[str, Any]) -> None: ...
 
 
@@ -125,6 +128,35 @@ def failed_record(cell: Cell, error: str, tb: str | None = None) -> dict[str, An
     return rec
 
 
+def train_io(cell: Cell, suite: Suite) -> dict[str, Any]:
+    """The recipe around a cell's training run: the task's augmentation (``train.augment``) and
+    the files in its results directory (``cell.workdir``): the JSON-lines log always,
+    checkpoints when ``train.checkpoint_every`` is set."""
+    io: dict[str, Any] = {"augment": suite.task_def.augmentation(suite)}
+    if not cell.workdir:
+        return io
+    from upbench.engine.checkpoint import CheckpointStore, checkpoint_dir
+
+    io["log_path"] = Path(cell.workdir) / f"{cell.stem}.train.jsonl"
+    if suite.train.checkpoint_every:
+        io["checkpoints"] = CheckpointStore(checkpoint_dir(cell.workdir, cell), cell.hash,
+                                            cell.config, suite.train.keep_checkpoints)
+    return io
+
+
+def cell_training(cell: Cell, suite: Suite, device: torch.device, rank: int = 0,
+                  world: int = 1) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Build the cell's model and training split and train (one process of a
+    ``train.devices`` run); returns the model and the training record."""
+    task = suite.task_def
+    e = cell.upsampler
+    model = task.build_model(suite, e.name, e.hparams, e.placement, cell.seed, e.decode_stride)
+    train_split, _ = task.splits(suite)
+    record = train(model, train_split, suite.train, cell.seed, device, rank=rank, world=world,
+                   **train_io(cell, suite))
+    return model, record
+
+
 def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
     """Train, evaluate and profile one cell; never raises except KeyboardInterrupt.
 
@@ -180,13 +212,29 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
             train_split, val_split = task.splits(suite)
             with record_impls() as impls:
                 rep.phase(cell, "train")
-                rec["train"] = train(model, train_split, suite.train, cell.seed, device,
-                                     lambda it, n, loss: rep.iteration(cell, it, n, loss))
+                if suite.train.devices > 1:
+                    from upbench.engine.distributed import train_distributed
+
+                    def progress(entry: dict[str, Any]) -> None:
+                        rep.progress(cell, entry)
+                        rep.iteration(cell, entry["iteration"], entry["iterations"],
+                                      entry["loss"])
+
+                    state, rec["train"] = train_distributed(cell, suite.train.devices,
+                                                            suite.threads, progress)
+                    model.load_state_dict(state)
+                    model.to(device)
+                else:
+                    rec["train"] = train(model, train_split, suite.train, cell.seed, device,
+                                         lambda it, n, loss: rep.iteration(cell, it, n, loss),
+                                         on_log=lambda entry: rep.progress(cell, entry),
+                                         **train_io(cell, suite))
                 rep.phase(cell, "eval")
                 te = time.perf_counter()
                 evaluator = task.evaluator(suite)
                 rec["metrics"] = evaluate(model, val_split, evaluator,
-                                          suite.train.eval_batch_size, device)
+                                          suite.train.eval_batch_size, device,
+                                          suite.train.precision, suite.train.channels_last)
                 if not has_metric(rec["metrics"]):
                     raise NoMetric("no metric: the validation split gave nothing to measure "
                                    f"({rec['metrics'] or 'no values'}); check its labels (e.g. "
@@ -250,6 +298,8 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
     out = Path(out_dir)
     done = {} if force else finished_hashes(out)
     todo = [c for c in cells if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
+    for c in todo:
+        c.workdir = str(out)
     summary = RunSummary(skipped=[c for c in cells if c not in todo])
     t0 = time.perf_counter()
     rep.suite_start(suite, cells, todo)
