@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from typing import Any
 
 import click
 import torch
 
 from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
+from upbench.utils.numbers import Number, NumberError, check_number, seed_number
 
 
 def _parse_shape(value: str | None) -> tuple[int, ...] | None:
@@ -17,9 +20,16 @@ def _parse_shape(value: str | None) -> tuple[int, ...] | None:
     try:
         shape = tuple(int(v) for v in value.replace("x", ",").split(","))
     except ValueError:
-        raise click.BadParameter(f"expected N,C,H,W integers, got {value!r}") from None
-    if len(shape) != 4 or min(shape) < 1:
-        raise click.BadParameter(f"expected four positive integers N,C,H,W, got {value!r}")
+        raise click.BadParameter(f"expected N,C,H,W integers, got {value!r}",
+                                 param_hint="--shape") from None
+    if len(shape) != 4:
+        raise click.BadParameter(f"expected four positive integers N,C,H,W, got {value!r}",
+                                 param_hint="--shape")
+    try:
+        for d in shape:
+            check_number(d, f"each of N,C,H,W ({value})", integral=True, ge=1, le=2**31 - 1)
+    except NumberError as e:
+        raise click.BadParameter(str(e), param_hint="--shape") from None
     return shape
 
 
@@ -62,14 +72,14 @@ def cuda_status(op_folder: str, loaded, report, nvcc_results: list) -> str:
                 else "built but NOT registered")
     if report is not None:
         if report.error:
-            return "cuda-check FAILED (run `make cuda-check`)"
+            return "cuda-check FAILED (rerun `upbench ops cuda-check` to see why)"
         ks = report.kernels.get(name, {})
         return (f"built and registered by cuda-check ({report.archs}, {report.checked_at[:10]})"
                 if ks.get("CUDA") else "cuda-check: NOT registered")
     if nvcc_results and all(r is not None for r in nvcc_results):
         state = "ok" if all(r.ok for r in nvcc_results) else "FAILED"
         return f"kernels compile-checked only ({state}, {','.join(nvcc_results[0].archs)})"
-    return "not built (`make cuda-check` builds and checks it)"
+    return "not built (`upbench ops cuda-check` builds and checks it)"
 
 
 @ops_group.command("list")
@@ -164,7 +174,7 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
     except NativeBuildError as e:
         err_console.print(styled(str(e), "red"))
         sys.exit(1)
-    out = {"library": str(info.library), "directory": str(info.directory),
+    out: dict[str, Any] = {"library": str(info.library), "directory": str(info.directory),
            "seconds": round(info.seconds, 2), "reused": info.reused, "with_cuda": info.with_cuda,
            "ops": info.ops}
     failed = False
@@ -199,8 +209,9 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
 
 @ops_group.command("check")
 @click.option("--op", "op_name", default=None, help="Only this op.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--seed", type=int, default=None, help="Fix the random inputs (default: fresh).")
+@click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--seed", type=seed_number(), default=None,
+              help="Fix the random inputs (default: fresh); 0..2**63-1.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool) -> None:
     """Native vs reference on fresh random inputs (odd sizes too), forward and backward.
@@ -224,17 +235,20 @@ def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool)
 @ops_group.command("bench")
 @click.option("--op", "op_name", default=None, help="Only this op.")
 @click.option("--shape", default=None, help="Input N,C,H,W (default: the op's benchmark case).")
-@click.option("--kernel-size", type=int, default=None, help="Kernel size K where the op has one.")
-@click.option("--scale", type=int, default=None, help="Scale factor s.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="torch threads (default: torch's).")
-@click.option("--repeats", type=int, default=7, show_default=True)
-@click.option("--allocator", "alloc", type=click.Choice(["steady", "system"]), default="steady",
+@click.option("--kernel-size", type=Number(ge=1, le=255), default=None,
+              help="Kernel size K where the op has one (an error for an op without one).")
+@click.option("--scale", type=Number(ge=1, le=64), default=None, help="Scale factor s.")
+@click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--threads", type=Number(ge=1, le=4096), default=None,
+              help="torch threads (default: torch's).")
+@click.option("--repeats", type=Number(ge=3, le=100_000, why="use at least 3 repeats"),
+              default=7, show_default=True)
+@click.option("--allocator", "alloc", type=Choice(["steady", "system"]), default="steady",
               show_default=True,
               help="steady: freed blocks stay in glibc's heap, so outputs reuse touched pages (as "
                    "under jemalloc/tcmalloc or CUDA's caching allocator); system: glibc's defaults, "
                    "large outputs page-faulted afresh on every call.")
-@click.option("--caches", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
+@click.option("--caches", type=Choice(["warm", "cold"]), default="warm", show_default=True,
               help="warm: each timed call follows an untimed call of the same implementation "
                    "(inputs in cache, as inside a network); cold: it follows the other "
                    "implementations' calls.")
@@ -246,16 +260,15 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, allo
     memory-copy and a matmul probe measured in the same run."""
     from upbench.ops.bench import BenchCaseError, bench_op
 
+    dev = _device(device)
+    shape = _parse_shape(shape)
     if threads:
         torch.set_num_threads(threads)
-    if repeats < 3:
-        raise click.BadParameter("use at least 3 repeats", param_hint="--repeats")
-    dev = _device(device)
     results = []
     for name in _ops_arg(op_name):
         try:
             res = bench_op(name, dev, repeats=repeats, caches=caches, allocator_policy=alloc,
-                           shape=_parse_shape(shape),
+                           shape=shape,
                            kernel_size=kernel_size, scale=scale)
         except BenchCaseError as e:
             err_console.print(styled("error", "red", f" {e}"))

@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from upbench.cli._output import err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
 from upbench.cli.suite import parse_seeds
 from upbench.engine.runner import Reporter
 
@@ -26,8 +27,9 @@ class RichReporter(Reporter):
 
     def __init__(self, progress: Progress) -> None:
         self.p = progress
-        self.suite_task = None
-        self.cell_task = None
+        self.suite_task: Any = None  # rich TaskIDs once the suite / a cell starts
+        self.cell_task: Any = None
+        self.rates = ""
 
     def suite_start(self, suite, cells, todo) -> None:
         skipped = len(cells) - len(todo)
@@ -37,6 +39,7 @@ class RichReporter(Reporter):
         self.suite_task = self.p.add_task(escape(f"suite {suite.name}"), total=len(todo), loss="")
 
     def cell_start(self, cell, index, total) -> None:
+        self.rates = ""
         if self.cell_task is not None:
             self.p.remove_task(self.cell_task)
         self.cell_task = self.p.add_task(escape(f"{cell.label} seed {cell.seed}"),
@@ -46,7 +49,13 @@ class RichReporter(Reporter):
         self.p.update(self.cell_task, description=escape(f"{cell.label} seed {cell.seed} [{name}]"))
 
     def iteration(self, cell, it, total, loss) -> None:
-        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}")
+        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}{self.rates}")
+
+    def progress(self, cell, entry) -> None:
+        self.rates = progress_text(entry)
+        if entry.get("iteration") and self.cell_task is not None:
+            self.p.update(self.cell_task, completed=entry["iteration"],
+                          loss=f"loss {entry['loss']:.4f}{self.rates}")
 
     def cell_end(self, cell, result) -> None:
         self.p.advance(self.suite_task)
@@ -59,6 +68,16 @@ class RichReporter(Reporter):
             extra = result["error"].splitlines()[0][:160]
         self.p.console.print(styled(f"{status:6}", color, f" {cell.label} seed {cell.seed}  "
                                     f"{extra}"), highlight=False)
+
+
+def progress_text(entry: dict[str, Any]) -> str:
+    """``  lr 2.0e-03  5.1 it/s  41 img/s`` from a training-log record (what is known)."""
+    parts = [f"lr {entry['lr']:.1e}"] if entry.get("lr") is not None else []
+    if entry.get("it_per_s"):
+        parts.append(f"{entry['it_per_s']:.2f} it/s")
+    if entry.get("samples_per_s"):
+        parts.append(f"{entry['samples_per_s']:.0f} img/s")
+    return "".join(f"  {p}" for p in parts)
 
 
 def shown_metrics(task: str) -> list:
@@ -77,7 +96,7 @@ def metric_summary(result: dict[str, Any]) -> str:
 def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
     """Columns and rows of the end-of-run table (metric columns from the results' tasks)."""
     tasks = list(dict.fromkeys(r["task"] for r in results))
-    metrics = []
+    metrics: list[Any] = []
     for t in tasks:
         metrics += [x for x in shown_metrics(t) if x.key not in {y.key for y in metrics}]
     cols = ["upsampler", "seed", "status"] + [x.header for x in metrics] + [
@@ -107,7 +126,7 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 
 
 @click.command("run")
-@click.argument("suite_file", metavar="SUITE", type=click.Path(dir_okay=False))
+@click.argument("suite_file", metavar="SUITE", type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>).")
 @click.option("--seeds", default=None,
@@ -120,7 +139,7 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--wait", is_flag=True,
               help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
+@click.option("--executor", "executor_kind", type=Choice(["local", "ray"]), default=None,
               help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
                    "needs pip install 'upbench[ray]'). Overrides the suite's executor.kind.")
 @click.option("--address", default=None, metavar="ADDR",
@@ -133,20 +152,22 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
             only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
             as_json: bool, executor_kind: str | None, address: str | None,
             cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
-    """Run every cell (upsampler × seed) of SUITE; one JSON per finished cell.
+    """Run every cell (upsampler × seed) of SUITE (a suite file, or the name of a stored suite:
+    `upbench suite list`); one JSON per finished cell, in ./results/<suite name> unless --out.
 
     Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
     in the output directory from an earlier one), 2 invalid suite, unusable output directory
     (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
     """
+    from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
-    from upbench.engine.preflight import preflight
+    from upbench.engine.preflight import check_checkpoints, preflight
     from upbench.engine.runner import run_suite
 
     try:
-        suite = load_suite(suite_file, sets, parse_seeds(seeds))
+        suite = load_suite(resolve_suite(suite_file), sets, parse_seeds(seeds))
         cells = expand(suite, only)
         exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
         preflight(suite, cells, executor=exconf.kind)  # dataset, every entry on a probe, memory
@@ -154,6 +175,14 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         err_console.print(styled("invalid suite", "red", f" {e}"))
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
+    try:
+        resumes = check_checkpoints(cells, out)  # a checkpoint of another config: before work
+    except ConfigError as e:
+        err_console.print(styled("invalid suite", "red", f" {e}"))
+        sys.exit(2)
+    for name, it in resumes.items():
+        err_console.print(f"{name}: resuming from its checkpoint at iteration {it}",
+                          highlight=False)
     lock = open_output_dir(out, wait)
     try:
         executor = make_executor(exconf)
@@ -208,7 +237,18 @@ def open_output_dir(out: str, wait: bool):
     if lock.removed:
         err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
                           f"{out}", highlight=False)
+    warn_unreadable_results(out)
     return lock
+
+
+def warn_unreadable_results(out: str) -> None:
+    """Name every result file in ``out`` that cannot be used (truncated by a kill or a full
+    disk, a directory or a symlink loop in its place): its cell runs again."""
+    from upbench.engine.results import scan_results
+
+    for path, why in scan_results(out).bad:
+        err_console.print(styled("warning", "yellow", f": unusable result file {path}: {why}; "
+                                 "its cell runs again"), highlight=False)
 
 
 def stored_failures_exit_code(summary, cells, out: str) -> int:

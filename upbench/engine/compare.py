@@ -58,7 +58,7 @@ def paired_delta(diffs: list[float]) -> dict[str, Any]:
     mean = statistics.fmean(diffs)
     sd = statistics.stdev(diffs) if n > 1 else None
     out: dict[str, Any] = {"mean": mean, "std": sd, "n": n, "ci": None, "significant": None}
-    if n >= MIN_SEEDS_FOR_CI:
+    if n >= MIN_SEEDS_FOR_CI and sd is not None:
         half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
         out["ci"] = [mean - half, mean + half]
         out["significant"] = bool(out["ci"][0] > 0 or out["ci"][1] < 0)
@@ -125,8 +125,9 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         for k in keys:
             row[k], row[f"{k}_std"] = _mean_std([(r.get("metrics") or {}).get(k) for r in ok])
         src = ok or rs
-        fl = next((r.get("flops") for r in src if (r.get("flops") or {}).get("total")), {}) or {}
-        pa = next((r.get("params") for r in src if r.get("params")), {}) or {}
+        fl: dict[str, Any] = next((r["flops"] for r in src
+                                   if (r.get("flops") or {}).get("total")), {})
+        pa: dict[str, Any] = next((r["params"] for r in src if r.get("params")), {})
         row["GFLOPs"] = fl["total"] / 1e9 if fl.get("total") is not None else None
         row["upsampler_GFLOPs"] = fl["upsampler"] / 1e9 if fl.get("upsampler") is not None else None
         row["params_M"] = pa["total"] / 1e6 if pa.get("total") is not None else None
@@ -144,8 +145,9 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         row["latency_size"] = next(((r.get("latency") or {}).get("input_size") for r in ok
                                     if (r.get("latency") or {}).get("input_size")), None)
         row["flops_size"] = fl.get("input_size")
+        row["flops_convention"] = (fl.get("convention") or "fvcore") if fl else None
         row["diagnostics"] = next((r["diagnostics"] for r in src if r.get("diagnostics")), None)
-        row["impl"] = ",".join(sorted({r.get("impl") for r in ok if r.get("impl")})) or None
+        row["impl"] = ",".join(sorted({str(r["impl"]) for r in ok if r.get("impl")})) or None
         row["_by_seed"] = {r["seed"]: r.get("metrics") or {} for r in ok}
         row["timed_on"] = sorted({timing_origin(r) for r in ok
                                   if (r.get("latency") or {}).get("fps") is not None})
@@ -155,6 +157,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         rows.append(row)
     _add_deltas(rows, reference, warnings, floors)
     warnings += mixed_timing_warnings(rows)
+    warnings += mixed_convention_warnings(rows)
     for row in rows:
         row.pop("_by_seed", None)
     rows.sort(key=lambda r: (r["task"], r["suite"], r["upsampler"] != r.get("reference"),
@@ -192,9 +195,9 @@ def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: lis
             row["noise_floor"] = (floor.as_dict() | {"note": floor.describe(
                 [m.key for m in task_metrics(task) if m.delta])}) if floor else None
             row["noise_floor_missing"] = why if ref is not None else None
-            for k, d in (("GFLOPs", "dGFLOPs"), ("params_M", "dparams_M")):
-                row[d] = (row[k] - ref[k] if ref and row[k] is not None and ref[k] is not None
-                          else None)
+            for k, dk in (("GFLOPs", "dGFLOPs"), ("params_M", "dparams_M")):
+                row[dk] = (row[k] - ref[k] if ref and row[k] is not None and ref[k] is not None
+                           else None)
             for m in task_metrics(task):
                 if m.delta:
                     d = _paired(row, ref, m.key) or {}
@@ -280,6 +283,18 @@ def mixed_timing_warnings(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def mixed_convention_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """One warning per task table whose FLOPs were counted in more than one convention
+    (``profile.flops_convention``): its GFLOPs and ΔGFLOPs columns then mix counts."""
+    out = []
+    for task, trows in by_task(rows).items():
+        conv = sorted({r["flops_convention"] for r in trows if r.get("flops_convention")})
+        if len(conv) > 1:
+            out.append(f"{task}: FLOPs counted in {len(conv)} conventions ({', '.join(conv)}); "
+                       "GFLOPs and ΔGFLOPs are not comparable across those rows")
+    return out
+
+
 def table_notes(rows: list[dict[str, Any]]) -> list[str]:
     """Footnotes of one task's table: the significance rule, sizes, a decoder's ceiling."""
     notes = []
@@ -303,8 +318,10 @@ def table_notes(rows: list[dict[str, Any]]) -> list[str]:
     fsizes = {tuple(r["flops_size"]) for r in rows if r.get("flops_size")}
     ref = next((r.get("latency_ratio_reference") for r in rows
                 if r.get("latency_ratio_reference")), None)
+    conv = sorted({r["flops_convention"] for r in rows if r.get("flops_convention")})
     if sizes or fsizes:
-        notes.append("GFLOPs at " + ", ".join("×".join(map(str, s)) for s in sorted(fsizes))
+        notes.append("GFLOPs" + (f" ({', '.join(conv)} convention)" if conv != ["fvcore"]
+                                 and conv else "") + " at " + ", ".join("×".join(map(str, s)) for s in sorted(fsizes))
                      + "; FPS (batch 1) at " + ", ".join("×".join(map(str, s)) for s in sorted(sizes))
                      + (f"; × ref latency: latency ratio against {ref}, timed interleaved in the "
                         "same run" if ref else ""))

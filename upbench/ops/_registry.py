@@ -52,6 +52,9 @@ class OpSpec:
             ``_<name>_backward``, from that op's arguments (tensors may be meta tensors).
         schema: the forward op's schema, as ``ops_cuda/register.cpp`` defines it (the counting
             twin ``upbench_count::<name>`` is defined from it).
+        autocast: the op's behaviour under ``torch.autocast`` (:mod:`upbench.ops._autocast`):
+            ``"lower"`` (the autocast dtype where the device has a native half kernel, else
+            float32 and cast back) or ``"fp32"`` (always float32).
     """
 
     name: str
@@ -68,6 +71,7 @@ class OpSpec:
     aten_name: str | None = None
     source_folder: str | None = None
     schema: str = ""
+    autocast: str = "lower"
 
     @property
     def folder(self) -> str:
@@ -218,9 +222,12 @@ def ensure_native(device: torch.device | None = None) -> None:
 
     info = build()
     if not _registered:
+        from upbench.ops._autocast import register_autocast_kernels
+
         for spec in _OPS.values():
             spec.register()
             _register_flop_formula(spec)
+            register_autocast_kernels(spec.name, spec.autocast)
         _registered = True
     if device is not None and device.type == "cuda" and not info.with_cuda:
         raise RuntimeError(
@@ -351,7 +358,7 @@ def counting_semantics() -> Iterator[None]:
 
 def _meta_args(args: tuple) -> list:
     """Shapes (as the flop counter passes them) back to meta tensors for the MAC formulas."""
-    out = []
+    out: list[Any] = []
     for a in args:
         if isinstance(a, torch.Size) or (isinstance(a, (tuple, list)) and a and all(
                 isinstance(v, int) for v in a) and len(a) == 4):

@@ -21,8 +21,8 @@ from upbench.utils.schema import ConfigError
 
 
 class Segmentation(Task):
-    """The segmentation task (baselines ``seg``: :class:`SegBaseline`; ``deeplabv3plus-r50``:
-    :class:`DeepLabV3Plus`)."""
+    """The segmentation task (baselines ``seg``: :class:`SegBaseline`; ``segformer-b1``:
+    :mod:`~upbench.tasks.segmentation.segformer`; ``deeplabv3plus-r50``: :class:`DeepLabV3Plus`)."""
 
     name = "segmentation"
     baselines = (
@@ -80,6 +80,14 @@ class Segmentation(Task):
                 check_samples([(p.image, p.label) for p in data.pairs], deep, decode=decode)
             except DataError as e:
                 raise ConfigError(file, "dataset.root", f"{split} split: {e}") from None
+
+    def augmentation(self, suite: Any):
+        """Scale jitter + crop and photometric jitter (``train.augment``; padding: the ignore label)."""
+        if not suite.train.augment.active:
+            return None
+        from upbench.data.augment import DenseAugment
+
+        return DenseAugment(suite.train.augment, tuple(suite.input_size), None, 255)
 
     def splits(self, suite: Any):
         return (make_split(suite.dataset, "train", suite.input_size),
