@@ -87,7 +87,7 @@ def pooled_spread(values_by_cell: dict[str, list[float]]) -> Spread | None:
 def spreads_from_results(records: Iterable[dict[str, Any]], keys: Iterable[str]
                          ) -> dict[str, Spread]:
     """Per metric key, the spread pooled over the ``ok`` records' cells (label) and seeds."""
-    by_cell: dict[str, dict[str, list[float]]] = {}
+    by_cell: dict[str, dict[str, list[Any]]] = {}
     for r in records:
         if r.get("status") != "ok":
             continue
@@ -143,8 +143,8 @@ class NoiseFloor:
             raise ValueError(f"not an {SCHEMA} file (schema {d.get('schema')!r})")
         spreads = {k: Spread(float(v["sigma"]), int(v["df"]), int(v["cells"]))
                    for k, v in d["spreads"].items()}
-        keep = {k: d.get(k) for k in ("seeds", "upsamplers", "fingerprint", "task", "measured",
-                                      "commit", "command")}
+        names = ("seeds", "upsamplers", "fingerprint", "task", "measured", "commit", "command")
+        keep: dict[str, Any] = {k: d.get(k) for k in names}
         keep["seeds"] = keep["seeds"] or []
         keep["upsamplers"] = keep["upsamplers"] or []
         return cls(d["suite"], d.get("source", "stored"), spreads, **keep)
