@@ -16,8 +16,8 @@ PKG = Path(__file__).resolve().parent.parent / "upbench"
 
 #: a module may import modules of its own layer or of a lower one (a larger number is higher)
 LAYERS = {
-    "utils": 0, "measure": 1, "ops": 2, "upbench": 2, "upsamplers": 3,
-    "models": 4, "data": 4, "metrics": 4, "tasks": 5, "engine": 6, "gate": 7, "catalog": 7,
+    "utils": 0, "_interrupt": 0, "measure": 1, "ops": 2, "upbench": 2, "upsamplers": 3,
+    "models": 4, "data": 4, "metrics": 4, "tasks": 5, "engine": 6, "gate": 7, "papers": 7, "catalog": 7,
     "cli": 8,
 }
 

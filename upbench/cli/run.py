@@ -29,6 +29,7 @@ class RichReporter(Reporter):
         self.p = progress
         self.suite_task: Any = None  # rich TaskIDs once the suite / a cell starts
         self.cell_task: Any = None
+        self.rates = ""
 
     def suite_start(self, suite, cells, todo) -> None:
         skipped = len(cells) - len(todo)
@@ -38,6 +39,7 @@ class RichReporter(Reporter):
         self.suite_task = self.p.add_task(escape(f"suite {suite.name}"), total=len(todo), loss="")
 
     def cell_start(self, cell, index, total) -> None:
+        self.rates = ""
         if self.cell_task is not None:
             self.p.remove_task(self.cell_task)
         self.cell_task = self.p.add_task(escape(f"{cell.label} seed {cell.seed}"),
@@ -47,7 +49,13 @@ class RichReporter(Reporter):
         self.p.update(self.cell_task, description=escape(f"{cell.label} seed {cell.seed} [{name}]"))
 
     def iteration(self, cell, it, total, loss) -> None:
-        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}")
+        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}{self.rates}")
+
+    def progress(self, cell, entry) -> None:
+        self.rates = progress_text(entry)
+        if entry.get("iteration") and self.cell_task is not None:
+            self.p.update(self.cell_task, completed=entry["iteration"],
+                          loss=f"loss {entry['loss']:.4f}{self.rates}")
 
     def cell_end(self, cell, result) -> None:
         self.p.advance(self.suite_task)
@@ -60,6 +68,16 @@ class RichReporter(Reporter):
             extra = result["error"].splitlines()[0][:160]
         self.p.console.print(styled(f"{status:6}", color, f" {cell.label} seed {cell.seed}  "
                                     f"{extra}"), highlight=False)
+
+
+def progress_text(entry: dict[str, Any]) -> str:
+    """``  lr 2.0e-03  5.1 it/s  41 img/s`` from a training-log record (what is known)."""
+    parts = [f"lr {entry['lr']:.1e}"] if entry.get("lr") is not None else []
+    if entry.get("it_per_s"):
+        parts.append(f"{entry['it_per_s']:.2f} it/s")
+    if entry.get("samples_per_s"):
+        parts.append(f"{entry['samples_per_s']:.0f} img/s")
+    return "".join(f"  {p}" for p in parts)
 
 
 def shown_metrics(task: str) -> list:
@@ -111,7 +129,8 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.argument("suite_file", metavar="SUITE", type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>).")
-@click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
+@click.option("--seeds", default=None,
+              help="Seeds replacing the suite's: comma-separated and/or ranges (0-4).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Dotted override of a suite key, e.g. --set train.iterations=50.")
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")
@@ -144,7 +163,7 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.executors import make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
-    from upbench.engine.preflight import preflight
+    from upbench.engine.preflight import check_checkpoints, preflight
     from upbench.engine.runner import run_suite
 
     try:
@@ -156,6 +175,14 @@ def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple
         err_console.print(styled("invalid suite", "red", f" {e}"))
         sys.exit(2)
     out = out_dir or f"results/{suite.name}"
+    try:
+        resumes = check_checkpoints(cells, out)  # a checkpoint of another config: before work
+    except ConfigError as e:
+        err_console.print(styled("invalid suite", "red", f" {e}"))
+        sys.exit(2)
+    for name, it in resumes.items():
+        err_console.print(f"{name}: resuming from its checkpoint at iteration {it}",
+                          highlight=False)
     lock = open_output_dir(out, wait)
     try:
         executor = make_executor(exconf)
@@ -210,7 +237,18 @@ def open_output_dir(out: str, wait: bool):
     if lock.removed:
         err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
                           f"{out}", highlight=False)
+    warn_unreadable_results(out)
     return lock
+
+
+def warn_unreadable_results(out: str) -> None:
+    """Name every result file in ``out`` that cannot be used (truncated by a kill or a full
+    disk, a directory or a symlink loop in its place): its cell runs again."""
+    from upbench.engine.results import scan_results
+
+    for path, why in scan_results(out).bad:
+        err_console.print(styled("warning", "yellow", f": unusable result file {path}: {why}; "
+                                 "its cell runs again"), highlight=False)
 
 
 def stored_failures_exit_code(summary, cells, out: str) -> int:

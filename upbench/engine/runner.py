@@ -3,14 +3,16 @@
 * A rerun skips cells whose hash already has a result in the output directory (``force`` reruns
   everything, ``rerun_failed`` retries failed cells).
 * Ctrl-C stops the suite; every finished cell is already on disk (the cell in flight is lost).
-* A cell whose loss becomes NaN/inf or that raises is recorded as ``failed`` with its reason and
-  the suite goes on; a combination the baseline cannot host is recorded as ``n/a``.
+* A cell whose loss becomes NaN/inf, that raises, whose evaluation gives no finite metric or
+  whose result cannot be written (a full disk, a directory in the way) is recorded as ``failed``
+  with its reason and the suite goes on; a combination the baseline cannot host is recorded as ``n/a``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import socket
 import time
 import traceback
@@ -43,6 +45,9 @@ class Reporter:
     def cell_start(self, cell: Cell, index: int, total: int) -> None: ...
     def phase(self, cell: Cell, name: str) -> None: ...
     def iteration(self, cell: Cell, it: int, total: int, loss: float) -> None: ...
+    def progress(self, cell: Cell, entry: dict[str, Any]) -> None:
+        """A training-log record (loss, lr, throughput, ETA; see
+        :class:`~upbench.engine.trainlog.TrainLog`)."""
     def cell_end(self, cell: Cell, result: dict[str, Any]) -> None: ...
 
 
@@ -63,6 +68,16 @@ class RunSummary:
     def exit_code(self) -> int:
         """130 if interrupted, 1 if any cell failed, else 0."""
         return 130 if self.interrupted else (1 if self.failed else 0)
+
+
+class NoMetric(RuntimeError):
+    """The evaluation produced no finite metric: the cell cannot be compared (it fails)."""
+
+
+def has_metric(metrics: dict[str, Any] | None) -> bool:
+    """True when at least one metric is a finite number."""
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in (metrics or {}).values())
 
 
 def _now() -> str:
@@ -113,6 +128,35 @@ def failed_record(cell: Cell, error: str, tb: str | None = None) -> dict[str, An
     return rec
 
 
+def train_io(cell: Cell, suite: Suite) -> dict[str, Any]:
+    """The recipe around a cell's training run: the task's augmentation (``train.augment``) and
+    the files in its results directory (``cell.workdir``): the JSON-lines log always,
+    checkpoints when ``train.checkpoint_every`` is set."""
+    io: dict[str, Any] = {"augment": suite.task_def.augmentation(suite)}
+    if not cell.workdir:
+        return io
+    from upbench.engine.checkpoint import CheckpointStore, checkpoint_dir
+
+    io["log_path"] = Path(cell.workdir) / f"{cell.stem}.train.jsonl"
+    if suite.train.checkpoint_every:
+        io["checkpoints"] = CheckpointStore(checkpoint_dir(cell.workdir, cell), cell.hash,
+                                            cell.config, suite.train.keep_checkpoints)
+    return io
+
+
+def cell_training(cell: Cell, suite: Suite, device: torch.device, rank: int = 0,
+                  world: int = 1) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Build the cell's model and training split and train (one process of a
+    ``train.devices`` run); returns the model and the training record."""
+    task = suite.task_def
+    e = cell.upsampler
+    model = task.build_model(suite, e.name, e.hparams, e.placement, cell.seed, **e.host)
+    train_split, _ = task.splits(suite)
+    record = train(model, train_split, suite.train, cell.seed, device, rank=rank, world=world,
+                   **train_io(cell, suite))
+    return model, record
+
+
 def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
     """Train, evaluate and profile one cell; never raises except KeyboardInterrupt.
 
@@ -149,28 +193,53 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                             for n in m.hosting_notes()})
             if notes:
                 rec["hosting_notes"] = notes
-            rec["params"] = count_params(model, model.slots)
+            rec["params"] = count_params(model, model.slots) | {
+                "trainable": count_params(model, None, "trainable")["total"]}
             if suite.profile.flops:
                 rep.phase(cell, "flops")
                 size = profile_size(suite, "flops_size")
                 try:
                     target, part = model.flops_target()
-                    rec["flops"] = count_flops(target, task.example_inputs(suite, size), part
-                                               ).as_dict() | {"input_size": list(size)}
+                    rec["flops"] = count_flops(
+                        target, task.example_inputs(suite, size), part,
+                        convention=suite.profile.flops_convention,
+                    ).as_dict() | {"input_size": list(size)}
                     if model.flops_note:
                         rec["flops"]["counted"] = model.flops_note
                 except Exception as e:  # noqa: BLE001 - counting must not lose the cell
-                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
+                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size),
+                                    "convention": suite.profile.flops_convention}
             train_split, val_split = task.splits(suite)
             with record_impls() as impls:
                 rep.phase(cell, "train")
-                rec["train"] = train(model, train_split, suite.train, cell.seed, device,
-                                     lambda it, n, loss: rep.iteration(cell, it, n, loss))
+                if suite.train.devices > 1:
+                    from upbench.engine.distributed import train_distributed
+
+                    def progress(entry: dict[str, Any]) -> None:
+                        rep.progress(cell, entry)
+                        rep.iteration(cell, entry["iteration"], entry["iterations"],
+                                      entry["loss"])
+
+                    state, rec["train"] = train_distributed(cell, suite.train.devices,
+                                                            suite.threads, progress,
+                                                            train_fn=cell_training)
+                    model.load_state_dict(state)
+                    model.to(device)
+                else:
+                    rec["train"] = train(model, train_split, suite.train, cell.seed, device,
+                                         lambda it, n, loss: rep.iteration(cell, it, n, loss),
+                                         on_log=lambda entry: rep.progress(cell, entry),
+                                         **train_io(cell, suite))
                 rep.phase(cell, "eval")
                 te = time.perf_counter()
                 evaluator = task.evaluator(suite)
                 rec["metrics"] = evaluate(model, val_split, evaluator,
-                                          suite.train.eval_batch_size, device)
+                                          suite.train.eval_batch_size, device,
+                                          suite.train.precision, suite.train.channels_last)
+                if not has_metric(rec["metrics"]):
+                    raise NoMetric("no metric: the validation split gave nothing to measure "
+                                   f"({rec['metrics'] or 'no values'}); check its labels (e.g. "
+                                   "depth in range, trimaps with unknown pixels)")
                 diagnostics = model.diagnostics(val_split)
                 if diagnostics:
                     rec["diagnostics"] = diagnostics
@@ -197,6 +266,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
         raise
     except Diverged as e:
         rec.update(status="failed", error=f"diverged: {e}")
+    except NoMetric as e:
+        rec.update(status="failed", error=str(e))
     except Exception as e:  # noqa: BLE001 - any error becomes a failed cell
         rec.update(status="failed", error=f"{type(e).__name__}: {e}",
                    traceback=traceback.format_exc(limit=20))
@@ -204,6 +275,14 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
         rec["finished_at"] = _now()
         rec["wall_time_s"] = time.perf_counter() - t0
     return rec
+
+
+def unsaved_error(path: Path, e: OSError) -> str:
+    """The error of a cell whose result could not be written (the cell itself may have run)."""
+    from upbench.engine.outdir import describe_os_error
+
+    return (f"result not saved ({describe_os_error(e)}): cannot write {path}; fix that and "
+            "rerun (finished cells are kept, this one runs again)")
 
 
 def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
@@ -221,13 +300,18 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
     out = Path(out_dir)
     done = {} if force else finished_hashes(out)
     todo = [c for c in cells if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
+    for c in todo:
+        c.workdir = str(out)
     summary = RunSummary(skipped=[c for c in cells if c not in todo])
     t0 = time.perf_counter()
     rep.suite_start(suite, cells, todo)
 
     def finished(cell: Cell, result: dict[str, Any]) -> None:
         result["executor"] = ex_name
-        write_result(out, cell.filename, result)
+        try:
+            write_result(out, cell.filename, result)
+        except OSError as e:  # full disk, a directory where the file goes: this cell only
+            result.update(status="failed", error=unsaved_error(out / cell.filename, e))
         summary.results.append(result)
         rep.cell_end(cell, result)
 

@@ -3,14 +3,19 @@
 The values (shapes, dtypes, devices, ranges) are the op's contract: the native bindings check
 them (``ops_cuda/common/upb_contract.h``) and :mod:`upbench.ops._contract` mirrors that on the
 paths without a native binding. Here only what must happen before an op can be dispatched at
-all: a tensor argument is a tensor, an integer argument an integer (``3.0`` is accepted as 3).
+all: a tensor argument is a tensor, an integer argument an integer (``3.0`` is accepted as 3,
+through the shared number checks), and an output too large to allocate is refused with an
+estimate before any kernel runs.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from upbench.ops import _contract
+from upbench.utils.numbers import check_fits, check_number
 
 
 def check_tensor(t: object, name: str, op: str) -> torch.Tensor:
@@ -21,12 +26,10 @@ def check_tensor(t: object, name: str, op: str) -> torch.Tensor:
 
 
 def as_int(value: object, name: str, op: str) -> int:
-    """An integer hyper-parameter (``scale_factor``, ``kernel_size``, ...) as an int."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        raise TypeError(f"{op}: `{name}` must be an integer, got {value!r}")
-    return value
+    """An integer hyper-parameter (``scale_factor``, ``kernel_size``, ...) as an int, with the
+    shared number checks (:func:`upbench.utils.numbers.check_number`); its range is the
+    contract's."""
+    return int(check_number(value, f"{op}: `{name}`", integral=True))
 
 
 def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = False) -> int:
@@ -36,3 +39,22 @@ def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = F
     if odd:
         _contract.odd(op, name, v)
     return v
+
+
+#: outputs from this size on are checked against the memory available (reading /proc/meminfo)
+CHECKED_BYTES = 2**30
+
+
+def check_output(op: str, shape: tuple[int, ...], like: torch.Tensor) -> None:
+    """Refuse an output of ``shape`` (dtype of ``like``) that cannot be indexed or would not fit
+    in the memory available, with the estimate (e.g. ``bilinear_upsample(x, 2**31)``).
+
+    Free on the hot path: outputs under :data:`CHECKED_BYTES` are not looked at further, and
+    nothing is checked while torch.compile traces (shapes may be symbolic there)."""
+    if torch.compiler.is_compiling():
+        return
+    numel = math.prod(int(d) for d in shape)
+    if numel * like.element_size() < CHECKED_BYTES:
+        return
+    check_fits(numel, like.element_size(), f"{op}: the output {tuple(shape)}",
+               fix="use a smaller input or scale_factor")

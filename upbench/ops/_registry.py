@@ -48,6 +48,11 @@ class OpSpec:
         source_folder: the op's folder under ``ops_cuda/`` when it differs from ``name``.
         grad_inputs: indices of the positional args that take gradients.
         bytes_moved: minimum bytes read + written by one forward (for the bandwidth column).
+        backward_macs: analytic multiply-accumulate count of one call of the backward op
+            ``_<name>_backward``, from that op's arguments (tensors may be meta tensors).
+        autocast: the op's behaviour under ``torch.autocast`` (:mod:`upbench.ops._autocast`):
+            ``"lower"`` (the autocast dtype where the device has a native half kernel, else
+            float32 and cast back) or ``"fp32"`` (always float32).
     """
 
     name: str
@@ -59,9 +64,11 @@ class OpSpec:
     register: Callable[[], None]
     grad_inputs: Sequence[int]
     bytes_moved: Callable[..., int]
+    backward_macs: Callable[..., int]
     aten: Callable[..., Any] | None = None
     aten_name: str | None = None
     source_folder: str | None = None
+    autocast: str = "lower"
 
     @property
     def schema(self) -> str:
@@ -127,9 +134,12 @@ _OPS: dict[str, OpSpec] = {}
 
 def register_op(spec: OpSpec) -> OpSpec:
     """Add an op to the registry; a duplicate name is an error."""
+    from upbench.ops._autocast import OP_POLICY
+
     if spec.name in _OPS:
         raise ValueError(f"upbench op {spec.name!r} is registered twice")
     _OPS[spec.name] = spec
+    OP_POLICY[spec.name] = spec.autocast
     return spec
 
 
@@ -233,9 +243,12 @@ def ensure_native(device: torch.device | None = None) -> None:
 
     info = build()
     if not _registered:
+        from upbench.ops._autocast import register_autocast_kernels
+
         for spec in _OPS.values():
             spec.register()
             _register_flop_formula(spec)
+            register_autocast_kernels(spec.name, spec.autocast)
         _registered = True
     if device is not None and device.type == "cuda" and not info.with_cuda:
         raise RuntimeError(
@@ -381,14 +394,26 @@ def _meta_args(args: tuple) -> list:
 
 
 def _register_flop_formula(spec: OpSpec) -> None:
-    """``torch.utils.flop_counter`` formula of ``upbench::<op>``: 2 FLOPs per multiply-add of the
-    op's MAC formula (the counter's convention)."""
+    """``torch.utils.flop_counter`` formulas of ``upbench::<op>`` and of its backward op
+    ``upbench::_<op>_backward``: 2 FLOPs per multiply-add of the op's MAC formulas
+    (``macs``, ``backward_macs``; the counter's convention), so ``FlopCounterMode`` around a
+    forward and backward counts both passes."""
     from torch.utils.flop_counter import register_flop_formula
 
-    def formula(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
-        return 2 * int(spec.macs(*_meta_args(args), *kwargs.values()))
+    def formula_of(macs: Callable[..., int]) -> Callable[..., int]:
+        def formula(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+            return 2 * int(macs(*_meta_args(args), *kwargs.values()))
 
-    register_flop_formula(getattr(torch.ops.upbench, spec.name))(formula)
+        return formula
+
+    register_flop_formula(getattr(torch.ops.upbench, spec.name))(formula_of(spec.macs))
+    register_flop_formula(getattr(torch.ops.upbench, backward_op_name(spec.name)))(
+        formula_of(spec.backward_macs))
+
+
+def backward_op_name(op: str) -> str:
+    """The name of ``op``'s backward op in ``torch.ops.upbench``: ``_<op>_backward``."""
+    return f"_{op}_backward"
 
 
 def impl_label(chosen: str, device: torch.device) -> str:

@@ -14,12 +14,14 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import _contract
-from upbench.ops._checks import as_int, check_tensor
+from upbench.ops._autocast import autocast_frontend
+from upbench.ops._checks import as_int, check_output, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "bilinear_upsample"
 
 
+@autocast_frontend(OP)
 def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto") -> torch.Tensor:
     """Upsample ``x`` (N, C, h, w) bilinearly to (N, C, s·h, s·w).
 
@@ -30,6 +32,9 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
     """
     check_tensor(x, "x", OP)
     s = as_int(scale_factor, "scale_factor", OP)
+    if x.dim() == 4:
+        n, c, h, w = x.shape
+        check_output(OP, (n, c, h * s, w * s), x)
     return run_op(OP, impl, x.device, x, s)
 
 
@@ -81,6 +86,12 @@ def bilinear_aten(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
 def bilinear_macs(x: torch.Tensor, scale_factor: int) -> int:
     """Multiply-accumulates: 4 taps per output element (fvcore counts interpolate likewise)."""
     return 4 * x.numel() * scale_factor**2
+
+
+def bilinear_backward_macs(grad_out, h, w, scale_factor) -> int:
+    """``_bilinear_upsample_backward``: each output gradient is scattered to its 4 taps, 4 per
+    element of grad_out (the forward's count)."""
+    return 4 * grad_out.numel()
 
 
 def _bytes(x, scale_factor) -> int:
@@ -151,6 +162,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=bilinear_backward_macs,
         aten=bilinear_aten,
         aten_name="aten::upsample_bilinear2d",
         source_folder="bilinear",

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import _contract
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import (
     OpCase,
@@ -23,6 +24,7 @@ from upbench.ops._registry import (
 OP = "carafe"
 
 
+@autocast_frontend(OP)
 def carafe(
     features: torch.Tensor,
     masks: torch.Tensor,
@@ -80,6 +82,14 @@ def carafe_macs(features, masks, kernel_size, group_size=1, scale_factor=2) -> i
     """Multiply-accumulates of the reassembly: N·C·(s·h)·(s·w)·K²."""
     n, c, h, w = features.shape
     return n * c * h * w * scale_factor**2 * kernel_size**2
+
+
+def carafe_backward_macs(grad_out, features, masks, kernel_size, group_size=1,
+                         scale_factor=2) -> int:
+    """``_carafe_backward``: twice the forward, N·C·(s·h)·(s·w)·K² for the features' gradient
+    (each output gradient scattered to its K² taps) and as many for the masks' (each of the
+    N·G·K²·(s·h)·(s·w) mask entries sums C/G products)."""
+    return 2 * carafe_macs(features, masks, kernel_size, group_size, scale_factor)
 
 
 def _bytes(features, masks, kernel_size, group_size=1, scale_factor=2) -> int:
@@ -140,5 +150,6 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1),
         bytes_moved=_bytes,
+        backward_macs=carafe_backward_macs,
     )
 )

@@ -17,12 +17,14 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import _contract
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "dupsample"
 
 
+@autocast_frontend(OP)
 def dupsample(
     features: torch.Tensor,
     weight: torch.Tensor,
@@ -70,6 +72,12 @@ def dupsample_macs(features, weight, bias, scale_factor) -> int:
     """Multiply-accumulates: N·h·w·(C·r²)·C̃."""
     n, ct, h, w = features.shape
     return n * h * w * weight.shape[0] * ct
+
+
+def dupsample_backward_macs(grad_out, features, weight, scale_factor) -> int:
+    """``_dupsample_backward``: twice the forward, N·h·w·(C·r²)·C̃ for the features' gradient
+    (Wᵀ·g) and as many for the weight's (g·Fᵀ); the bias' gradient is a sum (no multiply)."""
+    return 2 * dupsample_macs(features, weight, None, scale_factor)
 
 
 def _bytes(features, weight, bias, scale_factor) -> int:
@@ -163,6 +171,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1, 2),
         bytes_moved=_bytes,
+        backward_macs=dupsample_backward_macs,
         aten=dupsample_aten,
         aten_name="conv2d 1x1 + pixel_shuffle",
     )

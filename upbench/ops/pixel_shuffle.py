@@ -7,12 +7,14 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import _contract
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "pixel_shuffle"
 
 
+@autocast_frontend(OP)
 def pixel_shuffle(x: torch.Tensor, upscale_factor: int, *, impl: str = "auto") -> torch.Tensor:
     """Rearrange channels into space: ``out[n, c, h·s+i, w·s+j] = x[n, c·s²+i·s+j, h, w]``.
 
@@ -36,6 +38,11 @@ def pixel_shuffle_reference(x: torch.Tensor, upscale_factor: int) -> torch.Tenso
 
 def pixel_shuffle_macs(x: torch.Tensor, upscale_factor: int) -> int:
     """A pure permutation: no multiply-accumulates."""
+    return 0
+
+
+def pixel_shuffle_backward_macs(grad_out, upscale_factor) -> int:
+    """``_pixel_shuffle_backward``: the inverse permutation, no multiply-accumulates."""
     return 0
 
 
@@ -103,6 +110,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=pixel_shuffle_backward_macs,
         aten=F.pixel_shuffle,
         aten_name="aten::pixel_shuffle",
     )

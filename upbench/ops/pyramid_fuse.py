@@ -17,12 +17,15 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import _contract
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
+from upbench.utils.numbers import check_number
 
 OP = "pyramid_fuse"
 MAX_LEVELS = _contract.PYRAMID_MAX_LEVELS
 
 
+@autocast_frontend(OP)
 def pyramid_fuse(
     semantic: Sequence[torch.Tensor],
     unity: Sequence[torch.Tensor],
@@ -43,9 +46,8 @@ def pyramid_fuse(
     """
     if not isinstance(semantic, (list, tuple)) or not isinstance(unity, (list, tuple)) or not semantic:
         raise TypeError(f"{OP}: `semantic` (non-empty) and `unity` must be lists of tensors")
-    if not isinstance(tau, (int, float)):
-        raise TypeError(f"{OP}: `tau` must be a float, got {tau!r}")
-    t = float(tau)
+    t = float(check_number(tau, f"{OP}: `tau`", ge=0.0, le=1.0,
+                           why="a threshold on the unity maps, which lie in [0, 1]"))
     return run_op(OP, impl, semantic[0].device, list(semantic), list(unity), t)
 
 
@@ -94,6 +96,12 @@ def pyramid_fuse_aten(semantic, unity, tau=0.9):
 
 def pyramid_fuse_macs(semantic, unity, tau=0.9) -> int:
     """A selection: no multiply-accumulates."""
+    return 0
+
+
+def pyramid_fuse_backward_macs(grad_out, level, num_levels) -> int:
+    """``_pyramid_fuse_backward``: each pixel's gradient goes to its chosen level, summed over
+    the pixels a cell claims: no multiply-accumulates."""
     return 0
 
 
@@ -198,6 +206,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=pyramid_fuse_backward_macs,
         aten=pyramid_fuse_aten,
         aten_name="nearest interpolate + torch.where chain",
     )

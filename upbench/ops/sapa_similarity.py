@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops import _contract
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import as_int, check_tensor
 from upbench.ops._registry import (
     OpCase,
@@ -28,6 +29,7 @@ from upbench.ops._registry import (
 OP = "sapa_similarity"
 
 
+@autocast_frontend(OP)
 def sapa_similarity(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -80,6 +82,12 @@ def sapa_similarity_macs(query, key, kernel_size=5, scale_factor=2) -> int:
     return query.numel() * kernel_size**2
 
 
+def sapa_similarity_backward_macs(grad_out, query, key, kernel_size=5, scale_factor=2) -> int:
+    """``_sapa_similarity_backward``: twice the forward, N·(s·h)·(s·w)·K²·d for the query's
+    gradient and as many for the key's."""
+    return 2 * sapa_similarity_macs(query, key, kernel_size, scale_factor)
+
+
 def _bytes(query, key, kernel_size=5, scale_factor=2) -> int:
     out = query.numel() // query.shape[1] * kernel_size**2
     return (query.numel() + key.numel() + out) * query.element_size()
@@ -127,6 +135,7 @@ def _register() -> None:
 SPEC = register_op(
     OpSpec(
         name=OP,
+        autocast="fp32",
         native=lambda *a: torch.ops.upbench.sapa_similarity(*a),
         reference=sapa_similarity_reference,
         macs=sapa_similarity_macs,
@@ -135,5 +144,6 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1),
         bytes_moved=_bytes,
+        backward_macs=sapa_similarity_backward_macs,
     )
 )

@@ -31,7 +31,8 @@ class LabelDecoder(Upsampler):
             resolution, each twice the previous.
         fused_input: it decodes the multi-level fused feature
             ``f(concat(downsample(F_i), F_last))`` at its decoding stride (DUpsampling §3.3)
-            rather than the decoder's feature at that stride.
+            rather than the decoder's feature at that stride; the host's ``f`` outputs
+            :meth:`fused_channels` channels.
     """
 
     space: ClassVar[Literal["feature", "label"]] = "label"
@@ -45,6 +46,12 @@ class LabelDecoder(Upsampler):
     #: the decoding stride every label-space cell had before it became a setting: a cell config
     #: records ``decode_stride`` only when it differs, so those cells keep their hashes
     _UNRECORDED_STRIDE: ClassVar[int] = 32
+
+    @classmethod
+    def fused_channels(cls, channels: int, hparams: dict[str, Any]) -> int:
+        """Width of the fused feature a host builds for a ``fused_input`` decoder with these
+        hyper-parameters, when its own decoder feature has ``channels`` (default: the same)."""
+        return channels
 
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None,  # type: ignore[override]
                 pyramid: list[torch.Tensor] | None = None) -> torch.Tensor:
