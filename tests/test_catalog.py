@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.reliability.helpers import invoke, write_suite
+from tests.cli.helpers import invoke
+from tests.reliability.helpers import write_suite
 from upbench import catalog
 from upbench.engine import load_suite
 from upbench.utils.schema import ConfigError

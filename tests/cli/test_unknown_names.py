@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.cli.helpers import invoke
 from tests.engine.test_columns import records
-from tests.reliability.helpers import invoke
 from upbench.cli._params import Choice
 from upbench.engine.results import SCHEMA
 

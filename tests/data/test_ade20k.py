@@ -10,7 +10,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from tests.reliability.helpers import invoke
+from tests.cli.helpers import invoke
 from upbench.data import FolderSegmentation
 
 

@@ -156,7 +156,7 @@ def test_cli_run_killed_by_sigkill_resumes(native, tmp_path):
 
 
 def test_cli_eval_needs_a_checkpoint(tmp_path):
-    from tests.reliability.helpers import invoke
+    from tests.cli.helpers import invoke
 
     path, _ = _suite(tmp_path)
     r = invoke("eval", path, "--out", tmp_path / "empty")

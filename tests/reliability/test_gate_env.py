@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from tests.reliability.conftest import ENV, invoke, load, write_results
+from tests.cli.helpers import invoke
+from tests.reliability.conftest import ENV, load, write_results
 from upbench.gate import load_baseline
 from upbench.gate.baseline import ENV_KEYS
 from upbench.tasks import Metric

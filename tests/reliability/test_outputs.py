@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from tests.reliability.conftest import invoke, load, result, write_results
+from tests.cli.helpers import invoke
+from tests.reliability.conftest import load, result, write_results
 from upbench.engine.outdir import LockedError, OutputError, RunLock, prepare_dir, prepare_file
 from upbench.engine.results import write_atomic
 

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from tests.reliability.helpers import invoke, write_suite
+from tests.cli.helpers import invoke
+from tests.reliability.helpers import write_suite
 from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.preflight import machine_memory_bytes, preflight
 

@@ -8,7 +8,8 @@ import time
 
 import yaml
 
-from tests.reliability.helpers import TINY, invoke, write_suite
+from tests.cli.helpers import invoke
+from tests.reliability.helpers import TINY, write_suite
 
 LAUGHS = """\
 name: tiny
