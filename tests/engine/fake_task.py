@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from upbench.models import make_upsampler
-from upbench.tasks import TASKS, Metric, Task, TaskModel
+from upbench.tasks import TASKS, BaselineInfo, Metric, Task, TaskModel
 from upbench.utils.schema import ConfigError
 
 
@@ -106,7 +106,7 @@ class FakeEvaluator:
 
 class FakeTask(Task):
     name = "fake"
-    baselines = ("tiny",)
+    baselines = (BaselineInfo("tiny", "a 1×1-conv encoder and one upsampler slot"),)
     reference = "nearest"
     metrics = (Metric("err", higher_is_better=False, digits=4, delta=True, tolerance_floor=0.01),
                Metric("acc", higher_is_better=True, unit="%"))

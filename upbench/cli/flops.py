@@ -65,7 +65,7 @@ def _default_upsampler(task_name: str | None, baseline: str | None,
     if task_name in TASKS:
         return TASKS[task_name].reference
     for t in TASKS.values():
-        if baseline in t.baselines:
+        if baseline in t.baseline_names:
             return t.reference
     if suite_file is not None:
         from upbench.engine.suite import load_suite
@@ -98,12 +98,13 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
         suite = load_suite(suite_file, sets)
     else:
         if task_name is None:
-            names = [t.name for t in TASKS.values() if baseline in t.baselines]
+            names = [t.name for t in TASKS.values() if baseline in t.baseline_names]
             if not names:
                 from upbench.utils.suggest import unknown_name_message
 
                 raise KeyError(unknown_name_message(
-                    "baseline", str(baseline), [b for t in TASKS.values() for b in t.baselines]))
+                    "baseline", str(baseline),
+                    [b for t in TASKS.values() for b in t.baseline_names]))
             task_name = names[0]
         raw: dict[str, Any] = {"name": "flops", "task": task_name}
         if baseline is not None:
@@ -165,7 +166,8 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
             suite, model = task_model(task_name, baseline, upsampler or
                                       _default_upsampler(task_name, baseline, suite_file),
                                       hp, num_classes, placement, suite_file, sets)
-            h, w = parse_size(size) if size else tuple(suite.task_def.eval_size or (512, 512))
+            h, w = parse_size(size) if size else (
+                suite.task_def.flops_size(suite.baseline) or (512, 512))
             target, part = model.flops_target()
             inputs = suite.task_def.example_inputs(suite, (h, w))
             what = {"task": suite.task, "baseline": suite.baseline,

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from upbench.engine.suite import Cell, Suite, UpsamplerEntry
+from upbench.models.weights import WeightsError
 from upbench.tasks import Unhostable
 from upbench.utils.schema import ConfigError
 
@@ -134,6 +135,8 @@ def probe_entry(suite: Suite, entry: UpsamplerEntry, size: list[int]) -> tuple[i
             return str(e)
         raise ConfigError(file, key, f"{e}; fix the hyper-parameters "
                           f"{', '.join(f'{k}={v!r}' for k, v in entry.hparams.items())}") from None
+    except WeightsError as e:
+        raise ConfigError(file, "model.weights", str(e)) from None
     except Exception as e:  # noqa: BLE001 - e.g. a zero kernel size dividing by zero in init
         raise ConfigError(file, key, f"cannot be built: {type(e).__name__}: "
                           f"{' '.join(str(e).split())[:300]}; check its hyper-parameters") from None

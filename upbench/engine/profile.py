@@ -90,9 +90,11 @@ def measure_speed(model: nn.Module, reference: nn.Module, reference_name: str,
 
 def profile_size(suite: Any, key: str) -> list[int]:
     """The ``[H, W]`` FLOPs (``key="flops_size"``) or latency (``"latency_size"``) are measured
-    at: the suite's ``profile.<key>``, else the task's evaluation size (``Task.eval_size``, the
-    papers' reporting size, independent of the training size), else the input size."""
-    size = getattr(suite.profile, key) or suite.task_def.eval_size or suite.input_size
+    at: the suite's ``profile.<key>``, else the size the suite's baseline's paper reports at
+    (``Task.flops_size``: the baseline's ``eval_size``, else the task's ``eval_size``;
+    independent of the training size), else the input size."""
+    size = (getattr(suite.profile, key) or suite.task_def.flops_size(suite.baseline)
+            or suite.input_size)
     return list(size)
 
 

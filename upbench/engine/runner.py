@@ -199,6 +199,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None,
                 return rec
             rec["slots"] = model.slots
             rec["placement"] = model.placement
+            if model.weights_report is not None:
+                rec["weights"] = model.weights_report.as_dict()
             notes = sorted({n for _, m in model.slot_modules() if isinstance(m, Upsampler)
                             for n in m.hosting_notes()})
             if notes:

@@ -163,12 +163,13 @@ class Suite:
 
     def validate(self, file: str, prefix: str) -> None:
         task = self.task_def
+        names = task.baseline_names
         if self.baseline is None:
-            self.baseline = task.baselines[0]
-        elif self.baseline not in task.baselines:
+            self.baseline = names[0]
+        elif self.baseline not in names:
             raise ConfigError(file, "baseline", f"task {self.task!r} has the baseline(s) "
-                              f"{', '.join(task.baselines)}, got {self.baseline!r}",
-                              closest(self.baseline, task.baselines))
+                              f"{', '.join(names)}, got {self.baseline!r}",
+                              closest(self.baseline, names))
         m = task.input_multiple
         for key, size in (("input_size", self.input_size),
                           ("profile.flops_size", self.profile.flops_size),

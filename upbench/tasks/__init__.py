@@ -7,7 +7,7 @@ the gate take everything else from the Task.
 
 from __future__ import annotations
 
-from upbench.tasks.base import Metric, Task, TaskModel, Unhostable
+from upbench.tasks.base import BaselineInfo, Metric, SlotInfo, Task, TaskModel, Unhostable
 from upbench.tasks.depth import TASK as DEPTH
 from upbench.tasks.detection import TASK as DETECTION
 from upbench.tasks.matting import TASK as MATTING
@@ -26,4 +26,5 @@ def get_task(name: str) -> Task:
         raise KeyError(unknown_name_message("task", name, TASKS)) from None
 
 
-__all__ = ["TASKS", "Metric", "Task", "TaskModel", "Unhostable", "get_task"]
+__all__ = ["TASKS", "BaselineInfo", "Metric", "SlotInfo", "Task", "TaskModel", "Unhostable",
+           "get_task"]

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal, Protocol
 import torch
 from torch import nn
 
+from upbench.models.baseline import BaselineInfo, SlotInfo
 from upbench.models.slots import Unhostable
 from upbench.upsamplers.base import Upsampler
 
@@ -125,11 +126,14 @@ class TaskModel(nn.Module):
     Attributes:
         slots: module names holding the upsampler under test (its params / FLOPs share).
         placement: where the upsampler sits (``decoder`` or ``final``), for the record.
+        weights_report: what ``model.weights`` loaded (None: no pretrained weights), recorded
+            in the cell's result.
     """
 
     slots: list[str]
     placement: str = "decoder"
     flops_note: str = ""  # what the FLOP count covers, when flops_target() is not the model
+    weights_report: Any = None  # upbench.models.weights.WeightsReport when weights were loaded
 
     def loss(self, outputs: Any, targets: Any) -> dict[str, torch.Tensor]:
         """Named loss terms; the train loop minimises their sum."""
@@ -156,6 +160,21 @@ class TaskModel(nn.Module):
         mods = dict(self.named_modules())
         return [(s, mods[s]) for s in self.slots]
 
+    def slot_table(self) -> list[SlotInfo]:
+        """Each slot's channels, guide channels, scale and upsampler (``upbench flops``'s slot
+        table). A slot that is not an :class:`Upsampler` (e.g. a fusing conv counted with a
+        label-space decoder) is listed with its module type."""
+        rows = []
+        for name, mod in self.slot_modules():
+            if isinstance(mod, Upsampler):
+                rows.append(SlotInfo(name, mod.in_channels, mod.guide_channels, mod.scale,
+                                     mod.name))
+            else:
+                conv = next((m for m in mod.modules() if isinstance(m, nn.Conv2d)), None)
+                rows.append(SlotInfo(name, conv.in_channels if conv is not None else 0, None, 1,
+                                     type(mod).__name__))
+        return rows
+
     def fit(self, passes: Any) -> None:
         """Run each slot upsampler's fitting step (e.g. DUpsampling's PCA) before training."""
         for _, mod in self.slot_modules():
@@ -179,7 +198,7 @@ class Task:
 
     Attributes:
         name: the suite's ``task:`` value.
-        baselines: baseline names of the suite's ``baseline:`` (the first is the default).
+        baselines: the baselines a suite's ``baseline:`` names (the first is the default).
         reference: the upsampler deltas are taken against (as the task's baseline ships).
         metrics: the reported metrics, the primary first.
         dataset_config, model_config, metrics_config: the dataclasses of the suite sections
@@ -190,7 +209,7 @@ class Task:
     """
 
     name: ClassVar[str] = ""
-    baselines: ClassVar[tuple[str, ...]] = ()
+    baselines: ClassVar[tuple[BaselineInfo, ...]] = ()
     reference: ClassVar[str] = "bilinear"
     metrics: ClassVar[tuple[Metric, ...]] = ()
     dataset_config: ClassVar[type]
@@ -198,6 +217,29 @@ class Task:
     metrics_config: ClassVar[type]
     input_multiple: ClassVar[int] = 32
     eval_size: ClassVar[tuple[int, int] | None] = None
+
+    @property
+    def baseline_names(self) -> tuple[str, ...]:
+        """The names of :attr:`baselines`, the default first."""
+        return tuple(b.name for b in self.baselines)
+
+    def baseline(self, name: str | None) -> BaselineInfo:
+        """The baseline called ``name`` (None: the default).
+
+        Raises:
+            KeyError: no such baseline (the message names the task's baselines).
+        """
+        for b in self.baselines:
+            if name is None or b.name == name:
+                return b
+        raise KeyError(f"task {self.name!r} has no baseline {name!r} (it has: "
+                       f"{', '.join(self.baseline_names)})")
+
+    def flops_size(self, baseline: str | None) -> tuple[int, int] | None:
+        """The input size (H, W) FLOPs are reported at for ``baseline``: its paper's, else the
+        task's :attr:`eval_size` (None: neither says)."""
+        size = self.baseline(baseline).eval_size or self.eval_size
+        return tuple(size) if size else None
 
     @property
     def primary(self) -> Metric:
@@ -246,4 +288,5 @@ class Task:
         raise NotImplementedError
 
 
-__all__ = ["Batch", "Evaluator", "Metric", "Split", "Task", "TaskModel", "Unhostable"]
+__all__ = ["BaselineInfo", "Batch", "Evaluator", "Metric", "SlotInfo", "Split", "Task", "TaskModel",
+           "Unhostable"]

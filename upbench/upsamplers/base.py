@@ -55,6 +55,9 @@ class Upsampler(nn.Module):
         self.in_channels = in_channels
         self.scale = scale
         self.out_channels = in_channels
+        # channels of the guide a guided upsampler is built for (a subclass taking
+        # ``guide_channels`` sets its own); None: it takes no guide
+        self.guide_channels: int | None = in_channels if self.guided else None
         self.impl = impl
 
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:

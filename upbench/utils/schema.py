@@ -101,12 +101,20 @@ class Bound:
 def bound(default: Any = dataclasses.MISSING, *, default_factory: Any = dataclasses.MISSING,
           ge: float | None = None, gt: float | None = None, le: float | None = None,
           lt: float | None = None, multiple_of: int | None = None, min_len: int | None = None,
-          unique: bool = False, pattern: str | None = None, why: str = "") -> Any:
+          unique: bool = False, pattern: str | None = None, why: str = "",
+          omit_default: bool = False) -> Any:
     """A dataclass field with limits :func:`build` enforces, e.g.
     ``weight_decay: float = bound(1e-4, ge=0)`` or
     ``seeds: list[int] = bound(default_factory=lambda: [0], min_len=1, unique=True)``.
-    ``why`` is appended to the error (the reason or the fix)."""
-    meta = {"bound": Bound(ge, gt, le, lt, multiple_of, min_len, unique, pattern, why)}
+    ``why`` is appended to the error (the reason or the fix).
+
+    ``omit_default``: :func:`to_dict` leaves the field out while it holds its default. For keys
+    added after results were stored: a cell's config (and so its hash) stays what it was unless
+    the suite sets the new key."""
+    meta: dict[str, Any] = {"bound": Bound(ge, gt, le, lt, multiple_of, min_len, unique, pattern,
+                                           why)}
+    if omit_default:
+        meta["omit_default"] = True
     if default_factory is not dataclasses.MISSING:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -253,11 +261,25 @@ def build(cls: type, data: Any, file: str = "", prefix: str = "",
     return obj
 
 
+def _default_of(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def _omitted(f: dataclasses.Field, value: Any) -> bool:
+    """A field declared ``bound(..., omit_default=True)`` holding its default."""
+    return bool(f.metadata.get("omit_default")) and value == _default_of(f)
+
+
 def to_dict(obj: Any) -> Any:
-    """A dataclass tree as plain JSON-able data."""
+    """A dataclass tree as plain JSON-able data (fields declared with ``omit_default`` left out
+    while they hold their default)."""
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not f.name.startswith("_")}
+                if not f.name.startswith("_") and not _omitted(f, getattr(obj, f.name))}
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     if isinstance(obj, dict):

@@ -9,7 +9,7 @@ import torch
 
 from upbench.data.imagecheck import DataError, check_samples, open_image
 from upbench.data.nyu import ListError, load_depth_png, read_list
-from upbench.tasks.base import Task
+from upbench.tasks.base import BaselineInfo, Task
 from upbench.tasks.depth.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.depth.data import make_split
 from upbench.tasks.depth.metrics import METRICS, DepthEvaluator
@@ -21,7 +21,7 @@ class Depth(Task):
     """The depth task (baseline ``bts``: :class:`DepthBaseline`; reference ``nearest``)."""
 
     name = "depth"
-    baselines = ("bts",)
+    baselines = (BaselineInfo("bts", "tiny BTS-style encoder-decoder (from scratch, the quick default): four ×2 decoder slots guided by the encoder skips"),)
     reference = "nearest"
     metrics = METRICS
     dataset_config = DatasetConfig

@@ -10,7 +10,7 @@ import torch
 from upbench.data.coco import CocoFormatError, read_instances
 from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics.detection import CocoEvaluator
-from upbench.tasks.base import Task
+from upbench.tasks.base import BaselineInfo, Task
 from upbench.tasks.detection.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.detection.data import make_split
 from upbench.tasks.detection.metrics import METRICS
@@ -22,7 +22,7 @@ class Detection(Task):
     default)."""
 
     name = "detection"
-    baselines = ("faster_rcnn_fpn",)
+    baselines = (BaselineInfo("faster_rcnn_fpn", "tiny Faster R-CNN + FPN on torchvision's detection machinery (from scratch, the quick default): three ×2 FPN top-down slots"),)
     reference = "nearest"
     metrics = METRICS
     dataset_config = DatasetConfig

@@ -9,7 +9,7 @@ import torch
 
 from upbench.data.composition1k import Composition1kTest, Composition1kTrain
 from upbench.data.imagecheck import DataError, check_samples
-from upbench.tasks.base import Task
+from upbench.tasks.base import BaselineInfo, Task
 from upbench.tasks.matting.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.matting.data import make_split
 from upbench.tasks.matting.metrics import METRICS, MattingEvaluator
@@ -21,7 +21,7 @@ class Matting(Task):
     """The matting task (baseline ``a2u``: :class:`MattingBaseline`; reference ``bilinear``)."""
 
     name = "matting"
-    baselines = ("a2u",)
+    baselines = (BaselineInfo("a2u", "tiny A2U-style matting encoder-decoder (from scratch, the quick default): ×2 decoder slots guided by the shortcuts"),)
     reference = "bilinear"
     metrics = METRICS
     dataset_config = DatasetConfig

@@ -10,7 +10,7 @@ import torch
 from upbench.data.folder import check_label
 from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics import SegMetrics
-from upbench.tasks.base import Task
+from upbench.tasks.base import BaselineInfo, Task
 from upbench.tasks.segmentation.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.segmentation.data import make_split
 from upbench.tasks.segmentation.metrics import METRICS
@@ -22,7 +22,7 @@ class Segmentation(Task):
     """The segmentation task (baseline ``seg``: :class:`SegBaseline`)."""
 
     name = "segmentation"
-    baselines = ("seg",)
+    baselines = (BaselineInfo("seg", "tiny ResNet-style encoder + FPN decoder (from scratch, the quick default): three ×2 top-down slots, or the final ×4 / a label-space decoder"),)
     reference = "bilinear"
     metrics = METRICS
     dataset_config = DatasetConfig
