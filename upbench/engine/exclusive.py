@@ -77,9 +77,13 @@ class MachineShare:
         """Yield to a waiting measurement: give shared use up and take it back afterwards.
 
         The fast path (nobody waits) reads the state without the lock: a measurement that starts
-        waiting just after is seen at the next checkpoint.
+        waiting just after is seen at the next checkpoint. A no-op for a worker that does not
+        hold shared use (e.g. inside its own :meth:`exclusive`).
         """
-        if WAITING not in self._state[:] and MEASURING not in self._state[:]:
+        states = self._state[:]
+        if states[self.slot] != SHARED:  # measuring itself (or idle): nothing to yield
+            return
+        if WAITING not in states and MEASURING not in states:
             return
         self.release_shared()
         self.acquire_shared()
