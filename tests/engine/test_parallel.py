@@ -7,7 +7,12 @@ import copy
 import json
 import multiprocessing
 import os
+import signal
+import subprocess
+import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +121,71 @@ def test_interrupt_stops_the_workers_and_keeps_finished_cells(suite, tmp_path):
         LocalExecutor(jobs=2).run(cells, on_result)
     assert len(got) == 1 and got[0]["status"] == "ok"
     assert not multiprocessing.active_children()
+
+
+def sleeps_on_carafe(cell, reporter=None, share=None):
+    """A cell function whose ``carafe`` cell announces its worker's pid and then hangs (giving
+    up its shared use of the machine, so the other cells can still be measured)."""
+    if cell.upsampler.name == "carafe":
+        share.release_shared()
+        Path(os.environ["UPBENCH_TEST_PIDS"], str(os.getpid())).touch()
+        time.sleep(3600)
+    return run_cell(cell, reporter, share=share)
+
+
+_DRIVER = """
+import sys
+from upbench.engine import expand, load_suite
+from upbench.engine.executors import LocalExecutor
+from upbench.engine.runner import run_suite
+from tests.engine.test_parallel import sleeps_on_carafe
+suite = load_suite(sys.argv[1])
+s = run_suite(suite, expand(suite, ["carafe", "nearest"]), sys.argv[2],
+              executor=LocalExecutor(cell_fn=sleeps_on_carafe, jobs=2))
+print("interrupted" if s.interrupted else "finished", [r["label"] for r in s.results])
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has ended (nobody may reap it in a container)
+
+
+def _until(cond, what: str) -> None:
+    """Block until ``cond()`` holds (a deadlock guard, not a timing check)."""
+    ev = threading.Event()
+    for _ in range(3000):
+        if cond():
+            return
+        ev.wait(0.05)
+    raise AssertionError(f"never: {what}")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc, PR_SET_PDEATHSIG")
+def test_sigterm_to_the_driver_stops_the_workers_and_keeps_finished_cells(suite, tmp_path):
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = os.environ | {"UPBENCH_TEST_PIDS": str(pids),
+                        "PYTHONPATH": os.pathsep.join(filter(None, [
+                            str(Path(__file__).parents[2]), os.environ.get("PYTHONPATH")]))}
+    driver = subprocess.Popen([sys.executable, "-c", _DRIVER, suite.source, tmp_path / "out"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        _until(lambda: list(pids.iterdir()), "the carafe worker started")
+        _until(lambda: list((tmp_path / "out").glob("nearest__*.json")), "nearest finished")
+        worker = int(next(pids.iterdir()).name)
+        assert _alive(worker)
+        driver.send_signal(signal.SIGTERM)  # what `timeout` sends
+        out, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+    assert out.strip() == "interrupted ['nearest']", (out, err)
+    _until(lambda: not _alive(worker), "the hanging worker ended")
 
 
 def test_default_jobs_divides_the_cores_by_the_threads_per_cell(monkeypatch):

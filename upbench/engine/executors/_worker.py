@@ -10,6 +10,8 @@ MachineShare`, and reports on the common event queue:
 * ``("done", slot, index, record)`` — the cell's record (a failed one if it raised).
 
 ``None`` on the task queue ends the worker. SIGINT is ignored: the driver decides on Ctrl-C.
+On Linux the worker is killed when the driver dies (``PR_SET_PDEATHSIG``), so a driver killed
+by a signal leaves no worker behind.
 """
 
 from __future__ import annotations
@@ -42,9 +44,29 @@ class QueueReporter(Reporter):
             self.events.put(("iter", self.slot, self.index, it, total, float(loss)))
 
 
+def die_with_parent() -> bool:
+    """Ask Linux to SIGKILL this process when its parent dies; False where unsupported."""
+    import ctypes
+    import ctypes.util
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        ok = libc.prctl(1, signal.SIGKILL, 0, 0, 0) == 0  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return False
+    if ok and os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+    return ok
+
+
 def worker_main(slot: int, tasks: Any, events: Any, share: Any, cell_fn: Any = None) -> None:
     """Run cells until told to stop (the target of each worker process)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
     from upbench.engine.runner import failed_record, run_cell
 
     share.bind(slot)

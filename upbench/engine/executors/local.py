@@ -8,13 +8,17 @@ memory are measured with the machine to the cell alone: the workers share a
 iteration (or phase change) until the measurement is done.
 
 A worker that dies (killed, out of memory) makes its cell ``failed`` with that reason and is
-replaced; Ctrl-C stops every worker and keeps the finished cells.
+replaced; Ctrl-C — or SIGTERM to the driver, e.g. from ``timeout`` — stops every worker and keeps
+the finished cells.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import queue
+import signal
+import threading
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -44,6 +48,24 @@ class _Worker:
     process: Any
     tasks: Any
     index: int | None = None  # the cell it runs, by position in the run's list
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Any:
+    """SIGTERM raises KeyboardInterrupt in the driver while workers run (main thread only), so
+    the workers are stopped and the finished cells kept, as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
 
 
 class LocalExecutor(Executor):
@@ -120,29 +142,30 @@ class LocalExecutor(Executor):
 
         clean = False
         try:
-            assign()
-            while len(done) < len(cells):
-                try:
-                    ev = events.get(timeout=POLL_S)
-                except queue.Empty:
-                    for slot, w in enumerate(workers):
-                        if w.index is not None and not w.process.is_alive():
-                            index, code = w.index, w.process.exitcode
-                            share.forget(slot)
-                            workers[slot] = start(slot)
-                            finish(slot, index, failed_record(
-                                cells[index], f"worker lost: its process ended with exit code "
-                                              f"{code} (killed, or out of memory?)"))
-                    assign()
-                    continue
-                kind, slot, index = ev[:3]
-                if kind == "phase":
-                    rep.phase(cells[index], ev[3])
-                elif kind == "iter":
-                    rep.iteration(cells[index], ev[3], ev[4], ev[5])
-                elif kind == "done":
-                    finish(slot, index, ev[3])
-                    assign()
+            with _sigterm_interrupts():
+                assign()
+                while len(done) < len(cells):
+                    try:
+                        ev = events.get(timeout=POLL_S)
+                    except queue.Empty:
+                        for slot, w in enumerate(workers):
+                            if w.index is not None and not w.process.is_alive():
+                                index, code = w.index, w.process.exitcode
+                                share.forget(slot)
+                                workers[slot] = start(slot)
+                                finish(slot, index, failed_record(
+                                    cells[index], f"worker lost: its process ended with exit "
+                                                  f"code {code} (killed, or out of memory?)"))
+                        assign()
+                        continue
+                    kind, slot, index = ev[:3]
+                    if kind == "phase":
+                        rep.phase(cells[index], ev[3])
+                    elif kind == "iter":
+                        rep.iteration(cells[index], ev[3], ev[4], ev[5])
+                    elif kind == "done":
+                        finish(slot, index, ev[3])
+                        assign()
             clean = True
         finally:
             for w in workers:
