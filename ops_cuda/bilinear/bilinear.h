@@ -8,12 +8,22 @@
 namespace upb {
 namespace bilinear {
 
-// Source row/column of output index `dst` as ATen computes it: src = (dst + 0.5)/s - 0.5, clamped
-// below at 0; i1 = i0 + 1 except on the last input row/column; lambda = weight of i1.
+// Source row/column of output index `dst` as ATen's compiled kernel computes it: src =
+// fma(1/s, dst + 0.5, -0.5), the reciprocal taken in double and rounded to acc_t (ATen's
+// compute_scales_value) and the multiply-add fused (as the compiler contracts ATen's expression),
+// clamped below at 0; i1 = i0 + 1 except on the last input row/column; lambda = weight of i1.
+// The same rounding gives the same zero weights, so a non-finite input reaches the same outputs
+// as ATen's (0·inf is NaN there too). At s = 1 ATen reads the same element twice (weights 1, 0).
 template <typename acc_t>
 UPB_HOST_DEVICE inline void source_index(int64_t dst, int s, int64_t in_size, int64_t& i0,
                                          int64_t& i1, acc_t& lambda) {
-  acc_t src = (load<acc_t>(dst) + acc_t(0.5)) / load<acc_t>(s) - acc_t(0.5);
+  if (s == 1) {
+    i0 = i1 = dst;
+    lambda = acc_t(0);
+    return;
+  }
+  const acc_t scale = static_cast<acc_t>(1.0 / static_cast<double>(s));
+  acc_t src = upb_fma(scale, load<acc_t>(dst) + acc_t(0.5), acc_t(-0.5));
   if (src < acc_t(0)) src = acc_t(0);
   i0 = upb_min(static_cast<int64_t>(src), in_size - 1);
   lambda = upb_min(upb_max(src - load<acc_t>(i0), acc_t(0)), acc_t(1));

@@ -100,7 +100,9 @@ at::Tensor bilinear_upsample_cpu(const at::Tensor& input, int64_t s) {
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "bilinear_upsample_cpu", [&] {
     using acc_t = typename AccType<scalar_t>::type;
 #if UPB_PHASE_KERNELS
-    if (!cpu_elementwise() && phase::supported(s) && h > 0 && w > 0) {
+    // the phase stencils skip zero-weight taps; a non-finite input takes the row path, which
+    // multiplies every tap as ATen does (so NaN and inf reach the outputs they reach there)
+    if (!cpu_elementwise() && phase::supported(s) && h > 0 && w > 0 && all_finite<scalar_t>(x)) {
       const bool stream = phase::stream_output(out.nbytes());
       const scalar_t* xp = x.const_data_ptr<scalar_t>();
       scalar_t* op = out.mutable_data_ptr<scalar_t>();

@@ -351,6 +351,7 @@ std::tuple<at::Tensor, at::Tensor> carafe_backward_cpu(const at::Tensor& grad_ou
   TORCH_CHECK(go.sizes() == at::IntArrayRef({x.size(0), x.size(1), d.H, d.W}),
               "carafe_backward: grad_out must be (N, C, s*h, s*w)");
   at::Tensor gx = at::empty_like(x), gm = at::empty_like(m);
+  if (any_empty({x, m, go})) return std::make_tuple(at::zeros_like(x), at::zeros_like(m));
   advise_huge_pages(gx);
   advise_huge_pages(gm);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "carafe_backward_cpu", [&] {

@@ -5,6 +5,7 @@
 // torch, c10 and CUDA runtime includes.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__) || defined(__HIPCC__)
@@ -27,6 +28,10 @@ template <>
 struct AccType<double> {
   using type = double;
 };
+
+// a·b + c rounded once (a fused multiply-add), for float and double on host and device alike
+UPB_HOST_DEVICE inline float upb_fma(float a, float b, float c) { return fmaf(a, b, c); }
+UPB_HOST_DEVICE inline double upb_fma(double a, double b, double c) { return fma(a, b, c); }
 
 template <typename T>
 UPB_HOST_DEVICE inline T upb_min(T a, T b) { return a < b ? a : b; }

@@ -1,12 +1,15 @@
 // Helpers for the CPU kernels (*_cpu.cpp). Kept light: the heavy ATen/ATen.h costs ~18 s per TU.
 #pragma once
 
+#include <initializer_list>
+
 #include <ATen/core/Tensor.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/empty_like.h>
 #include <ATen/ops/zeros.h>
+#include <ATen/ops/zeros_like.h>
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
@@ -27,6 +30,31 @@ constexpr int64_t kGrainWork = 1 << 17;
 // tests check exactly the math the GPU runs. Set with torch.ops.upbench._set_cpu_kernel_mode.
 int64_t cpu_kernel_mode();
 inline bool cpu_elementwise() { return cpu_kernel_mode() == 1; }
+
+// True when any of the tensors has no elements (a batch of 0, no channels, an empty map): the
+// kernels' work splits divide by these extents, so an empty problem returns before any kernel
+// runs (its outputs and gradients are empty or zero, as ATen's are).
+inline bool any_empty(std::initializer_list<at::Tensor> ts) {
+  for (const auto& t : ts)
+    if (t.numel() == 0) return true;
+  return false;
+}
+
+// True when every element of the contiguous floating tensor t is finite: v - v is 0 for a finite
+// v and NaN otherwise, so one vectorisable sum decides (no allocation, no early exit needed).
+template <typename scalar_t>
+inline bool all_finite(const at::Tensor& t) {
+  const scalar_t* p = t.const_data_ptr<scalar_t>();
+  const int64_t n = t.numel();
+  return at::parallel_reduce(
+      0, n, 1 << 16, true,
+      [&](int64_t b, int64_t e, bool ok) {
+        scalar_t acc = scalar_t(0);
+        for (int64_t i = b; i < e; ++i) acc += p[i] - p[i];
+        return ok && acc == scalar_t(0);
+      },
+      [](bool a, bool b) { return a && b; });
+}
 
 inline int64_t grain_for(int64_t work_per_item) {
   int64_t g = kGrainWork / (work_per_item > 0 ? work_per_item : 1);

@@ -406,6 +406,7 @@ std::tuple<at::Tensor, at::Tensor> offset_bilinear_backward_cpu(const at::Tensor
                   go.scalar_type() == x.scalar_type(),
               "_offset_bilinear_backward: grad_out must be (N, C, sh*h, sw*w) of x's dtype");
   at::Tensor gx = at::empty_like(x), goff = at::empty_like(off);
+  if (any_empty({x, off, go})) return std::make_tuple(at::zeros_like(x), at::zeros_like(off));
   advise_huge_pages(gx);
   advise_huge_pages(goff);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "offset_bilinear_backward_cpu", [&] {

@@ -370,6 +370,7 @@ std::tuple<at::Tensor, at::Tensor> sapa_similarity_backward_cpu(const at::Tensor
               "_sapa_similarity_backward: grad_out must be (N, K*K, s*h, s*w)");
   TORCH_CHECK(go.scalar_type() == k.scalar_type(), "_sapa_similarity_backward: dtype mismatch");
   at::Tensor gq = at::empty_like(q), gk = at::empty_like(k);
+  if (any_empty({q, k, go})) return std::make_tuple(at::zeros_like(q), at::zeros_like(k));
   advise_huge_pages(gq);
   AT_DISPATCH_FLOATING_TYPES(k.scalar_type(), "sapa_similarity_backward_cpu", [&] {
     const bool ew = cpu_elementwise();

@@ -59,6 +59,22 @@ def test_num_batches_tracked_may_be_absent(tmp_path):
     assert load_weights(net(), str(f)).missing == []
 
 
+def test_optional_groups_may_be_left_out_whole_but_not_in_part(tmp_path):
+    """A whole-network module takes a file of its encoder alone (the head group left out), but
+    a file holding part of a group lacks the rest."""
+    whole = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Conv2d(4, 2, 1))  # "0": encoder, "1": head
+    f = tmp_path / "w.pth"
+    torch.save({k: v for k, v in whole.state_dict().items() if k.startswith("0.")}, f)
+    rep = load_weights(whole, str(f), optional=["1.", "2."])  # "2." names no module key
+    assert rep.missing == [] and rep.omitted == ["1."]
+    torch.save({k: v for k, v in whole.state_dict().items() if k != "1.bias"}, f)
+    with pytest.raises(WeightsError, match=r"missing 1\.bias"):
+        load_weights(whole, str(f), optional=["1."])
+    torch.save({k: v for k, v in whole.state_dict().items() if k.startswith("1.")}, f)
+    with pytest.raises(WeightsError, match=r"missing 0\.bias, 0\.weight"):
+        load_weights(whole, str(f), optional=["1."])
+
+
 def test_wrong_shapes_and_foreign_checkpoints_are_clear_errors(tmp_path):
     f = tmp_path / "w.pth"
     torch.save({"0.weight": torch.zeros(8, 3, 3, 3)}, f)

@@ -47,7 +47,7 @@ ZERO_OPS = [
     "le", "ne", "logical_and", "logical_or", "logical_not", "sign", "round", "ceil", "trunc",
     "meshgrid", "linspace", "expand_as", "view_as", "unflatten", "movedim", "channel_shuffle",
     "native_dropout", "alias", "lift_fresh", "fill_", "zero_", "masked_fill_", "index_add",
-    "mT", "_unsafe_view", "diff", "tril", "triu", "one_hot", "gather",
+    "feature_dropout", "mT", "_unsafe_view", "diff", "tril", "triu", "one_hot", "gather",
 ]
 
 

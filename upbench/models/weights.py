@@ -17,6 +17,7 @@ that says so.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ CONTAINER_KEYS = ("state_dict", "model", "module", "model_state", "net")
 # bookkeeping buffers an older checkpoint may lack without any consequence
 IGNORED_MISSING = ("num_batches_tracked",)
 SHOWN = 5  # keys named in an error
+DOWNLOAD_TIMEOUT_S = 60.0  # a stalled connection while fetching a named source
 
 
 class WeightsError(ValueError):
@@ -88,6 +90,7 @@ class WeightsReport:
     missing: list[str] = field(default_factory=list)
     unexpected: list[str] = field(default_factory=list)
     strict: bool = True
+    omitted: list[str] = field(default_factory=list)  # optional groups the file left out
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able."""
@@ -161,23 +164,27 @@ def resolve(spec: str, named: Sequence[NamedWeights] = ()) -> Path:
         if path.is_file():
             return path
         if src.url is None:
-            raise WeightsError(f"model.weights: {spec}: put {src.filename} at {path} "
+            raise WeightsError(f"{spec}: put {src.filename} at {path} "
                                f"({src.note or 'no download address is known'})")
+        previous = socket.getdefaulttimeout()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)  # no connection attempt waits forever
             torch.hub.download_url_to_file(src.url, str(path), progress=False)
         except Exception as e:  # noqa: BLE001 - offline: URLError, OSError, timeouts
             raise WeightsError(
-                f"model.weights: {spec}: {src.filename} is not in torch's hub cache and could not "
+                f"{spec}: {src.filename} is not in torch's hub cache and could not "
                 f"be downloaded from {src.url} ({type(e).__name__}: "
                 f"{' '.join(str(e).split())[:120]}). Offline, download it elsewhere and put it at "
                 f"{path}, or set model.weights to the file's path") from None
+        finally:
+            socket.setdefaulttimeout(previous)
         return path
     p = Path(spec).expanduser()
     if p.exists() or os.sep in spec or spec.endswith((".pth", ".pt", ".bin", ".safetensors")):
         return p
     known = ", ".join(sorted(by_name)) or "none"
-    raise WeightsError(f"model.weights: {spec!r} is neither a file nor a named source of this "
+    raise WeightsError(f"{spec!r} is neither a file nor a named source of this "
                        f"encoder (named: {known})")
 
 
@@ -212,7 +219,7 @@ def match_layout(module: nn.Module, state: StateDict, layouts: Sequence[KeyLayou
 
 def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] = (IDENTITY,),
                  named: Sequence[NamedWeights] = (), strict: bool = True,
-                 what: str = "encoder") -> WeightsReport:
+                 what: str = "encoder", optional: Sequence[str] = ()) -> WeightsReport:
     """Load ``spec`` (a file or a named source) into ``module``.
 
     Args:
@@ -222,6 +229,11 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
         named: the named sources ``spec`` may name.
         strict: missing or unexpected keys are an error (else recorded in the report).
         what: the module's role, for messages.
+        optional: prefixes of ``module``'s keys that form groups a file may leave out as a
+            whole (e.g. ``decode_head.``: a whole-network module also takes a file of its
+            encoder alone; an upsampler slot, which no published checkpoint has). A key is not
+            missing when a group it belongs to has no key in the file; a group the file has a
+            key of must be complete. The groups left out are listed in the report.
 
     Raises:
         WeightsError: the file cannot be had or read, matches no layout, has a tensor of the
@@ -240,8 +252,10 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
     if wrong:
         raise WeightsError(f"weights file {path} ({layout.name} layout): tensors of the wrong "
                            f"shape for this {what}: {_shown(wrong)}; is it for another variant?")
+    omitted = [p for p in optional if any(k.startswith(p) for k in own)
+               and not any(k.startswith(p) for k in converted)]
     missing = sorted(k for k in own if k not in converted
-                     and not k.endswith(IGNORED_MISSING))
+                     and not k.endswith(IGNORED_MISSING) and not k.startswith(tuple(omitted)))
     unexpected = sorted(k for k in converted if k not in own)
     if strict and (missing or unexpected):
         parts = ([f"missing {_shown(missing)}"] if missing else []) + (
@@ -251,7 +265,7 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
                            "fits (the result records the rest)")
     module.load_state_dict({k: v for k, v in converted.items() if k in own}, strict=False)
     return WeightsReport(spec, str(path), layout.name, len(converted) - len(unexpected),
-                         missing, unexpected, strict)
+                         missing, unexpected, strict, omitted)
 
 
 __all__ = ["IDENTITY", "KeyLayout", "NamedWeights", "StateDict", "WeightsError", "WeightsReport",

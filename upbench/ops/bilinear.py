@@ -6,6 +6,10 @@ which is this op's ATen peer in benchmarks.
 
 from __future__ import annotations
 
+import functools
+from fractions import Fraction
+
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -29,16 +33,34 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
     return run_op(OP, impl, x.device, x, s)
 
 
+@functools.lru_cache(maxsize=512)
+def source_positions(size: int, s: int, double: bool) -> tuple[float, ...]:
+    """Source coordinates of the ``size·s`` outputs along one axis, rounded as ATen's compiled
+    kernel rounds them: ``fma(1/s, dst + 0.5, -0.5)`` with ``1/s`` rounded to the accumulation
+    type (float32, or float64 for double inputs) and one rounding of the fused result — computed
+    exactly here and rounded once. The exact zero weights (and so where 0·inf makes NaN) follow."""
+    if s == 1:
+        return tuple(float(d) for d in range(size))
+    scale = Fraction(1.0 / s) if double else Fraction(float(np.float32(1.0 / s)))
+    exact = (scale * (Fraction(2 * d + 1, 2)) - Fraction(1, 2) for d in range(size * s))
+    if double:
+        return tuple(float(v) for v in exact)  # float(Fraction) rounds correctly
+    # products of a 24-bit scale and a short index are exact in double: one rounding to float32
+    return tuple(float(np.float32(float(v))) for v in exact)
+
+
 def bilinear_reference(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
-    """Pure-PyTorch bilinear upsampling by explicit gathers and lerps (no ATen interpolate)."""
+    """Pure-PyTorch bilinear upsampling by explicit gathers and lerps (no ATen interpolate), with
+    ATen's source coordinates (:func:`source_positions`); at a scale of 1 each output reads its
+    own input with weights 1 and 0, as in ATen (so an infinity becomes NaN there too)."""
     _n, _c, h, w = x.shape
     s = scale_factor
 
     def axis(size: int):
-        dst = torch.arange(size * s, dtype=x.dtype, device=x.device)
-        src = ((dst + 0.5) / s - 0.5).clamp_min(0)
+        pos = source_positions(size, s, x.dtype == torch.float64)
+        src = torch.tensor(pos, dtype=x.dtype, device=x.device).clamp_min(0)
         i0 = src.floor().long().clamp_max(size - 1)
-        i1 = (i0 + 1).clamp_max(size - 1)
+        i1 = i0 if s == 1 else (i0 + 1).clamp_max(size - 1)
         lam = (src - i0.to(x.dtype)).clamp(0, 1)
         return i0, i1, lam
 

@@ -10,11 +10,12 @@ import torch
 from upbench.data.folder import check_label
 from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics import SegMetrics
-from upbench.tasks.base import BaselineInfo, Task
+from upbench.tasks.base import BaselineInfo, Task, TaskModel
 from upbench.tasks.segmentation.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.segmentation.data import make_split
 from upbench.tasks.segmentation.metrics import METRICS
 from upbench.tasks.segmentation.model import SegBaseline
+from upbench.tasks.segmentation.segformer import build_segformer
 from upbench.utils.schema import ConfigError
 
 
@@ -22,7 +23,12 @@ class Segmentation(Task):
     """The segmentation task (baseline ``seg``: :class:`SegBaseline`)."""
 
     name = "segmentation"
-    baselines = (BaselineInfo("seg", "tiny ResNet-style encoder + FPN decoder (from scratch, the quick default): three ×2 top-down slots, or the final ×4 / a label-space decoder"),)
+    baselines = (
+        BaselineInfo("seg", "tiny ResNet-style encoder + FPN decoder (from scratch, the quick default): three ×2 top-down slots, or the final ×4 / a label-space decoder"),
+        BaselineInfo("segformer-b1", "MiT-B1 + SegFormer's all-MLP head: six cascaded ×2 slots on the 256-channel projected maps (SAPA's placement; bilinear = the original single resizes)",
+                     source="NVlabs/SegFormer local_configs/segformer/B1/segformer.b1.512x512.ade.160k.py",
+                     eval_size=(512, 512), paper=True),
+    )
     reference = "bilinear"
     metrics = METRICS
     dataset_config = DatasetConfig
@@ -30,6 +36,13 @@ class Segmentation(Task):
     metrics_config = MetricsConfig
     input_multiple = 32
     eval_size = (512, 512)  # mmseg's ADE20K / VOC crop, the papers' FLOPs size
+
+    def validate(self, suite: Any, file: str) -> None:
+        """``model.weights`` is for the paper baselines (the tiny ``seg`` trains from scratch)."""
+        if suite.model.weights and suite.baseline == "seg":
+            raise ConfigError(file, "model.weights", "the tiny seg baseline has no pretrained "
+                              "weights; choose a paper baseline (baseline: segformer-b1) or "
+                              "remove model.weights")
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         """A folder dataset: both splits listed (labels present, not empty after
@@ -65,8 +78,10 @@ class Segmentation(Task):
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
                     placement: str | None, seed: int, decode_stride: int | None = None
-                    ) -> SegBaseline:
+                    ) -> TaskModel:
         m = suite.model
+        if suite.baseline == "segformer-b1":
+            return build_segformer(suite, upsampler, hparams, placement, seed)
         return SegBaseline(suite.dataset.num_classes, upsampler, hparams, widths=m.widths,
                            blocks=m.blocks, decoder_channels=m.decoder_channels, impl=suite.impl,
                            seed=seed, placement=placement, decode_stride=decode_stride)

@@ -44,11 +44,15 @@ class DatasetConfig:
 @dataclass
 class ModelConfig:
     """The segmentation baseline's size (see :class:`~upbench.tasks.segmentation.model
-    .SegBaseline`)."""
+    .SegBaseline`; ``widths``, ``blocks`` and ``decoder_channels`` size the tiny ``seg`` only)
+    and pretrained weights (``weights``: a file or a named source such as ``imagenet``;
+    ``weights_strict: false`` loads what fits and records the rest)."""
 
     widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
     blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
     decoder_channels: int = bound(32, ge=1)
+    weights: str | None = bound(None, omit_default=True)
+    weights_strict: bool = bound(True, omit_default=True)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4:
