@@ -98,11 +98,12 @@ def dies_on_nearest(cell, reporter=None, share=None):
 
 
 def test_a_lost_worker_fails_its_cell_and_the_others_finish(suite, tmp_path):
-    cells = expand(suite, ["bilinear", "nearest", "dysample"])
+    cells = expand(suite, ["nearest", "bilinear", "dysample"])
     s = run_suite(suite, cells, tmp_path / "out",
                   executor=LocalExecutor(cell_fn=dies_on_nearest, jobs=2))
     status = {r["label"]: r["status"] for r in s.results}
-    assert status == {"bilinear": "ok", "nearest": "failed", "dysample": "ok"}
+    # the replacement worker ran a later cell
+    assert status == {"nearest": "failed", "bilinear": "ok", "dysample": "ok"}
     lost = _by_label(s.results)["nearest"]["error"]
     assert "worker lost" in lost and "exit code 3" in lost
     assert s.exit_code == 1
@@ -110,7 +111,7 @@ def test_a_lost_worker_fails_its_cell_and_the_others_finish(suite, tmp_path):
 
 
 def test_interrupt_stops_the_workers_and_keeps_finished_cells(suite, tmp_path):
-    cells = expand(suite)
+    cells = expand(suite, ["nearest", "bilinear", "dysample"])
     got = []
 
     def on_result(cell, rec):
@@ -157,7 +158,7 @@ def _alive(pid: int) -> bool:
 def _until(cond, what: str) -> None:
     """Block until ``cond()`` holds (a deadlock guard, not a timing check)."""
     ev = threading.Event()
-    for _ in range(3000):
+    for _ in range(12000):  # up to ten minutes on a loaded machine
         if cond():
             return
         ev.wait(0.05)
@@ -180,7 +181,7 @@ def test_sigterm_to_the_driver_stops_the_workers_and_keeps_finished_cells(suite,
         worker = int(next(pids.iterdir()).name)
         assert _alive(worker)
         driver.send_signal(signal.SIGTERM)  # what `timeout` sends
-        out, err = driver.communicate(timeout=120)
+        out, err = driver.communicate(timeout=600)
     finally:
         if driver.poll() is None:
             driver.kill()
@@ -208,7 +209,7 @@ def _views(n):
 def _wait_for(share, want, what):
     """Block until the share's states are ``want`` (a deadlock guard, not a timing check)."""
     ev = threading.Event()
-    for _ in range(2000):
+    for _ in range(12000):  # up to a minute on a loaded machine
         if share.states() == want:
             return
         ev.wait(0.005)
@@ -242,11 +243,11 @@ def test_a_measurement_waits_for_training_to_yield_and_training_waits_for_it():
 
     c = threading.Thread(target=next_iteration)
     c.start()
-    assert inside.wait(10)
+    assert inside.wait(120)
     assert share.states() == [IDLE, MEASURING] and not resumed.is_set()
     done.set()
-    t.join(10)
-    c.join(10)
+    t.join(120)
+    c.join(120)
     assert resumed.is_set() and share.states() == [SHARED, SHARED]
     trainer.checkpoint()  # nobody waits: returns at once, keeps shared use
     assert share.states() == [SHARED, SHARED]
@@ -277,8 +278,8 @@ def test_two_measurements_take_turns_and_a_dead_worker_is_forgotten():
     share.forget(2)  # worker c died holding shared use: the driver releases it
     for name in "ab":
         gate[name].set()
-    ta.join(10)
-    tb.join(10)
+    ta.join(120)
+    tb.join(120)
     # one after the other, each with nobody else measuring or training
     assert sorted(order) == [("a", False), ("b", False)]
     assert share.states() == [SHARED, SHARED, IDLE]
