@@ -65,6 +65,7 @@ def test_parallel_metrics_equal_a_serial_run(suite, tmp_path):
         assert b[label]["memory"]["peak_mb"] is not None
         assert b[label]["exclusive_wait_s"] >= 0 and "exclusive_wait_s" not in a[label]
         assert b[label]["machine"]["threads"] == 1 and b[label]["machine"]["isa"]
+        assert b[label]["cpu_time_s"] > 0 and a[label]["cpu_time_s"] > 0
     # the files on disk are the records handed back
     for cell in cells:
         on_disk = json.loads((tmp_path / "par" / cell.filename).read_text())
