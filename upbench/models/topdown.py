@@ -12,6 +12,7 @@ initialisation order (laterals with the shared layers, slots from the slot seed)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -25,12 +26,17 @@ def lateral_convs(widths: list[int], channels: int) -> nn.ModuleList:
     return nn.ModuleList(nn.Conv2d(w, channels, 1) for w in widths)
 
 
-def slot_upsamplers(name: str, hparams: dict[str, Any], impl: str, channels: int, n: int = 3
+def slot_upsamplers(name: str, hparams: dict[str, Any], impl: str, channels: int, n: int = 3,
+                    guide_channels: Sequence[int] | None = None
                     ) -> tuple[nn.ModuleList, nn.ModuleList]:
-    """``n`` ×2 instances of ``name`` on ``channels`` (guides of ``channels`` too) and the
-    channel adapters after them. Raises :class:`~upbench.models.slots.Unhostable`."""
-    up = nn.ModuleList(make_upsampler(name, channels, 2, hparams, impl, guide_channels=channels)
-                       for _ in range(n))
+    """``n`` ×2 instances of ``name`` on ``channels`` and the channel adapters after them.
+    Guides have ``channels`` too, or ``guide_channels[i]`` for slot i (a host whose guides are
+    encoder features of different widths). Raises :class:`~upbench.models.slots.Unhostable`."""
+    guides = list(guide_channels) if guide_channels is not None else [channels] * n
+    if len(guides) != n:
+        raise ValueError(f"slot_upsamplers: {n} slots but {len(guides)} guide widths")
+    up = nn.ModuleList(make_upsampler(name, channels, 2, hparams, impl, guide_channels=g)
+                       for g in guides)
     adapt = nn.ModuleList(nn.Identity() if u.out_channels == channels
                           else nn.Conv2d(u.out_channels, channels, 1) for u in up)
     return up, adapt

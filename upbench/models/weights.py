@@ -70,10 +70,13 @@ class KeyLayout:
         name: e.g. ``torchvision``, ``mmseg``, ``huggingface``.
         convert: maps a checkpoint's state dict to the module's own key names (keys it does not
             know pass through unchanged, so that they are reported as unexpected).
+        note: why a checkpoint of this layout cannot fit the module completely, when it
+            cannot (e.g. a 7×7 stem where the module has a deep one); added to the error.
     """
 
     name: str
     convert: Callable[[StateDict], StateDict]
+    note: str = ""
 
 
 IDENTITY = KeyLayout("native", dict)
@@ -164,7 +167,7 @@ def resolve(spec: str, named: Sequence[NamedWeights] = ()) -> Path:
         if path.is_file():
             return path
         if src.url is None:
-            raise WeightsError(f"{spec}: put {src.filename} at {path} "
+            raise WeightsError(f"named source {spec!r}: put {src.filename} at {path} "
                                f"({src.note or 'no download address is known'})")
         previous = socket.getdefaulttimeout()
         try:
@@ -173,7 +176,7 @@ def resolve(spec: str, named: Sequence[NamedWeights] = ()) -> Path:
             torch.hub.download_url_to_file(src.url, str(path), progress=False)
         except Exception as e:  # noqa: BLE001 - offline: URLError, OSError, timeouts
             raise WeightsError(
-                f"{spec}: {src.filename} is not in torch's hub cache and could not "
+                f"named source {spec!r}: {src.filename} is not in torch's hub cache and could not "
                 f"be downloaded from {src.url} ({type(e).__name__}: "
                 f"{' '.join(str(e).split())[:120]}). Offline, download it elsewhere and put it at "
                 f"{path}, or set model.weights to the file's path") from None
@@ -260,9 +263,10 @@ def load_weights(module: nn.Module, spec: str, *, layouts: Sequence[KeyLayout] =
     if strict and (missing or unexpected):
         parts = ([f"missing {_shown(missing)}"] if missing else []) + (
             [f"unexpected {_shown(unexpected)}"] if unexpected else [])
+        note = f" ({layout.note})" if layout.note else ""
         raise WeightsError(f"weights file {path} ({layout.name} layout) does not fit the {what}: "
-                           f"{'; '.join(parts)}. Set model.weights_strict: false to load what "
-                           "fits (the result records the rest)")
+                           f"{'; '.join(parts)}{note}. Set model.weights_strict: false to load "
+                           "what fits (the result records the rest)")
     module.load_state_dict({k: v for k, v in converted.items() if k in own}, strict=False)
     return WeightsReport(spec, str(path), layout.name, len(converted) - len(unexpected),
                          missing, unexpected, strict, omitted)

@@ -10,6 +10,7 @@ compare, gate) and the CLI know nothing else of a task.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -288,5 +289,25 @@ class Task:
         raise NotImplementedError
 
 
+def check_unused_keys(section: Any, keys: Sequence[str], baseline: str, file: str,
+                      prefix: str = "model") -> None:
+    """Refuse keys of a suite section that the chosen baseline does not use (a paper baseline's
+    architecture is fixed) when they are set to anything but their default.
+
+    Raises:
+        ConfigError: naming the first such key and the baseline.
+    """
+    from upbench.utils.schema import ConfigError
+
+    fields = {f.name: f for f in dataclasses.fields(section)}
+    for key in keys:
+        f = fields[key]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if getattr(section, key) != default:
+            raise ConfigError(file, f"{prefix}.{key}", f"does not apply to the baseline "
+                              f"{baseline!r} (its architecture is the paper's); remove it "
+                              "or choose another baseline")
+
+
 __all__ = ["BaselineInfo", "Batch", "Evaluator", "Metric", "SlotInfo", "Split", "Task", "TaskModel",
-           "Unhostable"]
+           "Unhostable", "check_unused_keys"]

@@ -9,7 +9,9 @@ import torch
 
 from upbench.data.imagecheck import DataError, check_samples, open_image
 from upbench.data.nyu import ListError, load_depth_png, read_list
-from upbench.tasks.base import BaselineInfo, Task
+from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
+from upbench.tasks.depth.bts import BTSR50
+from upbench.tasks.depth.bts import NAME as PAPER
 from upbench.tasks.depth.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.depth.data import make_split
 from upbench.tasks.depth.metrics import METRICS, DepthEvaluator
@@ -18,10 +20,16 @@ from upbench.utils.schema import ConfigError
 
 
 class Depth(Task):
-    """The depth task (baseline ``bts``: :class:`DepthBaseline`; reference ``nearest``)."""
+    """The depth task (baselines ``bts``: :class:`DepthBaseline`, the tiny default, and
+    ``bts-r50``: :class:`~upbench.tasks.depth.bts.BTSR50`; reference ``nearest``)."""
 
     name = "depth"
-    baselines = (BaselineInfo("bts", "tiny BTS-style encoder-decoder (from scratch, the quick default): four ×2 decoder slots guided by the encoder skips"),)
+    baselines = (
+        BaselineInfo("bts", "tiny BTS-style encoder-decoder (from scratch, the quick default): four ×2 decoder slots guided by the encoder skips"),
+        BaselineInfo(PAPER, "BTS with a ResNet-50 encoder (SAPA Table 4): the nearest ×2 of upconv5-2 as slots guided by the encoder skips; upconv1 stays nearest",
+                     source="cleinc/bts pytorch/bts.py (resnet50_bts, bts_size 512, max depth 10)",
+                     eval_size=(480, 640), paper=True),
+    )
     reference = "nearest"
     metrics = METRICS
     dataset_config = DatasetConfig
@@ -31,6 +39,12 @@ class Depth(Task):
     eval_size = (512, 512)
 
     def validate(self, suite: Any, file: str) -> None:
+        if suite.baseline == PAPER:
+            check_unused_keys(suite.model, ("widths", "blocks", "decoder_channels"),
+                              suite.baseline, file)
+        elif suite.model.weights:
+            raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
+                              f"from scratch (no pretrained encoder); weights apply to {PAPER}")
         if suite.metrics.eigen_crop and list(suite.input_size) != [480, 640]:
             raise ConfigError(file, "metrics.eigen_crop", "the Eigen crop is defined on 480×640 "
                               f"maps; input_size is {suite.input_size} (set input_size: [480, 640] "
@@ -65,8 +79,13 @@ class Depth(Task):
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
                     placement: str | None, seed: int, decode_stride: int | None = None
-                    ) -> DepthBaseline:
+                    ) -> DepthBaseline | BTSR50:
         m = suite.model
+        if suite.baseline == PAPER:
+            return BTSR50(upsampler, hparams, max_depth=suite.dataset.max_depth,
+                          min_depth=suite.metrics.min_depth, weights=m.weights,
+                          weights_strict=m.weights_strict, impl=suite.impl, seed=seed,
+                          placement=placement)
         return DepthBaseline(upsampler, hparams, widths=m.widths, blocks=m.blocks,
                              decoder_channels=m.decoder_channels,
                              max_depth=suite.dataset.max_depth,

@@ -47,11 +47,18 @@ class DatasetConfig:
 class ModelConfig:
     """The BTS-style baseline's size (:class:`~upbench.tasks.depth.model.DepthBaseline`):
     encoder ``widths``/``blocks`` (strides 4–32) and the channels of the four ×2 decoder stages
-    (s32→s16, s16→s8, s8→s4, s4→s2)."""
+    (s32→s16, s16→s8, s8→s4, s4→s2). The paper baseline ``bts-r50`` has BTS's fixed sizes.
+
+    ``weights``: pretrained weights for ``bts-r50``'s ResNet-50 (a file, or ``imagenet``:
+    torchvision's ImageNet ResNet-50); ``weights_strict: false`` loads what fits and records the
+    rest.
+    """
 
     widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
     blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
     decoder_channels: list[int] = bound(default_factory=lambda: [64, 32, 16, 16], ge=1)
+    weights: str | None = bound(None, omit_default=True)
+    weights_strict: bool = bound(True, omit_default=True)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4 or len(self.decoder_channels) != 4:

@@ -10,19 +10,29 @@ import torch
 from upbench.data.coco import CocoFormatError, read_instances
 from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics.detection import CocoEvaluator
-from upbench.tasks.base import BaselineInfo, Task
+from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
 from upbench.tasks.detection.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.detection.data import make_split
 from upbench.tasks.detection.metrics import METRICS
 from upbench.utils.schema import ConfigError
 
+PAPER = "faster-rcnn-r50-fpn"
+# the tiny baseline's sizes; the paper baseline's are mmdetection's
+TINY_KEYS = ("widths", "blocks", "fpn_channels", "anchor_sizes", "representation_size",
+             "rpn_batch", "roi_batch", "proposals_train", "proposals_test", "flops_proposals")
+
 
 class Detection(Task):
-    """The detection task (baseline ``faster_rcnn_fpn``; reference ``nearest``, mmdetection's FPN
-    default)."""
+    """The detection task (baselines ``faster_rcnn_fpn``, the tiny default, and
+    ``faster-rcnn-r50-fpn``; reference ``nearest``, mmdetection's FPN default)."""
 
     name = "detection"
-    baselines = (BaselineInfo("faster_rcnn_fpn", "tiny Faster R-CNN + FPN on torchvision's detection machinery (from scratch, the quick default): three ×2 FPN top-down slots"),)
+    baselines = (
+        BaselineInfo("faster_rcnn_fpn", "tiny Faster R-CNN + FPN on torchvision's detection machinery (from scratch, the quick default): three ×2 FPN top-down slots"),
+        BaselineInfo("faster-rcnn-r50-fpn", "mmdetection's Faster R-CNN R50-FPN 1x (SAPA Table 3) on torchvision's detection machinery: three ×2 FPN top-down slots guided by the lateral 1×1 outputs",
+                     source="open-mmlab/mmdetection configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.py",
+                     eval_size=(800, 1333), paper=True),
+    )
     reference = "nearest"
     metrics = METRICS
     dataset_config = DatasetConfig
@@ -38,6 +48,11 @@ class Detection(Task):
             raise ConfigError(file, "task", f"the detection task needs torchvision ({e}); install "
                               "the release matching your torch, e.g. `pip install "
                               "torch==2.14.1 torchvision==0.29.1`") from None
+        if suite.baseline == PAPER:
+            check_unused_keys(suite.model, TINY_KEYS, suite.baseline, file)
+        elif suite.model.weights:
+            raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
+                              f"from scratch (no pretrained encoder); weights apply to {PAPER}")
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         d = suite.dataset
@@ -74,9 +89,11 @@ class Detection(Task):
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
                     placement: str | None, seed: int, decode_stride: int | None = None):
+        from upbench.tasks.detection.faster_rcnn import FasterRCNNR50FPN
         from upbench.tasks.detection.model import DetectionBaseline
 
-        return DetectionBaseline(suite.dataset.num_classes, upsampler, hparams, suite.model,
+        cls = FasterRCNNR50FPN if suite.baseline == PAPER else DetectionBaseline
+        return cls(suite.dataset.num_classes, upsampler, hparams, suite.model,
                                  tuple(suite.input_size), suite.impl, seed, placement)
 
     def evaluator(self, suite: Any) -> CocoEvaluator:

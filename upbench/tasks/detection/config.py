@@ -65,7 +65,13 @@ class ModelConfig:
     ``representation_size``: the box head's MLP width; ``rpn_batch``/``roi_batch``: sampled
     anchors / proposals per image; ``proposals_train``/``proposals_test``: proposals kept after
     the RPN's NMS; ``score_threshold``: detections below it are dropped (torchvision's 0.05);
-    ``flops_proposals``: the proposals the FLOP count runs the box head on.
+    ``flops_proposals``: the proposals the FLOP count runs the box head on. These sizes are the
+    tiny baseline's; the paper baseline ``faster-rcnn-r50-fpn`` has mmdetection's fixed values
+    and only takes ``score_threshold``, ``weights`` and ``weights_strict``.
+
+    ``weights``: pretrained weights for the encoder of a paper baseline (a file, or
+    ``imagenet``: torchvision's ImageNet ResNet-50); ``weights_strict: false`` loads what fits
+    and records the rest.
     """
 
     widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
@@ -79,6 +85,8 @@ class ModelConfig:
     proposals_test: int = bound(100, ge=1)
     score_threshold: float = bound(0.05, ge=0, lt=1)
     flops_proposals: int = bound(100, ge=1)
+    weights: str | None = bound(None, omit_default=True)
+    weights_strict: bool = bound(True, omit_default=True)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4:

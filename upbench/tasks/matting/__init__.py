@@ -9,7 +9,9 @@ import torch
 
 from upbench.data.composition1k import Composition1kTest, Composition1kTrain
 from upbench.data.imagecheck import DataError, check_samples
-from upbench.tasks.base import BaselineInfo, Task
+from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
+from upbench.tasks.matting.a2u import A2UR34
+from upbench.tasks.matting.a2u import NAME as PAPER
 from upbench.tasks.matting.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.matting.data import make_split
 from upbench.tasks.matting.metrics import METRICS, MattingEvaluator
@@ -18,10 +20,16 @@ from upbench.utils.schema import ConfigError
 
 
 class Matting(Task):
-    """The matting task (baseline ``a2u``: :class:`MattingBaseline`; reference ``bilinear``)."""
+    """The matting task (baselines ``a2u``: :class:`MattingBaseline`, the tiny default, and
+    ``a2u-r34``: :class:`~upbench.tasks.matting.a2u.A2UR34`; reference ``bilinear``)."""
 
     name = "matting"
-    baselines = (BaselineInfo("a2u", "tiny A2U-style matting encoder-decoder (from scratch, the quick default): ×2 decoder slots guided by the shortcuts"),)
+    baselines = (
+        BaselineInfo("a2u", "tiny A2U-style matting encoder-decoder (from scratch, the quick default): ×2 decoder slots guided by the shortcuts"),
+        BaselineInfo(PAPER, "A2U matting's ResNet-34 network at output stride 16 (SAPA Table 5), bilinear form: four ×2 decoder slots guided by the shortcuts",
+                     source="dongdong93/a2u_matting scripts/resnet.py (ResNet34DecoderLearning, config/adobe.yaml)",
+                     eval_size=(512, 512), paper=True),
+    )
     reference = "bilinear"
     metrics = METRICS
     dataset_config = DatasetConfig
@@ -29,6 +37,18 @@ class Matting(Task):
     metrics_config = MetricsConfig
     input_multiple = 32
     eval_size = (512, 512)
+
+    def validate(self, suite: Any, file: str) -> None:
+        if suite.baseline == PAPER:
+            check_unused_keys(suite.model, ("widths", "blocks", "full_channels",
+                                            "decoder_channels"), suite.baseline, file)
+            if suite.train.batch_size < 2:
+                raise ConfigError(file, "train.batch_size", f"{PAPER}'s ASPP normalises its "
+                                  "image-pooling branch (a 1×1 map) with BatchNorm, which needs "
+                                  "at least 2 images per training batch (A2U trains with 16)")
+        elif suite.model.weights:
+            raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
+                              f"from scratch (no pretrained encoder); weights apply to {PAPER}")
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         d = suite.dataset
@@ -58,8 +78,11 @@ class Matting(Task):
 
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
                     placement: str | None, seed: int, decode_stride: int | None = None
-                    ) -> MattingBaseline:
+                    ) -> MattingBaseline | A2UR34:
         m = suite.model
+        if suite.baseline == PAPER:
+            return A2UR34(upsampler, hparams, weights=m.weights, weights_strict=m.weights_strict,
+                          impl=suite.impl, seed=seed, placement=placement)
         return MattingBaseline(upsampler, hparams, widths=m.widths, blocks=m.blocks,
                                full_channels=m.full_channels, decoder_channels=m.decoder_channels,
                                impl=suite.impl, seed=seed, placement=placement)

@@ -53,12 +53,20 @@ class DatasetConfig:
 class ModelConfig:
     """The A2U-style baseline's size: encoder ``widths``/``blocks`` (C2–C5 at strides 4–32, 2×2
     max-pooling between stages), ``full_channels`` of the full-resolution shortcut, and the
-    channels of the five ×2 decoder stages (s32→16, →8, →4, →2, →1)."""
+    channels of the five ×2 decoder stages (s32→16, →8, →4, →2, →1). The paper baseline
+    ``a2u-r34`` has A2U's fixed sizes.
+
+    ``weights``: pretrained weights for ``a2u-r34``'s ResNet-34 encoder (a file, or
+    ``imagenet``: torchvision's ImageNet ResNet-34; the stem's trimap channel starts at zero);
+    ``weights_strict: false`` loads what fits and records the rest.
+    """
 
     widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
     blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
     full_channels: int = bound(8, ge=1)
     decoder_channels: list[int] = bound(default_factory=lambda: [64, 32, 16, 16, 8], ge=1)
+    weights: str | None = bound(None, omit_default=True)
+    weights_strict: bool = bound(True, omit_default=True)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4 or len(self.decoder_channels) != 5:

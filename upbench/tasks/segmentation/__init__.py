@@ -13,6 +13,7 @@ from upbench.metrics import SegMetrics
 from upbench.tasks.base import BaselineInfo, Task, TaskModel
 from upbench.tasks.segmentation.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.segmentation.data import make_split
+from upbench.tasks.segmentation.deeplabv3plus import DeepLabV3Plus
 from upbench.tasks.segmentation.metrics import METRICS
 from upbench.tasks.segmentation.model import SegBaseline
 from upbench.tasks.segmentation.segformer import build_segformer
@@ -20,13 +21,17 @@ from upbench.utils.schema import ConfigError
 
 
 class Segmentation(Task):
-    """The segmentation task (baseline ``seg``: :class:`SegBaseline`)."""
+    """The segmentation task (baselines ``seg``: :class:`SegBaseline`; ``deeplabv3plus-r50``:
+    :class:`DeepLabV3Plus`)."""
 
     name = "segmentation"
     baselines = (
         BaselineInfo("seg", "tiny ResNet-style encoder + FPN decoder (from scratch, the quick default): three ×2 top-down slots, or the final ×4 / a label-space decoder"),
         BaselineInfo("segformer-b1", "MiT-B1 + SegFormer's all-MLP head: six cascaded ×2 slots on the 256-channel projected maps (SAPA's placement; bilinear = the original single resizes)",
                      source="NVlabs/SegFormer local_configs/segformer/B1/segformer.b1.512x512.ade.160k.py",
+                     eval_size=(512, 512), paper=True),
+        BaselineInfo("deeplabv3plus-r50", "ResNetV1c-50 + depthwise-separable ASPP + DeepLabv3+ decoder (output stride 8/16/32): ×2 cascade 1/s→1/4 slots or the final ×4 of the class scores; label-space decoders as their papers host them (DUpsampling OS 16, NRD OS 32 with C2 guidance, pyramid fuse on the decoder pyramid)",
+                     source="open-mmlab/mmsegmentation configs/_base_/models/deeplabv3plus_r50-d8.py (NRD: aim-uofa/NRD_decoder configs/_base_/models/deeppad_r50.py)",
                      eval_size=(512, 512), paper=True),
     )
     reference = "bilinear"
@@ -38,11 +43,15 @@ class Segmentation(Task):
     eval_size = (512, 512)  # mmseg's ADE20K / VOC crop, the papers' FLOPs size
 
     def validate(self, suite: Any, file: str) -> None:
-        """``model.weights`` is for the paper baselines (the tiny ``seg`` trains from scratch)."""
-        if suite.model.weights and suite.baseline == "seg":
-            raise ConfigError(file, "model.weights", "the tiny seg baseline has no pretrained "
-                              "weights; choose a paper baseline (baseline: segformer-b1) or "
-                              "remove model.weights")
+        """Model keys that do not apply to the chosen baseline are an error when set."""
+        m = suite.model
+        if suite.baseline == "seg" and m.weights is not None:
+            raise ConfigError(file, "model.weights", "the seg baseline is trained from scratch; "
+                              "pretrained weights apply to the paper baselines (baseline: "
+                              f"{', '.join(b.name for b in self.baselines if b.paper)})")
+        if suite.baseline != "deeplabv3plus-r50" and m.output_stride != 8:
+            raise ConfigError(file, "model.output_stride", "applies to the deeplabv3plus-r50 "
+                              f"baseline only (this suite's is {suite.baseline})")
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         """A folder dataset: both splits listed (labels present, not empty after
@@ -82,6 +91,11 @@ class Segmentation(Task):
         m = suite.model
         if suite.baseline == "segformer-b1":
             return build_segformer(suite, upsampler, hparams, placement, seed)
+        if suite.baseline == "deeplabv3plus-r50":
+            return DeepLabV3Plus(suite.dataset.num_classes, upsampler, hparams,
+                                 output_stride=m.output_stride, impl=suite.impl, seed=seed,
+                                 placement=placement, decode_stride=decode_stride,
+                                 weights=m.weights, weights_strict=m.weights_strict)
         return SegBaseline(suite.dataset.num_classes, upsampler, hparams, widths=m.widths,
                            blocks=m.blocks, decoder_channels=m.decoder_channels, impl=suite.impl,
                            seed=seed, placement=placement, decode_stride=decode_stride)
@@ -97,4 +111,4 @@ class Segmentation(Task):
 
 TASK = Segmentation()
 
-__all__ = ["TASK", "SegBaseline", "Segmentation"]
+__all__ = ["TASK", "DeepLabV3Plus", "SegBaseline", "Segmentation"]

@@ -43,16 +43,20 @@ class DatasetConfig:
 
 @dataclass
 class ModelConfig:
-    """The segmentation baseline's size (see :class:`~upbench.tasks.segmentation.model
-    .SegBaseline`; ``widths``, ``blocks`` and ``decoder_channels`` size the tiny ``seg`` only)
-    and pretrained weights (``weights``: a file or a named source such as ``imagenet``;
-    ``weights_strict: false`` loads what fits and records the rest)."""
+    """The segmentation baselines' settings: ``widths``, ``blocks`` and ``decoder_channels`` size
+    the tiny ``seg`` baseline (:class:`~upbench.tasks.segmentation.model.SegBaseline`);
+    ``weights`` / ``weights_strict`` load a paper baseline's pretrained encoder;
+    ``output_stride`` is ``deeplabv3plus-r50``'s (:mod:`~upbench.tasks.segmentation
+    .deeplabv3plus`)."""
 
     widths: list[int] = bound(default_factory=lambda: [16, 32, 64, 128], ge=1)
     blocks: list[int] = bound(default_factory=lambda: [1, 1, 1, 1], ge=1)
     decoder_channels: int = bound(32, ge=1)
+    # the paper baselines' encoder weights: a file or a named source (e.g. imagenet)
     weights: str | None = bound(None, omit_default=True)
     weights_strict: bool = bound(True, omit_default=True)
+    # deeplabv3plus-r50: the encoder's output stride (feature upsamplers and bilinear)
+    output_stride: Literal[8, 16, 32] = bound(8, omit_default=True)
 
     def validate(self, file: str, prefix: str) -> None:
         if len(self.widths) != 4 or len(self.blocks) != 4:

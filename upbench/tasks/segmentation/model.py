@@ -51,17 +51,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from upbench.models import Encoder, Unhostable, conv_bn, make_upsampler
+from upbench.models import Encoder, conv_bn, make_upsampler
 from upbench.models.topdown import lateral_convs, slot_upsamplers, top_down
-from upbench.tasks.base import TaskModel
-from upbench.tasks.segmentation.data import IGNORE_INDEX
+from upbench.tasks.segmentation.hosting import (
+    SLOT_SEED_OFFSET,
+    SegHost,
+    check_decode_stride,
+    logits_upsampler,
+    resolve_placement,
+)
 from upbench.upsamplers import get_upsampler_class
 
-SLOT_SEED_OFFSET = 1_000_003
 LEVEL_OF_STRIDE = {32: 0, 16: 1}  # decoding stride → index into [P5, P4, P3, P2]
 
 
-class SegBaseline(TaskModel):
+class SegBaseline(SegHost):
     """The segmentation baseline with named upsampler slots (see the module docstring).
 
     Args:
@@ -91,17 +95,7 @@ class SegBaseline(TaskModel):
         hparams = dict(hparams or {})
         cls = get_upsampler_class(upsampler)
         self.upsampler_name, self.space, self.num_classes = upsampler, cls.space, num_classes
-        placement = placement or cls.default_placement or (
-            "decoder" if cls.space == "feature" else "final")
-        if placement not in ("decoder", "final"):
-            raise ValueError(f"placement must be 'decoder' or 'final', got {placement!r}")
-        if cls.space == "label" and placement != "final":
-            raise Unhostable(f"{upsampler} is a label-space decoder: it can only take the final "
-                             "slot (placement 'final')")
-        if cls.space == "feature" and placement == "final" and cls.guided:
-            raise Unhostable(f"{upsampler} is guided: the final prediction slot has no guide "
-                             "feature at the output resolution")
-        self.placement = placement
+        self.placement = placement = resolve_placement(upsampler, cls, placement)
         self.decode_level, self.fuse = 0, None
         in_decoder = cls.space == "feature" and placement == "decoder"
         d = decoder_channels
@@ -119,16 +113,11 @@ class SegBaseline(TaskModel):
             self.final_up = make_upsampler("bilinear", num_classes, 4, {}, impl)
             self.slots = ["up.0", "up.1", "up.2"]
         elif self.space == "feature":  # a feature upsampler as the final ×4 of the class scores
-            self.final_up = make_upsampler(upsampler, num_classes, 4, hparams, impl)
-            if self.final_up.out_channels != num_classes:
-                raise Unhostable(f"{upsampler} changes the channel count ({num_classes} → "
-                                 f"{self.final_up.out_channels}); it cannot upsample the logits")
+            self.final_up = logits_upsampler(upsampler, num_classes, 4, hparams, impl)
             self.slots = ["final_up"]
         else:
-            stride = decode_stride or cls.decode_stride
-            if stride not in LEVEL_OF_STRIDE:
-                raise Unhostable(f"{upsampler}: decode_stride must be one of "
-                                 f"{sorted(LEVEL_OF_STRIDE)}, got {stride}")
+            stride = check_decode_stride(upsampler, decode_stride or cls.decode_stride,
+                                         LEVEL_OF_STRIDE)
             self.decode_level = LEVEL_OF_STRIDE[stride]
             n_fused = len(widths) - self.decode_level
             self.fuse = conv_bn(n_fused * d, d, 3) if cls.fused_input else None
@@ -141,7 +130,7 @@ class SegBaseline(TaskModel):
         feats = self.encoder(x)
         return feats, top_down(feats, self.lateral, self.up, self.adapt)
 
-    def _final_inputs(self, x: torch.Tensor) -> tuple:
+    def final_inputs(self, x: torch.Tensor) -> tuple:
         """The inputs of ``final_up`` for images x."""
         if x.dim() != 4 or x.shape[2] % 32 or x.shape[3] % 32:
             raise ValueError(f"SegBaseline: input must be (N, 3, H, W) with H, W multiples of 32, "
@@ -163,46 +152,3 @@ class SegBaseline(TaskModel):
                                                              align_corners=False)
                                                for p in levels[1:]], 1))
         return xin, pyramid[-1], levels
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, K, H, W) for images (N, 3, H, W) with H, W multiples of 32."""
-        return self.final_up(*self._final_inputs(x))
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Cross-entropy of the logits against labels (N, H, W), ignore 255."""
-        return {"ce": F.cross_entropy(outputs, targets, ignore_index=IGNORE_INDEX)}
-
-    def training_losses(self, inputs: tuple[torch.Tensor, ...], targets: torch.Tensor
-                        ) -> dict[str, torch.Tensor]:
-        """Cross-entropy, plus the own losses of the upsampler under test where it produces the
-        prediction (the final slot), prefixed by the slot name. In the top-down slots there are
-        none (their output is not the prediction)."""
-        final_inputs = self._final_inputs(*inputs)
-        if self.slots != ["final_up"]:
-            return self.loss(self.final_up(*final_inputs), targets)
-        logits, state = self.final_up.forward_with_state(*final_inputs)
-        losses = self.loss(logits, targets)
-        for k, v in self.final_up.extra_losses(logits, targets, state).items():
-            losses[f"final_up.{k}"] = v
-        return losses
-
-    def predict(self, outputs: torch.Tensor) -> torch.Tensor:
-        """The label map (N, H, W): arg-max over the classes."""
-        return outputs.argmax(1)
-
-    @torch.no_grad()
-    def diagnostics(self, val_split: Any) -> dict[str, Any]:
-        """A label-space decoder's reconstruction ceiling (``label_oracle``) on the validation
-        labels, under ``oracle``."""
-        if self.space != "label":
-            return {}
-        chunks = [val_split.batch(torch.arange(i, min(i + 64, len(val_split))))[1]
-                  for i in range(0, len(val_split), 64)]
-        oracle = self.final_up.label_oracle(torch.cat(chunks)) if chunks else None
-        if not oracle:
-            return {}
-        return {"oracle": oracle,
-                "note": f"{self.upsampler_name} reconstruction ceiling at ratio {oracle['ratio']} "
-                        f"on the validation labels (paper Table 1's oracle): "
-                        f"{oracle['dupsampling_mIoU']:.1f} mIoU vs bilinear "
-                        f"{oracle['bilinear_mIoU']:.1f} from the same stride"}
