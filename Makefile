@@ -1,4 +1,4 @@
-# upbench — the two commands of the README: `make quick` and `make test`.
+# upbench — the two commands of the README: `make quick` and `make test` (`make lint`: ruff, mypy).
 #
 # Both work on a fresh machine with nothing but Python 3.11: they create .venv if missing, install
 # torch 2.14.1 + torchvision 0.29.1 (the CUDA 13.0 builds; they run on the CPU too) only when torch
@@ -14,7 +14,7 @@ TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: quick test gate cuda-check install build venv torch clean
+.PHONY: quick test lint gate cuda-check install build venv torch clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ quick: build
 
 test: build
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# The linters and the type checker (configured in pyproject.toml); both must pass.
+lint: install
+	$(VENV)/bin/ruff check upbench tests setup.py
+	$(PY) -m mypy
 
 # The CI regression gate: run the CI suite, then check it against the stored baseline
 # (exit 1 on a regression, 2 on unusable input).

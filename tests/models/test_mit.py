@@ -19,7 +19,7 @@ def official_mmseg_keys(dims, depths, sr_ratios, mlp_ratio=4) -> dict[str, tuple
     mlp.fc2, the stage norms)."""
     keys: dict[str, tuple[int, ...]] = {}
     prev = 3
-    for i, (c, depth, sr) in enumerate(zip(dims, depths, sr_ratios), start=1):
+    for i, (c, depth, sr) in enumerate(zip(dims, depths, sr_ratios, strict=True), start=1):
         k = 7 if i == 1 else 3
         keys[f"patch_embed{i}.proj.weight"] = (c, prev, k, k)
         keys[f"patch_embed{i}.proj.bias"] = (c,)

@@ -34,7 +34,7 @@ def test_native_matches_reference_and_gradcheck(kernel_mode, case):
                      dtype=torch.float64)
     got = torch.autograd.grad(spec.run("native", x, off, sh, sw, align), (x, off), go)
     ref = torch.autograd.grad(spec.run("reference", x, off, sh, sw, align), (x, off), go)
-    for a, b in zip(got, ref):
+    for a, b in zip(got, ref, strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -58,7 +58,8 @@ def test_matches_grid_sample(m, align):
     peer = offset_bilinear_grid_sample(x, off, 2, 2, align)
     torch.testing.assert_close(out, peer)
     go = torch.randn_like(out)
-    for a, b in zip(torch.autograd.grad(out, (x, off), go), torch.autograd.grad(peer, (x, off), go)):
+    for a, b in zip(torch.autograd.grad(out, (x, off), go),
+                    torch.autograd.grad(peer, (x, off), go), strict=True):
         torch.testing.assert_close(a, b)
 
 
@@ -72,7 +73,8 @@ def test_aten_peer_on_check_cases(case):
     a, b = spec.run("native", *c.args), spec.run("aten", *c.args)
     torch.testing.assert_close(a, b)
     go = torch.randn_like(a)
-    for ga, gb in zip(torch.autograd.grad(a, (x, off), go), torch.autograd.grad(b, (x, off), go)):
+    for ga, gb in zip(torch.autograd.grad(a, (x, off), go),
+                      torch.autograd.grad(b, (x, off), go), strict=True):
         torch.testing.assert_close(ga, gb)
 
 
@@ -110,7 +112,7 @@ def test_backward_deterministic(kernel_mode):
     go = torch.randn(2, 8, 18, 18, generator=g)
     r1 = torch.autograd.grad(offset_bilinear(x, off, 2, impl="native"), (x, off), go)
     r2 = torch.autograd.grad(offset_bilinear(x, off, 2, impl="native"), (x, off), go)
-    for a, b in zip(r1, r2):
+    for a, b in zip(r1, r2, strict=True):
         assert torch.equal(a, b)
 
 

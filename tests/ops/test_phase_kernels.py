@@ -21,7 +21,7 @@ def _grads(fn, inputs, go):
 
 
 def _close(got, want, tol):
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         torch.testing.assert_close(g.double(), r, atol=tol, rtol=tol)
 
 
@@ -73,7 +73,7 @@ def test_phase_kernels_split_over_threads_match_one_thread(native):
         many = _grads(lambda a, b: carafe(a, b, 5, 1, 2, impl="native"), (x, m), go)
     finally:
         torch.set_num_threads(threads)
-    for a, b in zip(one, many):
+    for a, b in zip(one, many, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
 
 

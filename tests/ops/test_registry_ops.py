@@ -95,7 +95,7 @@ def test_non_contiguous_inputs(name, native):
         ref = spec.run("reference", *case.args)
         outs = [out] if isinstance(out, torch.Tensor) else list(out)
         refs = [ref] if isinstance(ref, torch.Tensor) else list(ref)
-        for o, r in zip(outs, refs):
+        for o, r in zip(outs, refs, strict=True):
             assert rel_err(o, r) <= 1e-10, case.label
         grad_args = spec.grad_args(args)
         o = spec.run("native", *grad_args)
@@ -132,5 +132,5 @@ def test_cpu_backward_is_deterministic(name, native):
         out.backward(torch.ones_like(out))
         leaves = [a for i, a in enumerate(args) if i in spec.grad_inputs]
         grads.append([t.grad.clone() for t in leaves if isinstance(t, torch.Tensor)])
-    for a, b in zip(*grads):
+    for a, b in zip(*grads, strict=True):
         assert torch.equal(a, b)

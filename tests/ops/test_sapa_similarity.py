@@ -67,9 +67,9 @@ def test_backward_matches_reference_and_is_deterministic(kernel_mode):
     grads = [torch.autograd.grad(sapa_similarity(q, k, 5, 2, impl="native"), (q, k), go)
              for _ in range(2)]
     ref = torch.autograd.grad(sapa_similarity_reference(q, k, 5, 2), (q, k), go)
-    for a, b, r in zip(*grads, ref):
+    for a, b in zip(*grads, strict=True):
         assert torch.equal(a, b)
-    for a, r in zip(grads[0], ref):
+    for a, r in zip(grads[0], ref, strict=True):
         torch.testing.assert_close(a, r, atol=1e-4, rtol=1e-4)
 
 

@@ -32,7 +32,7 @@ def test_carafe_blocks_match_reference(kernel_mode, h, w, k, s, groups):
     got = _grads(lambda a, b: carafe(a, b, k, groups, s, impl="native"), (x, m), go)
     want = _grads(lambda a, b: carafe_reference(a, b, k, groups, s),
                   (x.double(), m.double()), go.double())
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         torch.testing.assert_close(g.double(), r, atol=2e-5, rtol=1e-4)
 
 
@@ -45,7 +45,7 @@ def test_sapa_blocks_match_reference(kernel_mode, h, w, k, s):
     got = _grads(lambda a, b: sapa_similarity(a, b, k, s, impl="native"), (q, key), go)
     want = _grads(lambda a, b: sapa_similarity_reference(a, b, k, s),
                   (q.double(), key.double()), go.double())
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         torch.testing.assert_close(g.double(), r, atol=1e-4, rtol=1e-4)
 
 
@@ -71,7 +71,7 @@ def test_offset_bilinear_blocks_match_reference(kernel_mode, groups, align):
     got = _grads(lambda a, b: torch.ops.upbench.offset_bilinear(a, b, sh, sw, align), (x, off), go)
     want = _grads(lambda a, b: offset_bilinear_reference(a, b, sh, sw, align),
                   (x.double(), off.double()), go.double())
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         torch.testing.assert_close(g.double(), r, atol=1e-4, rtol=1e-4)
 
 
@@ -101,5 +101,5 @@ def test_pixel_shuffle_every_scale_path_matches_aten(native, s):
     go = torch.randn(2, 3, 4 * s, 6 * s, generator=gen)
     got = _grads(lambda a: torch.ops.upbench.pixel_shuffle(a, s), (x,), go)
     want = _grads(lambda a: torch.nn.functional.pixel_shuffle(a, s), (x,), go)
-    for g, r in zip(got, want):
+    for g, r in zip(got, want, strict=True):
         assert torch.equal(g, r)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,8 +20,16 @@ from rich.text import Text
 
 from upbench.utils.jsonsafe import json_safe
 
-console = Console(width=None if sys.stdout.isatty() else 160, markup=False)
-err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 160, markup=False)
+# a terminal's width, or $COLUMNS when set; 160 when the output is a pipe or file
+PIPE_WIDTH = 160
+
+
+def _width(stream) -> int | None:
+    return None if stream.isatty() or os.environ.get("COLUMNS", "").isdigit() else PIPE_WIDTH
+
+
+console = Console(width=_width(sys.stdout), markup=False)
+err_console = Console(stderr=True, width=_width(sys.stderr), markup=False)
 
 
 def styled(label: str, style: str, rest: str = "") -> Text:
@@ -34,13 +43,15 @@ def print_json(data: Any) -> None:
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                caption: Sequence[str] = ()) -> None:
+                caption: Sequence[str] = (), widths: Sequence[int] | None = None) -> None:
     """Print a rich table; floats are shown with 4 significant digits (a :class:`Text` cell, e.g.
-    from :func:`styled`, as it is); ``caption`` lines are printed under it."""
+    from :func:`styled`, as it is); ``caption`` lines are printed under it. A cell too wide for
+    the terminal wraps (folds), never ends in an ellipsis: no digit is cut. ``widths`` fixes
+    each column's content width (headers then wrap within it)."""
     table = Table(title=title, show_lines=False,
                   caption="\n".join(caption) if caption else None, caption_justify="left")
-    for col in columns:
-        table.add_column(col)
+    for i, col in enumerate(columns):
+        table.add_column(col, overflow="fold", width=widths[i] if widths else None)
     for row in rows:
         table.add_row(*[v if isinstance(v, Text) else fmt(v) for v in row])
     console.print(table)

@@ -24,8 +24,10 @@ def _fail_input(msg: str, as_json: bool) -> None:
 
 @click.command("check")
 @click.argument("results", nargs=-1, required=True)
-@click.option("--baseline", "baseline_path", required=True,
-              help="Baseline JSON, e.g. results/baselines/ci.json.")
+@click.option("--baseline", "baseline_path", default=None,
+              help="Baseline JSON file, or a stored baseline's suite name (e.g. ci). Default: "
+                   "the stored baseline of the results' suite (`upbench suite list`); required "
+                   "with --update.")
 @click.option("--update", is_flag=True,
               help="Rewrite the baseline from these results and say what changed.")
 @click.option("--reference", default=None,
@@ -57,6 +59,9 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, force, s
     from upbench.gate import BaselineError, build_baseline, check_results, load_baseline
     from upbench.gate.check import describe_update, update_losses
 
+    if update and baseline_path is None:
+        _fail_input("--update needs --baseline FILE: where to write the new baseline (the stored "
+                    "baselines of an installed upbench are read-only)", as_json)
     if update:
         try:
             prepare_file(baseline_path, "baseline file")
@@ -72,6 +77,14 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, force, s
     records = scan.records
     if not records:
         _fail_input(f"no upbench result files under {', '.join(results)}", as_json)
+    if not update:
+        baseline_path = find_baseline(baseline_path, records, as_json)
+    labels = {str(r.get("label")) for r in records}
+    if reference is not None and reference not in labels:
+        from upbench.utils.suggest import unknown_name_message
+
+        _fail_input("--reference: " + unknown_name_message("reference upsampler", reference,
+                                                          labels), as_json)
     try:
         if update:
             old = load_baseline(baseline_path) if Path(baseline_path).exists() else None
@@ -134,6 +147,35 @@ def speed_line(records, baseline, mode: str) -> dict:
                                  f"kind of machine ({reason}); accuracy and FLOPs were checked. "
                                  "Compare anyway with --speed always")
     return {"compared": compared, "same_machine": same, "reason": reason, "line": line}
+
+
+def find_baseline(given: str | None, records: list[dict], as_json: bool) -> str:
+    """The baseline file to check against: ``given`` when it is a file, else the stored baseline
+    of the suite ``given`` names or (``given`` None) of the records' suite; exit 2 naming the
+    stored ones when there is none."""
+    from upbench.catalog import baseline_files, looks_like_path
+    from upbench.utils.suggest import closest
+
+    if given is not None and (Path(given).is_file() or looks_like_path(given)
+                              or given.endswith(".json")):
+        return given  # a missing file is reported by load_baseline
+    stored = baseline_files()
+    known = ", ".join(stored) or "none"
+    if given is not None:
+        if given in stored:
+            return str(stored[given])
+        best = closest(given, stored)
+        _fail_input(f"no baseline file {given!r} and no stored baseline of that suite name "
+                    f"(stored: {known})" + (f"; did you mean {best!r}?" if best else ""),
+                    as_json)
+    suites = sorted({str(r.get("suite")) for r in records})
+    if len(suites) != 1:
+        _fail_input(f"the results hold several suites ({', '.join(suites)}); name the baseline "
+                    "with --baseline", as_json)
+    if suites[0] not in stored:
+        _fail_input(f"no stored baseline for suite {suites[0]!r} (stored: {known}); give "
+                    "--baseline FILE", as_json)
+    return str(stored[suites[0]])
 
 
 def environment_notes(records, baseline, envs: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from upbench.cli._output import console, err_console, print_json, styled
+from upbench.cli._params import Choice
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -68,9 +69,10 @@ def _default_upsampler(task_name: str | None, baseline: str | None,
         if baseline in t.baseline_names:
             return t.reference
     if suite_file is not None:
+        from upbench.catalog import resolve_suite
         from upbench.engine.suite import load_suite
 
-        return load_suite(suite_file).task_def.reference
+        return load_suite(resolve_suite(suite_file)).task_def.reference
     return "bilinear"
 
 
@@ -91,11 +93,12 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
                suite_file: str | None, sets: tuple[str, ...] = ()) -> tuple[Any, Any]:
     """(suite, model) of a task baseline hosting ``upsampler``: the settings of ``suite_file``
     or the task's defaults (``--num-classes`` replaces the dataset's class count)."""
+    from upbench.catalog import resolve_suite
     from upbench.engine.suite import apply_overrides, build_suite, load_suite
     from upbench.tasks import TASKS
 
     if suite_file is not None:
-        suite = load_suite(suite_file, sets)
+        suite = load_suite(resolve_suite(suite_file), sets)
     else:
         if task_name is None:
             names = [t.name for t in TASKS.values() if baseline in t.baseline_names]
@@ -120,8 +123,9 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
 @click.option("--task", "task_name", default=None,
               help="Count a task's baseline (segmentation, depth, ...) hosting --upsampler.")
 @click.option("--model", "baseline", default=None, help="A baseline by name (e.g. seg).")
-@click.option("--suite", "suite_file", default=None, type=click.Path(dir_okay=False),
-              help="Take the task, baseline and model settings from this suite.")
+@click.option("--suite", "suite_file", default=None, type=click.Path(),
+              help="Take the task, baseline and model settings from this suite (a file or a "
+                   "stored suite's name).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Dotted override of a suite key (with --task or --suite).")
 @click.option("--upsampler", default=None, help="Registered upsampler name.")
@@ -135,7 +139,7 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
 @click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
 @click.option("--num-classes", type=int, default=None,
               help="Classes (default: the task's dataset default; 19 for an upsampler alone).")
-@click.option("--placement", type=click.Choice(["decoder", "final"]), default=None,
+@click.option("--placement", type=Choice(["decoder", "final"]), default=None,
               help="Put a feature upsampler in the decoder slots or the final one.")
 @click.option("--max-depth", type=int, default=3, show_default=True, help="Table depth.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -149,7 +153,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
     \b
       upbench flops --task segmentation --upsampler carafe --size 512x512
       upbench flops --task depth --upsampler sapa-b
-      upbench flops --suite suites/quick.yaml --upsampler lau
+      upbench flops --suite quick --upsampler lau
       upbench flops --upsampler carafe --channels 256 --size 64x64 --scale 2
     """
     from upbench.engine.flops import count_flops, count_params
@@ -174,6 +178,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
                     "upsampler": upsampler or suite.task_def.reference, "input_size": [h, w],
                     "slots": part}
         else:
+            assert upsampler is not None  # checked above: --upsampler without a task/model/suite
             h, w = parse_size(size or "64x64")
             cls = get_upsampler_class(upsampler)
             if cls.space == "label" and "num_classes" in upsampler_hparams(upsampler):

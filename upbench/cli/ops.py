@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from typing import Any
 
 import click
 import torch
 
 from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
 
 
 def _parse_shape(value: str | None) -> tuple[int, ...] | None:
@@ -62,14 +64,14 @@ def cuda_status(op_folder: str, loaded, report, nvcc_results: list) -> str:
                 else "built but NOT registered")
     if report is not None:
         if report.error:
-            return "cuda-check FAILED (run `make cuda-check`)"
+            return "cuda-check FAILED (rerun `upbench ops cuda-check` to see why)"
         ks = report.kernels.get(name, {})
         return (f"built and registered by cuda-check ({report.archs}, {report.checked_at[:10]})"
                 if ks.get("CUDA") else "cuda-check: NOT registered")
     if nvcc_results and all(r is not None for r in nvcc_results):
         state = "ok" if all(r.ok for r in nvcc_results) else "FAILED"
         return f"kernels compile-checked only ({state}, {','.join(nvcc_results[0].archs)})"
-    return "not built (`make cuda-check` builds and checks it)"
+    return "not built (`upbench ops cuda-check` builds and checks it)"
 
 
 @ops_group.command("list")
@@ -164,7 +166,7 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
     except NativeBuildError as e:
         err_console.print(styled(str(e), "red"))
         sys.exit(1)
-    out = {"library": str(info.library), "directory": str(info.directory),
+    out: dict[str, Any] = {"library": str(info.library), "directory": str(info.directory),
            "seconds": round(info.seconds, 2), "reused": info.reused, "with_cuda": info.with_cuda,
            "ops": info.ops}
     failed = False
@@ -199,7 +201,7 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
 
 @ops_group.command("check")
 @click.option("--op", "op_name", default=None, help="Only this op.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--seed", type=int, default=None, help="Fix the random inputs (default: fresh).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool) -> None:
@@ -226,15 +228,15 @@ def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool)
 @click.option("--shape", default=None, help="Input N,C,H,W (default: the op's benchmark case).")
 @click.option("--kernel-size", type=int, default=None, help="Kernel size K where the op has one.")
 @click.option("--scale", type=int, default=None, help="Scale factor s.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--threads", type=int, default=None, help="torch threads (default: torch's).")
 @click.option("--repeats", type=int, default=7, show_default=True)
-@click.option("--allocator", "alloc", type=click.Choice(["steady", "system"]), default="steady",
+@click.option("--allocator", "alloc", type=Choice(["steady", "system"]), default="steady",
               show_default=True,
               help="steady: freed blocks stay in glibc's heap, so outputs reuse touched pages (as "
                    "under jemalloc/tcmalloc or CUDA's caching allocator); system: glibc's defaults, "
                    "large outputs page-faulted afresh on every call.")
-@click.option("--caches", type=click.Choice(["warm", "cold"]), default="warm", show_default=True,
+@click.option("--caches", type=Choice(["warm", "cold"]), default="warm", show_default=True,
               help="warm: each timed call follows an untimed call of the same implementation "
                    "(inputs in cache, as inside a network); cold: it follows the other "
                    "implementations' calls.")

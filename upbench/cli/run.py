@@ -20,6 +20,7 @@ from rich.progress import (
 )
 
 from upbench.cli._output import err_console, print_json, print_table, styled
+from upbench.cli._params import Choice
 from upbench.cli.suite import parse_seeds
 from upbench.engine.runner import Reporter
 
@@ -94,7 +95,7 @@ def metric_summary(result: dict[str, Any]) -> str:
 def summary_table(results: list[dict[str, Any]]) -> tuple[list[str], list[tuple]]:
     """Columns and rows of the end-of-run table (metric columns from the results' tasks)."""
     tasks = list(dict.fromkeys(r["task"] for r in results))
-    metrics = []
+    metrics: list[Any] = []
     for t in tasks:
         metrics += [x for x in shown_metrics(t) if x.key not in {y.key for y in metrics}]
     cols = ["upsampler", "seed", "status"] + [x.header for x in metrics] + [
@@ -138,13 +139,14 @@ def plan_suites(suite_files: tuple[str, ...], out_dir: str | None, seeds, sets, 
                 executor_kind, address, cpus_per_cell, gpus_per_cell) -> list[_Planned]:
     """Load, expand and preflight every suite; their results directories (exit 2 on any
     problem, before any work)."""
+    from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.preflight import preflight
 
     planned = []
     for f in suite_files:
         try:
-            suite = load_suite(f, sets, parse_seeds(seeds))
+            suite = load_suite(resolve_suite(f), sets, parse_seeds(seeds))
             cells = expand(suite, only)
             exconf = executor_config(suite, executor_kind, address, cpus_per_cell,
                                      gpus_per_cell)
@@ -192,8 +194,7 @@ def resolve_jobs(planned: list[_Planned], jobs: int | None) -> tuple[int, str]:
 
 
 @click.command("run")
-@click.argument("suite_files", metavar="SUITE...", nargs=-1, required=True,
-                type=click.Path(dir_okay=False))
+@click.argument("suite_files", metavar="SUITE...", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>). With several suites, "
                    "each gets OUT/<suite name> (default results/<suite name>).")
@@ -210,7 +211,7 @@ def resolve_jobs(planned: list[_Planned], jobs: int | None) -> tuple[int, str]:
               help="Cells at once on this machine (local executor; env UPBENCH_JOBS). Default: "
                    "the suite's executor.jobs, else the cores divided by the threads per cell. "
                    "Latency and memory are always measured with the machine to one cell.")
-@click.option("--executor", "executor_kind", type=click.Choice(["local", "ray"]), default=None,
+@click.option("--executor", "executor_kind", type=Choice(["local", "ray"]), default=None,
               help="Where cells run: local (this machine, default) or ray (a Ray task per cell; "
                    "needs pip install 'upbench[ray]'). Overrides the suite's executor.kind.")
 @click.option("--address", default=None, metavar="ADDR",
@@ -223,7 +224,9 @@ def run_cmd(suite_files: tuple[str, ...], out_dir: str | None, seeds: str | None
             sets: tuple[str, ...], only: tuple[str, ...], force: bool, rerun_failed: bool,
             wait: bool, as_json: bool, jobs: int | None, executor_kind: str | None,
             address: str | None, cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
-    """Run every cell (upsampler × seed) of each SUITE; one JSON per finished cell.
+    """Run every cell (upsampler × seed) of each SUITE (a suite file, or the name of a stored
+    suite: `upbench suite list`); one JSON per finished cell, in ./results/<suite name> unless
+    --out.
 
     Several suites run as one invocation: their cells share the worker pool, and each suite's
     results go to its own directory (OUT/<suite name>).
@@ -232,7 +235,7 @@ def run_cmd(suite_files: tuple[str, ...], out_dir: str | None, seeds: str | None
     directory from an earlier one), 2 invalid suite, unusable output directory (unwritable, or
     in use by another run) or executor unavailable, 130 interrupted.
     """
-    from upbench.engine.executors import LocalExecutor, make_executor
+    from upbench.engine.executors import Executor, LocalExecutor, make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
     from upbench.engine.runner import SuiteRun, run_suites
 
@@ -245,7 +248,7 @@ def run_cmd(suite_files: tuple[str, ...], out_dir: str | None, seeds: str | None
         err_console.print(styled("invalid option", "red", " --jobs only applies to the local "
                                  "executor (Ray schedules by --cpus-per-cell)"))
         sys.exit(2)
-    locks = []
+    locks: list[Any] = []
     for p in planned:
         locks.append(open_output_dir(p.out, wait, release_on_exit=locks))
     with contextlib.ExitStack() as stack:
@@ -253,7 +256,7 @@ def run_cmd(suite_files: tuple[str, ...], out_dir: str | None, seeds: str | None
             stack.enter_context(lock)
         if exconf.kind == "local":
             n, why = resolve_jobs(planned, jobs)
-            executor = LocalExecutor(jobs=n)
+            executor: Executor = LocalExecutor(jobs=n)
             todo = sum(len(p.cells) for p in planned)
             if n > 1 and todo > 1:
                 err_console.print(f"running {min(n, todo)} cells at once ({why}); latency and "
@@ -274,18 +277,18 @@ def run_cmd(suite_files: tuple[str, ...], out_dir: str | None, seeds: str | None
         with progress:
             summaries = run_suites([SuiteRun(p.suite, p.cells, Path(p.out)) for p in planned],
                                    RichReporter(progress), force, rerun_failed, executor)
-    codes = [stored_failures_exit_code(s, p.cells, p.out) for p, s in zip(planned, summaries)]
+    codes = [stored_failures_exit_code(s, p.cells, p.out) for p, s in zip(planned, summaries, strict=True)]
     exit_code = 130 if 130 in codes else max(codes)
-    for p, s in zip(planned, summaries):
+    for p, s in zip(planned, summaries, strict=True):
         if s.interrupted:
             err_console.print(styled("interrupted", "yellow", f": {p.suite.name}: "
                                      f"{len(s.results)} finished cell(s) kept in {p.out}; rerun "
                                      "the same command to resume"))
     if as_json:
-        docs = [suite_json(p, s, c) for p, s, c in zip(planned, summaries, codes)]
+        docs = [suite_json(p, s, c) for p, s, c in zip(planned, summaries, codes, strict=True)]
         print_json(docs[0] if len(docs) == 1 else {"suites": docs, "exit_code": exit_code})
     else:
-        for p, s in zip(planned, summaries):
+        for p, s in zip(planned, summaries, strict=True):
             cols, rows = summary_table(s.results)
             if not any(r[-1] for r in rows):
                 rows, cols = [r[:-1] for r in rows], cols[:-1]

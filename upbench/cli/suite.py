@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
@@ -24,8 +25,67 @@ def suite_group() -> None:
     """Suites: validate a YAML suite and list its cells."""
 
 
+@suite_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def list_cmd(as_json: bool) -> None:
+    """The suites that ship with upbench (run one by name: `upbench run NAME`): name, task,
+    baseline, cells, expected wall time on a 2-core CPU, stored CI baseline, description."""
+    from upbench.catalog import baseline_files, suite_files, suites_dir
+    from upbench.engine import ConfigError, expand, load_suite
+
+    baselines = baseline_files()
+    rows = []
+    for name, path in suite_files().items():
+        row: dict[str, Any] = {"name": name, "file": str(path)}
+        try:
+            suite = load_suite(path)
+            row |= {"task": suite.task, "baseline": suite.baseline, "cells": len(expand(suite)),
+                    "seeds": len(suite.seeds), "expected_minutes": suite.expected_minutes,
+                    "description": suite.description, "error": None}
+        except ConfigError as e:  # a broken stored suite is listed, not hidden
+            row |= {"task": None, "baseline": None, "cells": None, "seeds": None,
+                    "expected_minutes": None, "description": "", "error": str(e)}
+        row["ci_baseline"] = str(baselines[name]) if name in baselines else None
+        rows.append(row)
+    if as_json:
+        print_json({"directory": str(suites_dir()), "suites": rows})
+        return
+    if not rows:
+        err_console.print(styled("no stored suites found", "red", " (this installation lacks "
+                                 "upbench's suites; reinstall upbench)"))
+        sys.exit(2)
+    from upbench.engine.columns import table_width
+
+    cols = ["name", "task", "baseline", "cells", "expected", "CI baseline", "description"]
+    body = [[r["name"], r["task"] or "—", r["baseline"] or "—", str(r["cells"]),
+             expected_text(r["expected_minutes"]), "yes" if r["ci_baseline"] else "—",
+             r["description"] if not r["error"] else f"invalid: {r['error']}"] for r in rows]
+    notes = [EXPECTED_NOTE]
+    if table_width(cols, body) > console.width:  # narrow: the descriptions keep their room
+        keep = [i for i, c in enumerate(cols) if c not in ("baseline", "CI baseline")]
+        cols, body = [cols[i] for i in keep], [[row[i] for i in keep] for row in body]
+        notes.append("baseline and CI baseline columns: a wider terminal, or --json")
+    print_table(f"stored suites ({suites_dir()}); run one with `upbench run NAME`", cols, body,
+                caption=notes)
+
+
+EXPECTED_NOTE = ("expected: the whole suite's wall time on a 2-core CPU (one thread per cell); "
+                 "--only / --seeds run parts")
+
+
+def expected_text(minutes: float | None) -> str:
+    """``~2.5 min``, ``~2 h``, ``20 s`` or ``—`` (unknown)."""
+    if minutes is None:
+        return "—"
+    if minutes < 1:
+        return f"~{minutes * 60:.0f} s"
+    if minutes < 90:
+        return f"~{minutes:g} min"
+    return f"~{minutes / 60:.1f} h".replace(".0 h", " h")
+
+
 @suite_group.command("validate")
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", metavar="SUITE", type=click.Path())
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Dotted override.")
 @click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
 @click.option("--deep", is_flag=True, help="Decode every dataset file (default: a spread sample "
@@ -33,15 +93,17 @@ def suite_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def validate_cmd(file: str, sets: tuple[str, ...], seeds: str | None, deep: bool,
                  as_json: bool) -> None:
-    """Check FILE as `upbench run` does before any work: keys, types and bounds, upsampler names
+    """Check SUITE (a file, or a stored suite's name) as `upbench run` does before any work:
+    keys, types and bounds, upsampler names
     and hyper-parameters (every entry built and run on a probe input), the dataset (files,
     pairs, sizes, a decoded sample; every file with --deep) and a memory estimate; list its
     cells. Exit code 2 when something is unusable."""
+    from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
     from upbench.engine.preflight import preflight
 
     try:
-        suite = load_suite(file, sets, parse_seeds(seeds))
+        suite = load_suite(resolve_suite(file), sets, parse_seeds(seeds))
         cells = expand(suite)
         report = preflight(suite, cells, deep=deep)
     except ConfigError as e:

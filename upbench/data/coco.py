@@ -123,7 +123,7 @@ class CocoDetection:
         h, w = self.size
         im = open_image(self.image_dir / info["file_name"], "RGB")
         sx, sy = w / im.width, h / im.height
-        img = np.asarray(im.resize((w, h), Image.BILINEAR), np.float32)
+        img = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR), np.float32)
         anns = self.index.anns.get(info["id"], [])
         boxes = np.asarray([[a["bbox"][0] * sx, a["bbox"][1] * sy,
                              (a["bbox"][0] + a["bbox"][2]) * sx, (a["bbox"][1] + a["bbox"][3]) * sy]

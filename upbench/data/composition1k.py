@@ -51,14 +51,14 @@ def match_stems(first: list[Path], folder: Path, what: str) -> list[Path]:
 
 def _rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
     h, w = size
-    return np.asarray(open_image(path, "RGB").resize((w, h), Image.BILINEAR), np.float32
+    return np.asarray(open_image(path, "RGB").resize((w, h), Image.Resampling.BILINEAR), np.float32
                       ).transpose(2, 0, 1) / 255.0
 
 
 def _gray(path: Path, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
     h, w = size
-    return np.asarray(open_image(path, "L").resize((w, h), Image.NEAREST if nearest
-                                                   else Image.BILINEAR), np.float32)
+    return np.asarray(open_image(path, "L").resize((w, h), Image.Resampling.NEAREST if nearest
+                                                   else Image.Resampling.BILINEAR), np.float32)
 
 
 class Composition1kTrain:
@@ -75,7 +75,8 @@ class Composition1kTrain:
         if not self.fg or not self.bg:
             raise FileNotFoundError(f"no foregrounds or backgrounds under {root} (keys train_fg, "
                                     "train_bg)")
-        self.size, self.bg_per_fg, self.seed = tuple(size), bg_per_fg, seed
+        self.size: tuple[int, int] = (int(size[0]), int(size[1]))
+        self.bg_per_fg, self.seed = bg_per_fg, seed
         self.n = len(self.fg) * bg_per_fg if max_items is None else min(
             max_items, len(self.fg) * bg_per_fg)
 
@@ -102,7 +103,7 @@ class Composition1kTest:
         self.merged = list_images(root / layout["test_merged"])[:max_items]
         self.alpha = match_stems(self.merged, root / layout["test_alpha"], "alpha")
         self.trimap = match_stems(self.merged, root / layout["test_trimap"], "trimap")
-        self.size = tuple(size)
+        self.size: tuple[int, int] = (int(size[0]), int(size[1]))
 
     def __len__(self) -> int:
         return len(self.merged)

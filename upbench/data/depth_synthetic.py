@@ -31,7 +31,9 @@ import torch
 from upbench.data.imagenet import normalize_chw
 
 
-def _room_depth(h: int, w: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+def _room_depth(h: int, w: int, rng: np.random.Generator
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float, float,
+                           float]:
     """Depth of the room's planes per pixel and the world coordinates on them."""
     f = 0.8 * w
     cy, cx = (h - 1) / 2 + rng.uniform(-0.08, 0.08) * h, (w - 1) / 2

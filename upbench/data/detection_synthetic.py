@@ -19,6 +19,7 @@ pixels, ``labels`` (K,) in 1..num_classes (0 is background), ``iscrowd``, ``area
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,7 +62,7 @@ def _palette(num_classes: int):
 
 def render_detection_scene(rng: np.random.Generator, h: int, w: int, num_classes: int,
                            max_objects: int = 6, distractors: int = 4
-                           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+                           ) -> tuple[np.ndarray, dict[str, Any]]:
     """One scene: image (3, h, w) float32 in about [0, 1] and its annotations (numpy arrays)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     colors, freqs = _palette(num_classes)

@@ -158,9 +158,9 @@ class FolderSegmentation:
             raise DataError(f"sizes differ: {p.image} is {img.width}×{img.height} but {p.label} is "
                             f"{raw.shape[1]}×{raw.shape[0]}; an image and its label must have the "
                             "same size")
-        img = img.resize((w, h), Image.BILINEAR)
+        img = img.resize((w, h), Image.Resampling.BILINEAR)
         x = normalize_chw(np.asarray(img, np.float32).transpose(2, 0, 1) / 255.0)
-        lab = Image.fromarray(raw.astype(np.uint8)).resize((w, h), Image.NEAREST)
+        lab = Image.fromarray(raw.astype(np.uint8)).resize((w, h), Image.Resampling.NEAREST)
         return (torch.from_numpy(x),
                 torch.from_numpy(np.asarray(lab).astype(np.int64)))
 

@@ -91,9 +91,9 @@ class FolderDepth:
         """Sample ``i``: normalised image (3, H, W) and depth (1, H, W) in metres."""
         p = self.pairs[i]
         h, w = self.size
-        img = np.asarray(open_image(p.image, "RGB").resize((w, h), Image.BILINEAR), np.float32)
+        img = np.asarray(open_image(p.image, "RGB").resize((w, h), Image.Resampling.BILINEAR), np.float32)
         depth = load_depth_png(p.depth)
-        d = np.asarray(Image.fromarray(depth, mode="F").resize((w, h), Image.NEAREST), np.float32)
+        d = np.asarray(Image.fromarray(depth, mode="F").resize((w, h), Image.Resampling.NEAREST), np.float32)
         x = normalize_chw(img.transpose(2, 0, 1) / 255.0)
         return torch.from_numpy(x.astype(np.float32)), torch.from_numpy(d[None].copy())
 

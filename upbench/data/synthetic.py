@@ -87,7 +87,7 @@ def render_scene(rng: np.random.Generator, h: int, w: int, num_classes: int, max
         regions += [~regions[0] & split, ~regions[0] & ~split]
     else:
         regions += [~regions[0]]
-    for k, m in zip(ks, regions):
+    for k, m in zip(ks, regions, strict=False):  # 3 classes drawn, 2 or 3 regions
         label[m] = k
         tex = _texture(int(k), yy, xx, pal, rng.uniform(0, 6.28))
         img[:, m] = tex[:, m]

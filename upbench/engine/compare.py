@@ -55,7 +55,7 @@ def paired_delta(diffs: list[float]) -> dict[str, Any]:
     mean = statistics.fmean(diffs)
     sd = statistics.stdev(diffs) if n > 1 else None
     out: dict[str, Any] = {"mean": mean, "std": sd, "n": n, "ci": None, "significant": None}
-    if n >= MIN_SEEDS_FOR_CI:
+    if n >= MIN_SEEDS_FOR_CI and sd is not None:
         half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
         out["ci"] = [mean - half, mean + half]
         out["significant"] = bool(out["ci"][0] > 0 or out["ci"][1] < 0)
@@ -121,8 +121,9 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         for k in keys:
             row[k], row[f"{k}_std"] = _mean_std([(r.get("metrics") or {}).get(k) for r in ok])
         src = ok or rs
-        fl = next((r.get("flops") for r in src if (r.get("flops") or {}).get("total")), {}) or {}
-        pa = next((r.get("params") for r in src if r.get("params")), {}) or {}
+        fl: dict[str, Any] = next((r["flops"] for r in src
+                                   if (r.get("flops") or {}).get("total")), {})
+        pa: dict[str, Any] = next((r["params"] for r in src if r.get("params")), {})
         row["GFLOPs"] = fl["total"] / 1e9 if fl.get("total") is not None else None
         row["upsampler_GFLOPs"] = fl["upsampler"] / 1e9 if fl.get("upsampler") is not None else None
         row["params_M"] = pa["total"] / 1e6 if pa.get("total") is not None else None
@@ -141,7 +142,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
                                     if (r.get("latency") or {}).get("input_size")), None)
         row["flops_size"] = fl.get("input_size")
         row["diagnostics"] = next((r["diagnostics"] for r in src if r.get("diagnostics")), None)
-        row["impl"] = ",".join(sorted({r.get("impl") for r in ok if r.get("impl")})) or None
+        row["impl"] = ",".join(sorted({str(r["impl"]) for r in ok if r.get("impl")})) or None
         row["_by_seed"] = {r["seed"]: r.get("metrics") or {} for r in ok}
         row["timed_on"] = sorted({timing_origin(r) for r in ok
                                   if (r.get("latency") or {}).get("fps") is not None})
@@ -169,9 +170,9 @@ def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: lis
                             "no deltas there")
         for row in group:
             row["reference"] = name if ref is not None else None
-            for k, d in (("GFLOPs", "dGFLOPs"), ("params_M", "dparams_M")):
-                row[d] = (row[k] - ref[k] if ref and row[k] is not None and ref[k] is not None
-                          else None)
+            for k, dk in (("GFLOPs", "dGFLOPs"), ("params_M", "dparams_M")):
+                row[dk] = (row[k] - ref[k] if ref and row[k] is not None and ref[k] is not None
+                           else None)
             for m in task_metrics(task):
                 if m.delta:
                     d = _paired(row, ref, m.key) or {}

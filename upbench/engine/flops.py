@@ -179,7 +179,7 @@ def _count(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
         by_module = {k: int(v) for k, v in an.by_module().items()}
         by_op = {k: int(v) for k, v in an.by_operator().items()}
         unsupported = dict(an.unsupported_ops())
-        part_total, part_uns = 0, Counter()
+        part_total, part_uns = 0, Counter[str]()
         for name in part or []:
             part_total += by_module.get(name, 0)
             part_uns.update(an.unsupported_ops(name))

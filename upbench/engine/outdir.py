@@ -39,7 +39,7 @@ def _reason(e: OSError) -> str:
     return {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.EROFS: "read-only file system", errno.ENOTDIR: "a parent is a file",
             errno.EEXIST: "it exists and is a file", errno.ENOSPC: "no space left",
-            errno.EDQUOT: "disk quota exceeded"}.get(e.errno, e.strerror or str(e))
+            errno.EDQUOT: "disk quota exceeded"}.get(e.errno or 0, e.strerror or str(e))
 
 
 def _first_file_parent(path: Path) -> Path | None:

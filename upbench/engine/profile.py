@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import nn
 
 from upbench.measure.machine import cpu_model
 from upbench.measure.memory import isolated_peak_memory_bytes
@@ -30,7 +29,7 @@ def _summary(times_ms: list[float], inputs: tuple[torch.Tensor, ...], warmup: in
 
 
 @torch.no_grad()
-def measure_latency(model: nn.Module, inputs: tuple[torch.Tensor, ...], warmup: int = 3,
+def measure_latency(model: Any, inputs: tuple[torch.Tensor, ...], warmup: int = 3,
                     repeats: int = 10) -> dict[str, Any]:
     """Inference latency of a task model, ``model.infer(*inputs)`` (network and prediction
     post-processing): warm-ups, then ``repeats`` timed runs.
@@ -49,7 +48,7 @@ def measure_latency(model: nn.Module, inputs: tuple[torch.Tensor, ...], warmup: 
 
 
 @torch.no_grad()
-def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: str,
+def measure_speed_ratio(model: Any, reference: Any, reference_name: str,
                         inputs: tuple[torch.Tensor, ...], warmup: int = 3, repeats: int = 15
                         ) -> dict[str, Any]:
     """Latency ratio of ``model`` against the same baseline with the reference upsampler.
@@ -70,13 +69,13 @@ def measure_speed_ratio(model: nn.Module, reference: nn.Module, reference_name: 
             m.train(was)
     a, b = t["model"].samples, t["reference"].samples
     return {"reference": reference_name, "ratio": t["model"].median / t["reference"].median,
-            "ratio_samples": [ai / bi for ai, bi in zip(a, b)],
+            "ratio_samples": [ai / bi for ai, bi in zip(a, b, strict=True)],
             "model_ms": [v * 1e3 for v in a], "reference_ms": [v * 1e3 for v in b],
             "warmup": warmup, "repeats": repeats, "threads": torch.get_num_threads(),
             "device": str(inputs[0].device), "input_size": list(inputs[0].shape[2:])}
 
 
-def measure_speed(model: nn.Module, reference: nn.Module, reference_name: str,
+def measure_speed(model: Any, reference: Any, reference_name: str,
                   inputs: tuple[torch.Tensor, ...], warmup: int = 3, repeats: int = 15
                   ) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(latency, speed)`` of a task model from one interleaved loop against the same baseline
@@ -99,7 +98,7 @@ def profile_size(suite: Any, key: str) -> list[int]:
 
 
 @torch.no_grad()
-def measure_peak_memory(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
+def measure_peak_memory(model: Any, inputs: tuple[torch.Tensor, ...]) -> dict[str, Any]:
     """Peak memory of one inference (:func:`upbench.measure.memory.isolated_peak_memory_bytes`).
 
     CUDA: ``torch.cuda.max_memory_allocated`` after a reset. CPU: the resident-set growth — the

@@ -115,7 +115,7 @@ def _profile(rep: _Yielding, cell: Cell, suite: Suite, task: Any, model: Any,
              inputs: tuple[torch.Tensor, ...], device: torch.device, rec: dict[str, Any]) -> None:
     """Latency (interleaved with the reference upsampler) and peak memory of the trained model,
     with the machine to this cell alone."""
-    ref = ref_name = None
+    ref, ref_name = None, ""
     if suite.profile.latency:
         ref_name = suite.profile.speed_reference or task.reference
         ref = task.build_model(suite, ref_name, {}, None, cell.seed).to(device)
@@ -330,5 +330,5 @@ def run_suites(runs: list[SuiteRun], reporter: Reporter | None = None, force: bo
         if left[i]:
             s.wall_time_s = time.perf_counter() - t0
         order = {c.hash: k for k, c in enumerate(runs[i].cells)}
-        s.results.sort(key=lambda r: order.get(r.get("hash"), len(order)))  # the suite's order
+        s.results.sort(key=lambda r: order.get(str(r.get("hash")), len(order)))  # suite's order
     return summaries

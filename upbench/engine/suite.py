@@ -113,8 +113,8 @@ class UpsamplerEntry:
         the stride every label-space cell had before it became a setting (their hashes hold)."""
         from upbench.upsamplers import get_upsampler_class
 
-        out = {"name": self.name, "hparams": self.hparams, "label": self.label,
-               "placement": self.placement}
+        out: dict[str, Any] = {"name": self.name, "hparams": self.hparams, "label": self.label,
+                               "placement": self.placement}
         cls = get_upsampler_class(self.name)
         if cls.space == "label":
             stride = self.decode_stride or cls.decode_stride
@@ -132,7 +132,8 @@ class Suite:
     is ``"all"`` (every registered one) or a list; ``exclude`` removes names from ``all``;
     ``threads`` sets torch's thread count for the whole cell (training, evaluation and profiling;
     null = torch's default). ``executor`` says where the cells run (:class:`ExecutorConfig`;
-    not part of any cell's hash).
+    not part of any cell's hash). ``expected_minutes`` (informational, not in any cell's hash)
+    is the whole suite's wall time on a 2-core CPU, as measured when the suite was written.
     """
 
     name: str = bound(pattern=SAFE_NAME, why="the name is the results directory results/<name>: "
@@ -140,6 +141,8 @@ class Suite:
     task: str = "segmentation"
     baseline: str | None = None
     description: str = ""
+    expected_minutes: float | None = bound(None, gt=0, why="the suite's wall time on a 2-core "
+                                           "CPU, shown by `upbench suite list`; null if unknown")
     input_size: list[int] = bound(default_factory=lambda: [64, 64], ge=1)
     dataset: Any = None
     model: Any = None
@@ -186,7 +189,8 @@ class Suite:
 
 
 # top-level keys that do not define a cell's result (left out of its config and hash)
-NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "source", "executor")
+NOT_IN_CELL = ("upsamplers", "seeds", "exclude", "description", "expected_minutes", "source",
+               "executor")
 
 
 def build_suite(raw: dict[str, Any], file: str = "") -> Suite:
@@ -238,7 +242,7 @@ def parse_upsamplers(value: Any, exclude: list[str], file: str) -> list[Upsample
             out.extend(UpsamplerEntry(n, {}, n) for n in known if n not in exclude)
             continue
         if isinstance(item, str):
-            name, hp = item, {}
+            name, hp = item, dict[str, Any]()
         elif isinstance(item, dict) and len(item) == 1:
             name, hp = next(iter(item.items()))
             hp = hp or {}

@@ -279,7 +279,8 @@ def baseline_machine(records: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The machine of a baseline's records with the device — None when they record none or
     were measured on different kinds of machine (speed is then never compared)."""
     kinds = [result_speed_kind(r) for r in records if r.get("status") == "ok"]
-    if not kinds or any(k is None or k != kinds[0] for k in kinds):
+    first_kind = kinds[0] if kinds else None
+    if first_kind is None or any(k != first_kind for k in kinds):
         return None
     first = next(r for r in records if r.get("status") == "ok")
-    return dict(result_machine(first)) | {"device": kinds[0]["device"]}
+    return dict(result_machine(first) or {}) | {"device": first_kind["device"]}

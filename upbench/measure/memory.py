@@ -54,10 +54,10 @@ def peak_memory_bytes(fn: Callable[[], object], device: torch.device | None = No
     if device is not None and device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
-        base = torch.cuda.memory_allocated(device)
+        cuda_base = torch.cuda.memory_allocated(device)
         fn()
         torch.cuda.synchronize(device)
-        return max(0, torch.cuda.max_memory_allocated(device) - base)
+        return max(0, torch.cuda.max_memory_allocated(device) - cuda_base)
     configure_malloc()
     if not cpu_peak_supported():
         return None

@@ -184,7 +184,7 @@ class MixVisionTransformer(nn.Module):
         total = sum(cfg.depths)
         rates = [drop_path_rate * i / (total - 1) if total > 1 else 0.0 for i in range(total)]
         prev, first = in_channels, 0
-        for i, (dim, depth) in enumerate(zip(cfg.embed_dims, cfg.depths), start=1):
+        for i, (dim, depth) in enumerate(zip(cfg.embed_dims, cfg.depths, strict=True), start=1):
             kernel, stride = (7, 4) if i == 1 else (3, 2)
             setattr(self, f"patch_embed{i}", OverlapPatchEmbed(prev, dim, kernel, stride))
             setattr(self, f"block{i}", nn.ModuleList(

@@ -278,7 +278,7 @@ def build_library(with_cuda: bool, cache: Path, archs: str | None = None, verbos
             sys.stderr.write(f"upbench: building native ops ({what}; {why or 'default'}), about "
                              f"{EXPECTED_MINUTES[with_cuda]} min on 2 cores, in {bdir}\n")
             sys.stderr.flush()
-            env = {"TORCH_CUDA_ARCH_LIST": archs} if with_cuda else {}
+            env: dict[str, str] = {"TORCH_CUDA_ARCH_LIST": archs} if with_cuda and archs else {}
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:

@@ -94,8 +94,9 @@ def find_cuda_home() -> Path:
     looked = []
     nvcc = shutil.which("nvcc")
     if nvcc:
-        for root in (Path(nvcc).resolve().parent.parent, _nvcc_top(nvcc)):
-            if root is not None:
+        for candidate in (Path(nvcc).resolve().parent.parent, _nvcc_top(nvcc)):
+            if candidate is not None:
+                root = candidate
                 looked.append(str(root))
                 if is_toolkit_root(root):
                     return root

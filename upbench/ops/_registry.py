@@ -348,7 +348,7 @@ def counting_semantics() -> Iterator[None]:
 
 def _meta_args(args: tuple) -> list:
     """Shapes (as the flop counter passes them) back to meta tensors for the MAC formulas."""
-    out = []
+    out: list[Any] = []
     for a in args:
         if isinstance(a, torch.Size) or (isinstance(a, (tuple, list)) and a and all(
                 isinstance(v, int) for v in a) and len(a) == 4):

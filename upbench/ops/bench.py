@@ -8,6 +8,7 @@ memory-copy probe and a matmul probe measured in the same run.
 
 from __future__ import annotations
 
+import functools
 import platform
 from dataclasses import dataclass, field
 
@@ -87,7 +88,7 @@ def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 
         machine={**machine_info(device), "caches": caches},
     )
     with torch.no_grad():
-        fwd = time_interleaved({i: (lambda i=i: spec.run(i, *args)) for i in impls},
+        fwd = time_interleaved({i: functools.partial(spec.run, i, *args) for i in impls},
                                repeats=repeats, warmup=warmup, device=device, rewarm=rewarm)
     res.forward = {i: t.as_dict() for i, t in fwd.items()}
     if backward:
@@ -97,7 +98,7 @@ def bench_case(spec: OpSpec, case: OpCase, device: torch.device, repeats: int = 
     with torch.no_grad():
         for i in impls:
             res.peak_memory_bytes[i] = isolated_peak_memory_bytes(
-                lambda i=i: spec.run(i, *args), device)
+                functools.partial(spec.run, i, *args), device)
     res.probes = probe_copy_and_matmul(device, repeats=repeats)
     res.derived = derive(res)
     return res

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import torch
 
@@ -60,7 +61,7 @@ def rel_err(a: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 def _to(args: tuple, dtype: torch.dtype, grad_idx, device=None) -> list:
-    out = []
+    out: list[Any] = []
     for i, a in enumerate(args):
         if isinstance(a, torch.Tensor):
             t = a.detach().to(dtype=dtype if a.is_floating_point() else a.dtype)
@@ -97,14 +98,14 @@ def compare_case(spec: OpSpec, args: tuple, dtype: torch.dtype, device: torch.de
     ref_args = _to(tuple(nat_args), torch.float64, spec.grad_inputs, torch.device("cpu"))
     nat_out = _outputs(spec.run("native", *nat_args))
     ref_out = _outputs(spec.run("reference", *ref_args))
-    fwd = max(rel_err(a, b) for a, b in zip(nat_out, ref_out))
+    fwd = max(rel_err(a, b) for a, b in zip(nat_out, ref_out, strict=True))
     grads_out = [torch.randn(o.shape, generator=gen, dtype=torch.float64) for o in ref_out]
     nat_leaves, ref_leaves = _leaves(nat_args, spec.grad_inputs), _leaves(ref_args, spec.grad_inputs)
     nat_g = torch.autograd.grad(nat_out, nat_leaves, [g.to(device, dtype) for g in grads_out],
                                 allow_unused=True)
     ref_g = torch.autograd.grad(ref_out, ref_leaves, grads_out, allow_unused=True)
     bwd = 0.0
-    for a, b in zip(nat_g, ref_g):
+    for a, b in zip(nat_g, ref_g, strict=True):
         if b is None:
             continue
         if a is None:

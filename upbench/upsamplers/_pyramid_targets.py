@@ -41,7 +41,8 @@ def pyramid_ground_truth(
     counts = onehot.permute(0, 3, 1, 2).float()  # (N, K + 1, H, W); channel K counts ignore
     sem_t: list[torch.Tensor] = []
     uni_t: list[torch.Tensor] = []
-    cur, cur_size = None, None
+    cur: torch.Tensor | None = None
+    cur_size = 1
     for size in reversed(cell_sizes):  # finest first: pool the counts hierarchically
         if cur is None:
             cur = F.avg_pool2d(counts, size) * (size * size)

@@ -73,7 +73,7 @@ class Bound:
             return
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             return
-        for op, limit, ok, word in (("ge", self.ge, lambda a, b: a >= b, ">="),
+        for _op, limit, ok, word in (("ge", self.ge, lambda a, b: a >= b, ">="),
                                     ("gt", self.gt, lambda a, b: a > b, ">"),
                                     ("le", self.le, lambda a, b: a <= b, "<="),
                                     ("lt", self.lt, lambda a, b: a < b, "<")):
@@ -187,7 +187,7 @@ def coerce(value: Any, tp: Any, file: str, key: str) -> Any:
             raise ConfigError(file, key, f"expected a mapping, got {value!r}")
         check_finite(value, file, key)
         return dict(value)
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return build(tp, value, file, key)
     if tp is bool:
         if isinstance(value, bool):

@@ -12,6 +12,9 @@ def closest(name: str, choices: Iterable[str]) -> str | None:
     lowered = {c.lower(): c for c in choices}
     if name.lower() in lowered:
         return lowered[name.lower()]
+    prefixed = [c for c in lowered if name and c.startswith(name.lower())]
+    if len(prefixed) == 1:  # 'bilinear' → 'bilinear_upsample', not 'offset_bilinear'
+        return lowered[prefixed[0]]
     hits = difflib.get_close_matches(name.lower(), list(lowered), n=1, cutoff=0.5)
     return lowered[hits[0]] if hits else None
 

@@ -43,7 +43,7 @@ class _Loader(yaml.SafeLoader):
                     raise ConfigError(self.name, str(key), f"duplicate key ({_where(seen[key])} "
                                       f"and {_where(key_node)}); keep one")
                 seen[key] = key_node
-        return super().construct_mapping(node, deep)
+        return super().construct_mapping(node, deep)  # type: ignore[arg-type]  # SafeLoader reports a non-mapping
 
 
 def expanded_size(node: Node, limit: int = MAX_NODES) -> int:
@@ -83,7 +83,10 @@ def load_yaml(text: str, file: str = "") -> Any:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise ConfigError(file, "", f"larger than {MAX_BYTES // 1024} KiB; a suite is a short "
                           "YAML file")
-    loader = _Loader(text)
+    try:  # the reader refuses control characters already in the constructor
+        loader = _Loader(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(file, "", f"invalid YAML: {' '.join(str(e).split())}") from None
     loader.name = file
     try:
         node = loader.get_single_node()

@@ -196,7 +196,7 @@ def test_huggingface_encoder_alone_fills_the_encoder(tmp_path, form):
     with torch.no_grad():
         ours = m.backbone(x)
         ref = hf.segformer(pixel_values=x, output_hidden_states=True).hidden_states
-    for a, b in zip(ours, ref):
+    for a, b in zip(ours, ref, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
 
 

@@ -104,7 +104,7 @@ class A2UEncoder(ResNetStages):
         super().__init__(34, ("conv1", "bn1", "relu", "layer1", "layer2", "layer3"))
         self.conv1 = nn.Conv2d(4, 64, 7, 1, 3, bias=False)
         nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
-        self.layer3 = nn.Sequential(*list(self.layer3)[:4])
+        self.layer3: nn.Sequential = nn.Sequential(*list(self.layer3.children())[:4])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         l0 = self.relu(self.bn1(self.conv1(x)))

@@ -21,8 +21,8 @@ from upbench.utils.schema import ConfigError
 
 
 class Segmentation(Task):
-    """The segmentation task (baselines ``seg``: :class:`SegBaseline`; ``deeplabv3plus-r50``:
-    :class:`DeepLabV3Plus`)."""
+    """The segmentation task (baselines ``seg``: :class:`SegBaseline`; ``segformer-b1``:
+    :mod:`~upbench.tasks.segmentation.segformer`; ``deeplabv3plus-r50``: :class:`DeepLabV3Plus`)."""
 
     name = "segmentation"
     baselines = (

@@ -177,7 +177,7 @@ class SegFormer(TaskModel):
         if seed is not None:
             torch.manual_seed(seed + SLOT_SEED_OFFSET)
         head, hparams = self.decode_head, dict(hparams or {})
-        for n_up, level in zip((3, 2, 1), LEVELS):
+        for n_up, level in zip((3, 2, 1), LEVELS, strict=True):
             if upsampler == "bilinear":  # the original network: one resize to 1/4
                 ups = [make_upsampler("bilinear", EMBED_DIM, 2 ** n_up, hparams, impl)]
             else:
