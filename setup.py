@@ -9,6 +9,9 @@ Three top-level folders of the repository ship inside the wheel under other name
 * ``results/baselines/`` → ``upbench/_baselines``: the stored CI baselines, found by suite name
   (``upbench check DIR``).
 
+(Data inside the package itself, e.g. the published tables ``upbench/papers/*.yaml``, is listed
+in ``package_data`` as well.)
+
 The folders stay where they are in the repository; :mod:`upbench.catalog` and
 :mod:`upbench.ops._sources` read the checkout's folders in a source checkout and the packaged
 copies in an installed wheel.
@@ -29,5 +32,6 @@ setup(
     package_dir={"upbench._ops_cuda": "ops_cuda", "upbench._suites": "suites",
                  "upbench._baselines": "results/baselines"},
     package_data={**{p: SOURCES for p in native}, "upbench._suites": ["*.yaml"],
-                  "upbench._baselines": ["*.json"], "upbench": ["py.typed"]},
+                  "upbench._baselines": ["*.json"], "upbench": ["py.typed"],
+                  "upbench.papers": ["*.yaml"]},
 )

@@ -114,3 +114,16 @@ def test_compare_json_errors_are_json(tmp_path):
     (tmp_path / "empty").mkdir()
     r = CliRunner().invoke(cli, ["compare", str(tmp_path / "empty"), "--format", "json"])
     assert r.exit_code == 2 and "no upbench result files" in json.loads(r.stdout)["error"]
+
+
+def test_flop_conventions_are_shown_and_mixing_them_warns():
+    a, b = res("bilinear", 0, 70), res("x", 0, 71)
+    a["flops"]["convention"] = b["flops"]["convention"] = "mmcv"
+    rows, warnings = aggregate([a, b], "bilinear")
+    assert not warnings and {r["flops_convention"] for r in rows} == {"mmcv"}
+    b["flops"]["convention"] = "fvcore"
+    rows, warnings = aggregate([a, b], "bilinear")
+    assert any("2 conventions (fvcore, mmcv)" in w for w in warnings)
+    # results from before conventions were recorded were counted with fvcore
+    rows, _ = aggregate([res("bilinear", 0, 70)], "bilinear")
+    assert rows[0]["flops_convention"] == "fvcore"

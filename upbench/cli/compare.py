@@ -52,12 +52,16 @@ def unknown_choice(rows: list[dict], reference: str | None, metric: str | None) 
 @click.option("--report", "report_dir", default=None, type=click.Path(file_okay=False),
               help="Write one Markdown page per result set (each DIR) with each task's table "
                    "and plots into this directory.")
+@click.option("--published", "published", default=None, metavar="ID",
+              help="Set the results beside a published table (`upbench papers` lists them, e.g. "
+                   "sapa-t2-segformer-b1): the paper's value, upbench's and the difference per "
+                   "column.")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: str | None,
                 columns: str, plot_file: str | None, report_dir: str | None,
-                as_json: bool) -> None:
+                published: str | None, as_json: bool) -> None:
     """Compare result DIRS: a table per task, mean ± std over seeds, paired deltas against the
-    reference upsampler, FLOPs, params, FPS."""
+    reference upsampler, FLOPs, params, FPS; or, with --published ID, beside a paper's table."""
     from upbench.engine.compare import (
         aggregate,
         by_task,
@@ -70,6 +74,13 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
     from upbench.engine.results import load_results, scan_results
 
     as_json = as_json or fmt == "json"
+    if published is not None:
+        from upbench.papers import get_table
+
+        try:
+            get_table(published)
+        except KeyError as e:
+            _fail(str(e.args[0]), as_json)
     try:  # output locations first: an unwritable --plot or --report fails before any work
         if plot_file:
             from upbench.engine.plots import check_format
@@ -88,6 +99,9 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
     if not results:
         _fail(f"no upbench result files in {', '.join(dirs)}"
               + "".join(f"; {w}" for w in scan.warnings()), as_json)
+    if published is not None:
+        _published(results, published, scan.warnings(), fmt, as_json)
+        return
     rows, warnings = aggregate(results, reference)
     problem = unknown_choice(rows, reference, metric)
     if problem:
@@ -130,3 +144,41 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
             page = write_report(Path(d).name or d, d, load_results(d), report_dir, reference,
                                 metric)
             err_console.print(f"report written to {page}")
+
+
+def _published(results: list, table_id: str, scan_warnings: list[str], fmt: str,
+               as_json: bool) -> None:
+    """``--published``: the side-by-side table (table / json / csv / markdown)."""
+    from upbench.papers import get_table
+    from upbench.papers.compare import (
+        PublishedCompareError,
+        comparison_notes,
+        comparison_table,
+        published_comparison,
+    )
+
+    try:
+        cmp = published_comparison(results, get_table(table_id))
+    except (KeyError, PublishedCompareError) as e:
+        _fail(str(e.args[0] if e.args else e), as_json)
+    for w in scan_warnings + cmp["warnings"]:
+        err_console.print(styled("warning", "yellow", f" {w}"), highlight=False)
+    if as_json:
+        print_json(cmp)
+        return
+    cols, body = comparison_table(cmp, compact=fmt != "csv")
+    notes = comparison_notes(cmp)
+    if fmt == "table":
+        print_table(f"upbench vs {cmp['table']['id']}", cols, body, caption=notes)
+    elif fmt == "csv":
+        import csv
+
+        w = csv.writer(console.file)
+        w.writerow(cols)
+        w.writerows(body)
+    elif fmt == "markdown":
+        lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+        lines += ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in body]
+        console.file.write("\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n")
+    else:
+        _fail(f"--published supports --format table, markdown, csv or json, not {fmt}", as_json)

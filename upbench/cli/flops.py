@@ -1,4 +1,5 @@
-"""``upbench flops``: fvcore's by-module FLOP table of a baseline or of one upsampler alone."""
+"""``upbench flops``: the FLOPs and parameters of a baseline (its slot table, then the totals) or
+of one upsampler alone, in the fvcore or the mmcv convention."""
 
 from __future__ import annotations
 
@@ -60,7 +61,7 @@ def standalone_inputs(up: Any, channels: int, h: int, w: int) -> tuple:
 
 def _default_upsampler(task_name: str | None, baseline: str | None,
                        suite_file: str | None) -> str:
-    """The reference upsampler of the task a --task / --model / --suite names."""
+    """The reference upsampler of the task a --task / --baseline / --suite names."""
     from upbench.tasks import TASKS
 
     if task_name in TASKS:
@@ -86,6 +87,18 @@ def _hparams(items: tuple[str, ...]) -> dict[str, Any]:
         k, v = it.split("=", 1)
         out[k] = parse_value(v)
     return out
+
+
+def paper_classes(baseline: str) -> tuple[int | None, str | None]:
+    """The class count a paper baseline is counted with by default: that of the first published
+    table measured on it (:mod:`upbench.papers`), e.g. 150 for segformer-b1 (ADE20K), 80 for
+    faster-rcnn-r50-fpn (COCO); ``(None, None)`` when none says."""
+    from upbench.papers import tables_of_baseline
+
+    for t in tables_of_baseline(baseline):
+        if t.num_classes is not None:
+            return t.num_classes, t.id
+    return None, None
 
 
 def task_model(task_name: str | None, baseline: str | None, upsampler: str,
@@ -119,10 +132,49 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
     return suite, task.build_model(suite, upsampler, hparams, placement, 0)
 
 
+def slot_rows(model: Any, rep: Any, part: list[str], which: str) -> list[dict[str, Any]]:
+    """The model's slot table (:meth:`TaskModel.slot_table`) with each slot's parameters
+    (``which``: all or trainable) and FLOPs (from the report's per-module counts; ``part`` are
+    the same slots' names in the counted module, when it is a wrapper)."""
+    from upbench.engine.flops import count_params
+
+    rows = []
+    table = model.slot_table()
+    for i, slot in enumerate(table):
+        name = slot.name if slot.name in rep.by_module else (
+            part[i] if len(part) == len(table) else slot.name)
+        rows.append(slot.as_dict() | {
+            "params": count_params(model, [slot.name], which)["upsampler"],
+            "flops": rep.by_module.get(name, 0)})
+    return rows
+
+
+def print_slot_table(rows: list[dict[str, Any]], convention: str) -> None:
+    """The slot table (slot, channels, guide, scale, upsampler, params, FLOPs) as a rich table."""
+    from upbench.cli._output import print_table
+
+    body = [[r["name"], r["in_channels"], r["guide_channels"], r["scale"], r["upsampler"],
+             f"{r['params']:,}", f"{r['flops'] / 1e9:.4f}"] for r in rows]
+    print_table("upsampler slots", ["slot", "in ch", "guide ch", "scale", "upsampler", "params",
+                                    f"GFLOPs ({convention})"], body)
+
+
+def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | None
+                      ) -> str | None:
+    if value is not None:
+        err_console.print(styled("warning", "yellow", " --model is deprecated; use --baseline "
+                                 f"{value}"), highlight=False)
+    return value
+
+
 @click.command("flops")
 @click.option("--task", "task_name", default=None,
-              help="Count a task's baseline (segmentation, depth, ...) hosting --upsampler.")
-@click.option("--model", "baseline", default=None, help="A baseline by name (e.g. seg).")
+              help="Count a task's default baseline (segmentation, depth, ...) hosting "
+                   "--upsampler.")
+@click.option("--baseline", "baseline", default=None,
+              help="A baseline by name (e.g. seg, segformer-b1; `upbench baselines` lists them).")
+@click.option("--model", "model_alias", default=None, hidden=True, callback=_deprecated_model,
+              help="Deprecated alias of --baseline.")
 @click.option("--suite", "suite_file", default=None, type=click.Path(),
               help="Take the task, baseline and model settings from this suite (a file or a "
                    "stored suite's name).")
@@ -131,26 +183,38 @@ def task_model(task_name: str | None, baseline: str | None, upsampler: str,
 @click.option("--upsampler", default=None, help="Registered upsampler name.")
 @click.option("--hparam", "hparams", multiple=True, metavar="NAME=VALUE",
               help="Upsampler hyper-parameter (repeatable).")
-@click.option("--size", default=None, help="HxW: image size (--task/--model, default the task's "
-              "evaluation size) or the low-resolution input size (upsampler alone, default "
+@click.option("--size", default=None, help="HxW: image size (--task/--baseline, default the "
+              "baseline's paper size) or the low-resolution input size (upsampler alone, default "
               "64x64).")
 @click.option("--channels", type=int, default=256, show_default=True,
               help="Input channels of the upsampler alone.")
 @click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
 @click.option("--num-classes", type=int, default=None,
-              help="Classes (default: the task's dataset default; 19 for an upsampler alone).")
+              help="Classes (default: a paper baseline's paper count, e.g. 150 for segformer-b1 "
+                   "and 80 for faster-rcnn-r50-fpn; else the task's dataset default; 19 for an "
+                   "upsampler alone).")
 @click.option("--placement", type=Choice(["decoder", "final"]), default=None,
               help="Put a feature upsampler in the decoder slots or the final one.")
+@click.option("--convention", type=Choice(["fvcore", "mmcv", "sapa"]), default=None,
+              help="How FLOPs are counted: fvcore (default; or the --suite's "
+                   "profile.flops_convention), mmcv (mmcv 1.x's module hooks, as SegFormer and "
+                   "mmdet count), or sapa (mmcv, the slots by their upsampler's MAC formula, as "
+                   "SAPA's tables count their deltas); docs/counting.md.")
+@click.option("--params", "params_which", type=Choice(["all", "trainable"]),
+              default="all", show_default=True,
+              help="Count every parameter, or only trainable ones (mmcv / mmdet's count).")
 @click.option("--max-depth", type=int, default=3, show_default=True, help="Table depth.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | None,
-              sets: tuple[str, ...], upsampler: str | None, hparams: tuple[str, ...],
-              size: str | None, channels: int, scale: int, num_classes: int | None,
-              placement: str | None, max_depth: int, as_json: bool) -> None:
-    """FLOPs (fvcore + upbench handles) of a task baseline hosting an upsampler, or of one
-    upsampler alone.
+def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | None,
+              suite_file: str | None, sets: tuple[str, ...], upsampler: str | None,
+              hparams: tuple[str, ...], size: str | None, channels: int, scale: int,
+              num_classes: int | None, placement: str | None, convention: str | None,
+              params_which: str, max_depth: int, as_json: bool) -> None:
+    """FLOPs and parameters of a baseline hosting an upsampler (its slot table, then the
+    totals), or of one upsampler alone.
 
     \b
+      upbench flops --baseline segformer-b1 --upsampler carafe --convention mmcv
       upbench flops --task segmentation --upsampler carafe --size 512x512
       upbench flops --task depth --upsampler sapa-b
       upbench flops --suite quick --upsampler lau
@@ -161,24 +225,38 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
     from upbench.upsamplers import create_upsampler, get_upsampler_class, upsampler_hparams
     from upbench.utils.schema import ConfigError
 
+    if model_alias is not None:
+        if baseline is not None and baseline != model_alias:
+            raise click.UsageError("give --baseline only (--model is its deprecated alias)")
+        baseline = model_alias
     whole = task_name is not None or baseline is not None or suite_file is not None
     if not whole and upsampler is None:
-        raise click.UsageError("give --task NAME (or --model / --suite) and/or --upsampler NAME")
+        raise click.UsageError("give --baseline NAME (or --task / --suite) and/or --upsampler "
+                               "NAME")
+    slots: list[dict[str, Any]] | None = None
+    classes_from = None
+    if num_classes is None and suite_file is None and baseline is not None:
+        num_classes, classes_from = paper_classes(baseline)
     try:
         hp = _hparams(hparams)
         if whole:
             suite, model = task_model(task_name, baseline, upsampler or
                                       _default_upsampler(task_name, baseline, suite_file),
                                       hp, num_classes, placement, suite_file, sets)
+            convention = convention or suite.profile.flops_convention
             h, w = parse_size(size) if size else (
                 suite.task_def.flops_size(suite.baseline) or (512, 512))
             target, part = model.flops_target()
             inputs = suite.task_def.example_inputs(suite, (h, w))
             what = {"task": suite.task, "baseline": suite.baseline,
                     "upsampler": upsampler or suite.task_def.reference, "input_size": [h, w],
+                    "num_classes": getattr(suite.dataset, "num_classes", None),
+                    "num_classes_from": classes_from or ("--num-classes" if num_classes
+                                                         else "the suite / task default"),
                     "slots": part}
         else:
             assert upsampler is not None  # checked above: --upsampler without a task/model/suite
+            convention = convention or "fvcore"
             h, w = parse_size(size or "64x64")
             cls = get_upsampler_class(upsampler)
             if cls.space == "label" and "num_classes" in upsampler_hparams(upsampler):
@@ -187,31 +265,51 @@ def flops_cmd(task_name: str | None, baseline: str | None, suite_file: str | Non
             inputs, part = standalone_inputs(target.up, channels, h, w), ["up"]
             what = {"upsampler": upsampler, "channels": channels, "input_size": [h, w],
                     "scale": scale, "hparams": hp}
-        rep = count_flops(target, inputs, part, table=not as_json, max_depth=max_depth)
+        rep = count_flops(target, inputs, part, table=not as_json, max_depth=max_depth,
+                          convention=convention)
+        if whole:
+            slots = slot_rows(model, rep, part, params_which)
     except (KeyError, TypeError, ValueError, Unhostable, ConfigError) as e:
         err_console.print(styled("error", "red", f" {e.args[0] if e.args else e}"), highlight=False)
         sys.exit(2)
-    model = target
-    params = count_params(model, part)
+    params = count_params(target, part, params_which)
     share = rep.part / rep.total if rep.total else None
-    data = what | {"counter": rep.counter, "counter_version": rep.counter_version,
+    data = what | {"convention": rep.convention, "counter": rep.counter,
+                   "counter_version": rep.counter_version, "params_counted": params_which,
                    "flops_total": rep.total, "flops_upsampler": rep.part,
                    "upsampler_share": share, "params_total": params["total"],
                    "params_upsampler": params["upsampler"],
+                   "params_trainable": count_params(target, None, "trainable")["total"],
                    "unsupported_ops": rep.unsupported_ops, "by_operator": rep.by_operator,
                    "by_module": rep.by_module}
+    if rep.convention != "fvcore":
+        data["uncounted_modules"] = rep.uncounted
+    if rep.formula_slots:
+        data["formula_slots"] = rep.formula_slots  # counted by their upsampler's macs formula
+    if slots is not None:
+        data["slot_table"] = slots
     if not whole:
         data["flops_per_input_location"] = rep.part / (h * w)
     if as_json:
         print_json(data)
         return
     console.print(rep.table, highlight=False)
-    console.print(f"total: {rep.total / 1e9:.4f} GFLOPs ({rep.total:,} multiply-adds), "
-                  f"{params['total']:,} params")
+    if slots:
+        print_slot_table(slots, rep.convention)
+    kind = "trainable params" if params_which == "trainable" else "params"
+    console.print(f"total ({rep.convention}): {rep.total / 1e9:.4f} GFLOPs ({rep.total:,} "
+                  f"multiply-adds), {params['total']:,} {kind} = {params['total'] / 1e6:.2f} M")
     console.print(f"upsampler ({', '.join(part)}): {rep.part / 1e9:.4f} GFLOPs"
                   + (f" = {100 * share:.1f}% of the total" if share is not None else "")
-                  + f", {params['upsampler']:,} params")
+                  + f", {params['upsampler']:,} {kind}")
     if not whole:
         console.print(f"per low-resolution location: {rep.part / (h * w):,.0f} multiply-adds")
-    console.print("unsupported ops: " + (", ".join(f"{k} ×{v}" for k, v in
-                                                   rep.unsupported_ops.items()) or "none"))
+    elif classes_from:
+        console.print(f"classes: {data['num_classes']} (the paper's, {classes_from}; "
+                      "--num-classes to change)")
+    if rep.convention == "fvcore":
+        console.print("unsupported ops: " + (", ".join(f"{k} ×{v}" for k, v in
+                                                       rep.unsupported_ops.items()) or "none"))
+    else:
+        console.print("not counted in this convention: " + (", ".join(
+            f"{k} ×{v}" for k, v in sorted(rep.uncounted.items())) or "nothing"))

@@ -14,10 +14,13 @@ import traceback
 import click
 
 from upbench import __version__
+from upbench.cli.baselines import baselines_cmd
 from upbench.cli.check import check_cmd
 from upbench.cli.compare import compare_cmd
+from upbench.cli.evaluate import eval_cmd
 from upbench.cli.flops import flops_cmd
 from upbench.cli.ops import ops_group
+from upbench.cli.papers import papers_cmd
 from upbench.cli.run import run_cmd
 from upbench.cli.suite import suite_group
 
@@ -54,9 +57,12 @@ def cli() -> None:
 cli.add_command(ops_group)
 cli.add_command(suite_group)
 cli.add_command(run_cmd)
+cli.add_command(eval_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
+cli.add_command(baselines_cmd)
+cli.add_command(papers_cmd)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ class RichReporter(Reporter):
         self.p = progress
         self.suite_tasks: dict[str, Any] = {}
         self.cell_tasks: dict[tuple[str, str], Any] = {}
+        self.rates: dict[tuple[str, str], str] = {}  # per cell in flight: lr, it/s, img/s
 
     @staticmethod
     def _key(cell) -> tuple[str, str]:
@@ -59,10 +60,19 @@ class RichReporter(Reporter):
     def iteration(self, cell, it, total, loss) -> None:
         task = self.cell_tasks.get(self._key(cell))
         if task is not None:
-            self.p.update(task, completed=it, loss=f"loss {loss:.4f}")
+            rates = self.rates.get(self._key(cell), "")
+            self.p.update(task, completed=it, loss=f"loss {loss:.4f}{rates}")
+
+    def progress(self, cell, entry) -> None:
+        self.rates[self._key(cell)] = rates = progress_text(entry)
+        task = self.cell_tasks.get(self._key(cell))
+        if entry.get("iteration") and task is not None:
+            self.p.update(task, completed=entry["iteration"],
+                          loss=f"loss {entry['loss']:.4f}{rates}")
 
     def cell_end(self, cell, result) -> None:
         task = self.cell_tasks.pop(self._key(cell), None)
+        self.rates.pop(self._key(cell), None)
         if task is not None:
             self.p.remove_task(task)
         if cell.suite in self.suite_tasks:
@@ -77,6 +87,16 @@ class RichReporter(Reporter):
         where = f"{cell.suite}: " if len(self.suite_tasks) > 1 else ""
         self.p.console.print(styled(f"{status:6}", color, f" {where}{cell.label} seed "
                                     f"{cell.seed}  {extra}"), highlight=False)
+
+
+def progress_text(entry: dict[str, Any]) -> str:
+    """``  lr 2.0e-03  5.1 it/s  41 img/s`` from a training-log record (what is known)."""
+    parts = [f"lr {entry['lr']:.1e}"] if entry.get("lr") is not None else []
+    if entry.get("it_per_s"):
+        parts.append(f"{entry['it_per_s']:.2f} it/s")
+    if entry.get("samples_per_s"):
+        parts.append(f"{entry['samples_per_s']:.0f} img/s")
+    return "".join(f"  {p}" for p in parts)
 
 
 def shown_metrics(task: str) -> list:
@@ -141,7 +161,7 @@ def plan_suites(suite_files: tuple[str, ...], out_dir: str | None, seeds, sets, 
     problem, before any work)."""
     from upbench.catalog import resolve_suite
     from upbench.engine import ConfigError, expand, load_suite
-    from upbench.engine.preflight import preflight
+    from upbench.engine.preflight import check_checkpoints, preflight
 
     planned = []
     for f in suite_files:
@@ -158,6 +178,14 @@ def plan_suites(suite_files: tuple[str, ...], out_dir: str | None, seeds, sets, 
             out = out_dir or f"results/{suite.name}"
         else:
             out = str(Path(out_dir or "results") / suite.name)
+        try:
+            resumes = check_checkpoints(cells, out)  # a checkpoint of another config: before work
+        except ConfigError as e:
+            err_console.print(styled("invalid suite", "red", f" {e}"))
+            sys.exit(2)
+        for name, it in resumes.items():
+            err_console.print(f"{name}: resuming from its checkpoint at iteration {it}",
+                              highlight=False)
         planned.append(_Planned(suite, cells, exconf, out, report.memory))
     names = [p.suite.name for p in planned]
     dup = sorted({n for n in names if names.count(n) > 1})

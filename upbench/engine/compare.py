@@ -141,6 +141,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         row["latency_size"] = next(((r.get("latency") or {}).get("input_size") for r in ok
                                     if (r.get("latency") or {}).get("input_size")), None)
         row["flops_size"] = fl.get("input_size")
+        row["flops_convention"] = (fl.get("convention") or "fvcore") if fl else None
         row["diagnostics"] = next((r["diagnostics"] for r in src if r.get("diagnostics")), None)
         row["impl"] = ",".join(sorted({str(r["impl"]) for r in ok if r.get("impl")})) or None
         row["_by_seed"] = {r["seed"]: r.get("metrics") or {} for r in ok}
@@ -152,6 +153,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
         rows.append(row)
     _add_deltas(rows, reference, warnings)
     warnings += mixed_timing_warnings(rows)
+    warnings += mixed_convention_warnings(rows)
     for row in rows:
         row.pop("_by_seed", None)
     rows.sort(key=lambda r: (r["task"], r["suite"], r["upsampler"] != r.get("reference"),
@@ -248,6 +250,18 @@ def mixed_timing_warnings(rows: list[dict[str, Any]]) -> list[str]:
     return out
 
 
+def mixed_convention_warnings(rows: list[dict[str, Any]]) -> list[str]:
+    """One warning per task table whose FLOPs were counted in more than one convention
+    (``profile.flops_convention``): its GFLOPs and ΔGFLOPs columns then mix counts."""
+    out = []
+    for task, trows in by_task(rows).items():
+        conv = sorted({r["flops_convention"] for r in trows if r.get("flops_convention")})
+        if len(conv) > 1:
+            out.append(f"{task}: FLOPs counted in {len(conv)} conventions ({', '.join(conv)}); "
+                       "GFLOPs and ΔGFLOPs are not comparable across those rows")
+    return out
+
+
 def table_notes(rows: list[dict[str, Any]]) -> list[str]:
     """Footnotes of one task's table: the significance rule, sizes, a decoder's ceiling."""
     notes = []
@@ -264,8 +278,10 @@ def table_notes(rows: list[dict[str, Any]]) -> list[str]:
     fsizes = {tuple(r["flops_size"]) for r in rows if r.get("flops_size")}
     ref = next((r.get("latency_ratio_reference") for r in rows
                 if r.get("latency_ratio_reference")), None)
+    conv = sorted({r["flops_convention"] for r in rows if r.get("flops_convention")})
     if sizes or fsizes:
-        notes.append("GFLOPs at " + ", ".join("×".join(map(str, s)) for s in sorted(fsizes))
+        notes.append("GFLOPs" + (f" ({', '.join(conv)} convention)" if conv != ["fvcore"]
+                                 and conv else "") + " at " + ", ".join("×".join(map(str, s)) for s in sorted(fsizes))
                      + "; FPS (batch 1) at " + ", ".join("×".join(map(str, s)) for s in sorted(sizes))
                      + (f"; × ref latency: latency ratio against {ref}, timed interleaved in the "
                         "same run" if ref else ""))

@@ -1,6 +1,14 @@
-"""FLOP counting with fvcore, extended to every ``upbench::`` op and to the ops fvcore skips.
+"""FLOP counting: :func:`count_flops` in one of two conventions (``CONVENTIONS``).
 
-Convention (fvcore's, METRICS.md): one fused multiply-add = one FLOP.
+* ``fvcore`` (the default): fvcore's tracer, extended to every ``upbench::`` op and to the ops
+  fvcore skips (below).
+* ``mmcv``: mmcv 1.x ``get_model_complexity_info``'s module hooks, as SegFormer, NRD, mmdet and
+  SAPA's host networks count (:mod:`upbench.engine.flops_mmcv`).
+* ``sapa``: the ``mmcv`` count of the network, with each upsampler slot counted by the
+  upsampler's own per-module MAC formula (``Upsampler.macs``, SAPA's Table 1 for CARAFE and
+  SAPA) — how SAPA's Tables 2–5 compute their deltas (without bias adds).
+
+Both count one fused multiply-add as one FLOP (METRICS.md). The fvcore convention:
 
 * Every upbench op is counted by its analytic MAC count (``OpSpec.macs``, called with meta
   tensors of the traced input shapes and the traced scalar arguments), **whichever
@@ -132,34 +140,69 @@ class FlopReport:
     table: str = ""
     counter: str = "fvcore"
     counter_version: str = ""
+    convention: str = "fvcore"
+    uncounted: dict[str, int] = field(default_factory=dict)
+    formula_slots: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"counter": self.counter, "counter_version": self.counter_version,
-                "total": self.total, "upsampler": self.part,
-                "unsupported_ops": self.unsupported_ops,
-                "upsampler_unsupported_ops": self.part_unsupported_ops,
-                "by_operator": self.by_operator}
+        d = {"convention": self.convention, "counter": self.counter,
+             "counter_version": self.counter_version, "total": self.total,
+             "upsampler": self.part, "unsupported_ops": self.unsupported_ops,
+             "upsampler_unsupported_ops": self.part_unsupported_ops,
+             "by_operator": self.by_operator}
+        if self.convention != "fvcore":
+            d["uncounted_modules"] = self.uncounted
+        if self.formula_slots:
+            d["formula_slots"] = self.formula_slots
+        return d
+
+
+CONVENTIONS = ("fvcore", "mmcv", "sapa")
+"""The FLOP conventions :func:`count_flops` implements (docs/counting.md)."""
 
 
 def count_flops(model: nn.Module, inputs: tuple, part: list[str] | None = None,
-                table: bool = False, max_depth: int = 3) -> FlopReport:
-    """Count FLOPs of ``model(*inputs)`` with fvcore and upbench's handles.
+                table: bool = False, max_depth: int = 3, convention: str = "fvcore"
+                ) -> FlopReport:
+    """Count FLOPs (multiply-adds) of ``model(*inputs)``.
 
     Args:
         model: the module (put in eval mode for the count, restored after).
         inputs: the positional inputs.
         part: module names whose FLOPs form the "upsampler-only" share.
-        table: also render fvcore's by-module table.
+        table: also render a by-module table.
         max_depth: depth of that table.
+        convention: ``"fvcore"`` (fvcore and upbench's handles), ``"mmcv"`` (mmcv 1.x's module
+            hooks, :mod:`upbench.engine.flops_mmcv`) or ``"sapa"`` (mmcv, with the ``part``
+            slots counted by their upsampler's ``macs`` formula).
+
+    Raises:
+        ValueError: an unknown convention.
     """
+    if convention not in CONVENTIONS:
+        raise ValueError(f"unknown FLOP convention {convention!r} (known: "
+                         f"{', '.join(CONVENTIONS)})")
     was_training = model.training
     model.eval()
     try:
+        if convention in ("mmcv", "sapa"):
+            return _count_mmcv(model, inputs, part, table, max_depth, convention)
         with warnings.catch_warnings():  # fvcore's jit.trace/script deprecation noise
             warnings.simplefilter("ignore")
             return _count(model, inputs, part, table, max_depth)
     finally:
         model.train(was_training)
+
+
+def _count_mmcv(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
+                max_depth: int, convention: str) -> FlopReport:
+    from upbench.engine import flops_mmcv
+
+    r = flops_mmcv.count_mmcv(model, inputs, part, table, max_depth,
+                              slot_formulas=convention == "sapa")
+    return FlopReport(r["total"], r["by_module"], r["by_operator"], {}, r["part"], {},
+                      r["table"], flops_mmcv.COUNTER, flops_mmcv.COUNTER_VERSION, convention,
+                      r["uncounted"], r["formula_slots"])
 
 
 def _count(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
@@ -188,9 +231,26 @@ def _count(model: nn.Module, inputs: tuple, part: list[str] | None, table: bool,
                       "fvcore", version("fvcore"))
 
 
-def count_params(model: nn.Module, part: list[str] | None = None) -> dict[str, int]:
-    """Parameter counts (buffers excluded): total and of the named submodules."""
+PARAM_COUNTS = ("all", "trainable")
+"""What :func:`count_params` counts: every parameter, or only ``requires_grad`` ones (mmcv's
+``get_model_parameters_number``, what mmdetection prints)."""
+
+
+def count_params(model: nn.Module, part: list[str] | None = None, which: str = "all"
+                 ) -> dict[str, int]:
+    """Parameter counts (buffers excluded): ``total`` and ``upsampler`` (of the named
+    submodules), counting every parameter (``which="all"``) or only those with
+    ``requires_grad`` (``"trainable"``, mmcv's / mmdetection's count).
+
+    Raises:
+        ValueError: an unknown ``which``.
+    """
+    if which not in PARAM_COUNTS:
+        raise ValueError(f"unknown parameter count {which!r} (known: {', '.join(PARAM_COUNTS)})")
+
+    def n(ps) -> int:
+        return int(sum(p.numel() for p in ps if which == "all" or p.requires_grad))
+
     mods = dict(model.named_modules())
-    total = sum(p.numel() for p in model.parameters())
-    ups = sum(p.numel() for name in part or [] for p in mods[name].parameters())
-    return {"total": int(total), "upsampler": int(ups)}
+    ups = [p for name in part or [] for p in mods[name].parameters()]
+    return {"total": n(model.parameters()), "upsampler": n(ups)}

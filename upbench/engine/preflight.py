@@ -88,6 +88,47 @@ def check_device(suite: Suite) -> None:
                           f"{torch.__version__}); set device: cpu or run on a GPU machine")
 
 
+def available_devices(device: str) -> int:
+    """How many processes ``train.devices`` may start here: the visible GPUs for ``cuda``, the
+    CPU cores this process may use for ``cpu`` (gloo, one process per core)."""
+    if device == "cuda":
+        return torch.cuda.device_count() if torch.cuda.is_available() else 0
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def check_devices(suite: Suite) -> None:
+    """``train.devices`` no more than this machine has."""
+    n, have = suite.train.devices, available_devices(suite.device)
+    if n > have:
+        what = "visible CUDA devices" if suite.device == "cuda" else "CPU cores for this process"
+        raise ConfigError(suite.source, "train.devices", f"{n} requested but this machine has "
+                          f"{have} {what}; lower train.devices")
+
+
+def check_checkpoints(cells: list[Cell], out_dir: str | Path) -> dict[str, int]:
+    """Every cell's newest checkpoint in ``out_dir`` belongs to the cell's config (checked
+    before any cell trains); ``{label@seed: iteration}`` of the cells that will resume.
+
+    Raises:
+        ConfigError: a checkpoint was written under another config (names the keys and the fix).
+    """
+    from upbench.engine.checkpoint import CheckpointMismatch, CheckpointStore, checkpoint_dir
+
+    resumes = {}
+    for cell in cells:
+        store = CheckpointStore(checkpoint_dir(out_dir, cell), cell.hash, cell.config)
+        try:
+            it = store.check()
+        except CheckpointMismatch as e:
+            raise ConfigError(cell.config.get("source", "") or "", "checkpoint", str(e)) from e
+        if it is not None:
+            resumes[f"{cell.label}@{cell.seed}"] = it
+    return resumes
+
+
 def _activation_bytes(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> int:
     """Bytes of the tensors autograd saves for backward in one forward of ``module`` (the
     activations a training step keeps), parameters excluded."""
@@ -204,6 +245,7 @@ def preflight(suite: Suite, cells: list[Cell] | None = None, deep: bool = False,
     remote = executor != "local"
     if not remote:
         check_device(suite)
+        check_devices(suite)
     suite.task_def.check_data(suite, suite.source, deep)
     entries = list(dict.fromkeys(c.upsampler.label for c in cells)) if cells is not None else None
     report = PreflightReport(probe_size=probe_size(suite))
@@ -229,5 +271,6 @@ def preflight(suite: Suite, cells: list[Cell] | None = None, deep: bool = False,
     return report
 
 
-__all__ = ["PreflightReport", "check_device", "estimate_memory", "machine_memory_bytes",
+__all__ = ["PreflightReport", "available_devices", "check_checkpoints", "check_device",
+           "check_devices", "estimate_memory", "machine_memory_bytes",
            "preflight", "probe_entry", "probe_size"]

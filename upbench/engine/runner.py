@@ -45,6 +45,9 @@ class Reporter:
     def cell_start(self, cell: Cell, index: int, total: int) -> None: ...
     def phase(self, cell: Cell, name: str) -> None: ...
     def iteration(self, cell: Cell, it: int, total: int, loss: float) -> None: ...
+    def progress(self, cell: Cell, entry: dict[str, Any]) -> None:
+        """A training-log record (loss, lr, throughput, ETA; see
+        :class:`~upbench.engine.trainlog.TrainLog`)."""
     def cell_end(self, cell: Cell, result: dict[str, Any]) -> None: ...
 
 
@@ -96,6 +99,9 @@ class _Yielding(Reporter):
     def iteration(self, cell: Cell, it: int, total: int, loss: float) -> None:
         self.share.checkpoint()
         self.rep.iteration(cell, it, total, loss)
+
+    def progress(self, cell: Cell, entry: dict[str, Any]) -> None:
+        self.rep.progress(cell, entry)
 
     @contextlib.contextmanager
     def exclusive(self, cell: Cell, rec: dict[str, Any]) -> Iterator[None]:
@@ -164,6 +170,35 @@ def failed_record(cell: Cell, error: str, tb: str | None = None) -> dict[str, An
     return rec
 
 
+def train_io(cell: Cell, suite: Suite) -> dict[str, Any]:
+    """The recipe around a cell's training run: the task's augmentation (``train.augment``) and
+    the files in its results directory (``cell.workdir``): the JSON-lines log always,
+    checkpoints when ``train.checkpoint_every`` is set."""
+    io: dict[str, Any] = {"augment": suite.task_def.augmentation(suite)}
+    if not cell.workdir:
+        return io
+    from upbench.engine.checkpoint import CheckpointStore, checkpoint_dir
+
+    io["log_path"] = Path(cell.workdir) / f"{cell.stem}.train.jsonl"
+    if suite.train.checkpoint_every:
+        io["checkpoints"] = CheckpointStore(checkpoint_dir(cell.workdir, cell), cell.hash,
+                                            cell.config, suite.train.keep_checkpoints)
+    return io
+
+
+def cell_training(cell: Cell, suite: Suite, device: torch.device, rank: int = 0,
+                  world: int = 1) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Build the cell's model and training split and train (one process of a
+    ``train.devices`` run); returns the model and the training record."""
+    task = suite.task_def
+    e = cell.upsampler
+    model = task.build_model(suite, e.name, e.hparams, e.placement, cell.seed, e.decode_stride)
+    train_split, _ = task.splits(suite)
+    record = train(model, train_split, suite.train, cell.seed, device, rank=rank, world=world,
+                   **train_io(cell, suite))
+    return model, record
+
+
 def run_cell(cell: Cell, reporter: Reporter | None = None,
              share: MachineShare | NoShare | None = None) -> dict[str, Any]:
     """Train, evaluate and profile one cell; never raises except KeyboardInterrupt.
@@ -205,28 +240,48 @@ def run_cell(cell: Cell, reporter: Reporter | None = None,
                             for n in m.hosting_notes()})
             if notes:
                 rec["hosting_notes"] = notes
-            rec["params"] = count_params(model, model.slots)
+            rec["params"] = count_params(model, model.slots) | {
+                "trainable": count_params(model, None, "trainable")["total"]}
             if suite.profile.flops:
                 rep.phase(cell, "flops")
                 size = profile_size(suite, "flops_size")
                 try:
                     target, part = model.flops_target()
-                    rec["flops"] = count_flops(target, task.example_inputs(suite, size), part
-                                               ).as_dict() | {"input_size": list(size)}
+                    rec["flops"] = count_flops(
+                        target, task.example_inputs(suite, size), part,
+                        convention=suite.profile.flops_convention,
+                    ).as_dict() | {"input_size": list(size)}
                     if model.flops_note:
                         rec["flops"]["counted"] = model.flops_note
                 except Exception as e:  # noqa: BLE001 - counting must not lose the cell
-                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size)}
+                    rec["flops"] = {"error": f"{type(e).__name__}: {e}", "input_size": list(size),
+                                    "convention": suite.profile.flops_convention}
             train_split, val_split = task.splits(suite)
             with record_impls() as impls:
                 rep.phase(cell, "train")
-                rec["train"] = train(model, train_split, suite.train, cell.seed, device,
-                                     lambda it, n, loss: rep.iteration(cell, it, n, loss))
+                if suite.train.devices > 1:
+                    from upbench.engine.distributed import train_distributed
+
+                    def progress(entry: dict[str, Any]) -> None:
+                        rep.progress(cell, entry)
+                        rep.iteration(cell, entry["iteration"], entry["iterations"],
+                                      entry["loss"])
+
+                    state, rec["train"] = train_distributed(cell, suite.train.devices,
+                                                            suite.threads, progress)
+                    model.load_state_dict(state)
+                    model.to(device)
+                else:
+                    rec["train"] = train(model, train_split, suite.train, cell.seed, device,
+                                         lambda it, n, loss: rep.iteration(cell, it, n, loss),
+                                         on_log=lambda entry: rep.progress(cell, entry),
+                                         **train_io(cell, suite))
                 rep.phase(cell, "eval")
                 te = time.perf_counter()
                 evaluator = task.evaluator(suite)
                 rec["metrics"] = evaluate(model, val_split, evaluator,
-                                          suite.train.eval_batch_size, device)
+                                          suite.train.eval_batch_size, device,
+                                          suite.train.precision, suite.train.channels_last)
                 diagnostics = model.diagnostics(val_split)
                 if diagnostics:
                     rec["diagnostics"] = diagnostics
@@ -306,6 +361,7 @@ def run_suites(runs: list[SuiteRun], reporter: Reporter | None = None, force: bo
         rep.suite_start(run.suite, run.cells, mine)
         for c in mine:
             owner[id(c)] = i
+            c.workdir = str(run.out)
         todo += mine
     t0 = time.perf_counter()
     left = [sum(owner[id(c)] == i for c in todo) for i in range(len(runs))]

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from upbench.data.augment import AugmentConfig
 from upbench.engine.executors.base import ExecutorConfig
 from upbench.tasks import TASKS, Task, get_task
 from upbench.utils.schema import ConfigError, bound, build, coerce, to_dict
@@ -44,7 +45,17 @@ SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}"
 
 @dataclass
 class TrainConfig:
-    """The training schedule."""
+    """The training schedule and the recipe around it (docs/recipes.md).
+
+    The schedule keys ``power``, ``min_lr_ratio``, ``warmup_ratio``, ``milestones`` / ``gamma``
+    (``schedule: step``) and ``lr_mult`` (``{name part: multiplier}``) and the recipe keys below
+    them are left out of a cell's config (and hash) while they hold
+    their defaults, so suites that do not set them keep their cells: ``precision`` (autocast
+    dtype), ``channels_last``, ``workers`` (DataLoader processes; 0 loads in the training
+    process), ``checkpoint_every`` / ``keep_checkpoints`` (checkpoints beside the result; null:
+    none), ``devices`` (DistributedDataParallel processes for the cell), ``sync_bn`` and
+    ``augment`` (:class:`~upbench.data.augment.AugmentConfig`).
+    """
 
     iterations: int = bound(200, ge=1)
     batch_size: int = bound(8, ge=1)
@@ -52,11 +63,59 @@ class TrainConfig:
     lr: float = bound(2e-3, gt=0)
     weight_decay: float = bound(1e-4, ge=0)
     momentum: float = bound(0.9, ge=0, lt=1)
-    schedule: Literal["poly", "cosine", "constant"] = "poly"
+    schedule: Literal["poly", "cosine", "step", "constant"] = "poly"
     warmup_iters: int = bound(0, ge=0)
     grad_clip: float | None = bound(None, gt=0, why="the maximum gradient norm; null for none")
     eval_batch_size: int = bound(16, ge=1)
     flip: bool = True
+    power: float = bound(0.9, gt=0, omit_default=True, why="the poly schedule's exponent")
+    min_lr_ratio: float = bound(0.0, ge=0, le=1, omit_default=True,
+                                why="the lr poly/cosine end at, as a fraction of lr")
+    warmup_ratio: float | None = bound(None, ge=0, le=1, omit_default=True,
+                                       why="the warm-up's first lr as a fraction of lr; null: "
+                                       "1/warmup_iters")
+    milestones: list[int] = bound(default_factory=list, ge=1, unique=True, omit_default=True,
+                                  why="iterations where schedule: step multiplies lr by gamma")
+    gamma: float = bound(0.1, gt=0, omit_default=True)
+    lr_mult: dict[str, float] = bound(default_factory=dict, omit_default=True)
+    precision: Literal["fp32", "bf16", "fp16"] = bound("fp32", omit_default=True)
+    channels_last: bool = bound(False, omit_default=True)
+    workers: int = bound(0, ge=0, omit_default=True,
+                         why="DataLoader worker processes; 0 loads in the training process")
+    checkpoint_every: int | None = bound(None, ge=1, omit_default=True,
+                                         why="iterations between checkpoints; null for none")
+    keep_checkpoints: int = bound(1, ge=1, omit_default=True,
+                                  why="how many of the newest checkpoints stay on disk")
+    devices: int = bound(1, ge=1, omit_default=True,
+                         why="processes (one per device) training the cell together")
+    sync_bn: bool = bound(False, omit_default=True)
+    augment: AugmentConfig = bound(default_factory=AugmentConfig, omit_default=True)
+
+    def validate(self, file: str, prefix: str) -> None:
+        def k(name: str) -> str:
+            return f"{prefix}.{name}" if prefix else name
+
+        if self.schedule == "step" and not self.milestones:
+            raise ConfigError(file, k("milestones"), "schedule: step needs milestones (the "
+                              "iterations where lr is multiplied by gamma)")
+        if self.milestones and self.schedule != "step":
+            raise ConfigError(file, k("milestones"), f"milestones only apply to schedule: step "
+                              f"(the schedule is {self.schedule!r})")
+        if self.milestones != sorted(self.milestones):
+            raise ConfigError(file, k("milestones"), "must be in increasing order")
+        for name, v in self.lr_mult.items():
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(file, k(f"lr_mult.{name}"), f"must be a positive number, got "
+                                  f"{v!r}")
+        key = k("devices")
+        if self.batch_size % self.devices:
+            raise ConfigError(file, key, f"train.batch_size ({self.batch_size}) must be a "
+                              f"multiple of devices ({self.devices}): each process takes an "
+                              "equal share of the global batch")
+        if self.sync_bn and self.devices == 1:
+            raise ConfigError(file, f"{prefix}.sync_bn" if prefix else "sync_bn",
+                              "sync_bn synchronises batch norm across devices; it needs "
+                              "devices > 1")
 
 
 @dataclass
@@ -70,10 +129,13 @@ class ProfileConfig:
     result carries the latency ratio against it: ``latency_repeats`` repeats, or
     ``speed_repeats`` when ``speed_reference`` is set explicitly (the CI gate's Mann–Whitney U
     test of the ratio wants ≥ 5 of them: 5 against 5 reach p = 0.004 < the default alpha 0.01).
+    ``flops_convention`` is how FLOPs are counted (``fvcore``, ``mmcv`` or ``sapa``,
+    docs/counting.md); every result records it.
     """
 
     flops: bool = True
     flops_size: list[int] | None = bound(None, ge=1)
+    flops_convention: Literal["fvcore", "mmcv", "sapa"] = bound("fvcore", omit_default=True)
     latency: bool = True
     latency_size: list[int] | None = bound(None, ge=1)
     latency_warmup: int = bound(3, ge=0)
@@ -185,6 +247,9 @@ class Suite:
             raise ConfigError(file, "upsamplers", "lists no upsampler (every one excluded, or an "
                               "empty list); name at least one, or 'all'")
         self.source = file
+        if self.train.augment.active and task.augmentation(self) is None:
+            raise ConfigError(file, "train.augment", f"task {self.task!r} has no training "
+                              "augmentations (only train.flip); remove train.augment")
         task.validate(self, file)
 
 
@@ -391,6 +456,9 @@ class Cell:
     seed: int
     config: dict[str, Any]
     hash: str
+    #: the results directory the cell's checkpoints and training log go to (set by the driver;
+    #: not part of the config: None writes neither)
+    workdir: str | None = field(default=None, compare=False)
 
     def suite_config(self) -> Suite:
         """The suite (its settings, with this cell's upsampler as the only entry) rebuilt and
@@ -406,6 +474,11 @@ class Cell:
     @property
     def label(self) -> str:
         return self.upsampler.label
+
+    @property
+    def stem(self) -> str:
+        """``<label>__seed<s>__<hash>``: the result's file name without ``.json``."""
+        return self.filename[: -len(".json")]
 
     @property
     def filename(self) -> str:

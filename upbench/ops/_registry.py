@@ -50,6 +50,9 @@ class OpSpec:
         bytes_moved: minimum bytes read + written by one forward (for the bandwidth column).
         schema: the forward op's schema, as ``ops_cuda/register.cpp`` defines it (the counting
             twin ``upbench_count::<name>`` is defined from it).
+        autocast: the op's behaviour under ``torch.autocast`` (:mod:`upbench.ops._autocast`):
+            ``"lower"`` (the autocast dtype where the device has a native half kernel, else
+            float32 and cast back) or ``"fp32"`` (always float32).
     """
 
     name: str
@@ -65,6 +68,7 @@ class OpSpec:
     aten_name: str | None = None
     source_folder: str | None = None
     schema: str = ""
+    autocast: str = "lower"
 
     @property
     def folder(self) -> str:
@@ -215,9 +219,12 @@ def ensure_native(device: torch.device | None = None) -> None:
 
     info = build()
     if not _registered:
+        from upbench.ops._autocast import register_autocast_kernels
+
         for spec in _OPS.values():
             spec.register()
             _register_flop_formula(spec)
+            register_autocast_kernels(spec.name, spec.autocast)
         _registered = True
     if device is not None and device.type == "cuda" and not info.with_cuda:
         raise RuntimeError(

@@ -13,12 +13,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "bilinear_upsample"
 
 
+@autocast_frontend(OP)
 def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto") -> torch.Tensor:
     """Upsample ``x`` (N, C, h, w) bilinearly to (N, C, s·h, s·w).
 

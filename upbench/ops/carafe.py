@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
 from upbench.ops._registry import (
     OpCase,
@@ -43,6 +44,7 @@ def _validate(features, masks, kernel_size, group_size, scale_factor) -> tuple[i
     return k, g, s
 
 
+@autocast_frontend(OP)
 def carafe(
     features: torch.Tensor,
     masks: torch.Tensor,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
@@ -44,6 +45,7 @@ def _validate(features, weight, bias, scale_factor) -> int:
     return r
 
 
+@autocast_frontend(OP)
 def dupsample(
     features: torch.Tensor,
     weight: torch.Tensor,

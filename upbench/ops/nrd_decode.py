@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
 from upbench.ops._registry import (
     OpCase,
@@ -69,6 +70,7 @@ def _validate(params, guidance, num_classes, hidden, grid, coords) -> tuple[int,
     return k, d, g
 
 
+@autocast_frontend(OP)
 def nrd_decode(
     params: torch.Tensor,
     guidance: torch.Tensor | None,
@@ -208,6 +210,7 @@ SPEC = register_op(
     OpSpec(
         name=OP,
         schema="nrd_decode(Tensor params, Tensor guidance, int num_classes, int hidden, int grid, bool coords) -> Tensor",
+        autocast="fp32",
         native=lambda *a: torch.ops.upbench.nrd_decode(*a),
         reference=nrd_decode_reference,
         macs=nrd_decode_macs,

@@ -31,6 +31,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
 from upbench.ops._registry import (
     OpCase,
@@ -78,6 +79,7 @@ def _validate(x, offsets, scale_factor, align_corners=True) -> tuple[int, int]:
     return sh, sw
 
 
+@autocast_frontend(OP)
 def offset_bilinear(
     x: torch.Tensor,
     offsets: torch.Tensor,

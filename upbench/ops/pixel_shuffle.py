@@ -6,12 +6,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "pixel_shuffle"
 
 
+@autocast_frontend(OP)
 def pixel_shuffle(x: torch.Tensor, upscale_factor: int, *, impl: str = "auto") -> torch.Tensor:
     """Rearrange channels into space: ``out[n, c, h·s+i, w·s+j] = x[n, c·s²+i·s+j, h, w]``.
 

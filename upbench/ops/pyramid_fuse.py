@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
@@ -56,6 +57,7 @@ def _validate(semantic, unity, tau) -> float:
     return float(tau)
 
 
+@autocast_frontend(OP)
 def pyramid_fuse(
     semantic: Sequence[torch.Tensor],
     unity: Sequence[torch.Tensor],

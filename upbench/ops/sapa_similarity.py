@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_int, check_same, check_tensor
 from upbench.ops._registry import (
     OpCase,
@@ -44,6 +45,7 @@ def _validate(query, key, kernel_size, scale_factor) -> tuple[int, int]:
     return k, s
 
 
+@autocast_frontend(OP)
 def sapa_similarity(
     query: torch.Tensor,
     key: torch.Tensor,
@@ -141,6 +143,7 @@ SPEC = register_op(
     OpSpec(
         name=OP,
         schema="sapa_similarity(Tensor query, Tensor key, int kernel_size, int scale_factor) -> Tensor",
+        autocast="fp32",
         native=lambda *a: torch.ops.upbench.sapa_similarity(*a),
         reference=sapa_similarity_reference,
         macs=sapa_similarity_macs,

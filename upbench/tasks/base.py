@@ -267,6 +267,12 @@ class Task:
         """The (train, validation) splits of a suite at its input size."""
         raise NotImplementedError
 
+    def augmentation(self, suite: Any) -> Any:
+        """The training augmentation of ``suite.train.augment``: a callable
+        ``(batch, sample_seeds) -> batch`` (:mod:`upbench.data.augment`), or None when the
+        section is off or the task has none (then a set section is refused)."""
+        return None
+
     def build_model(self, suite: Any, upsampler: str, hparams: dict[str, Any],
                     placement: str | None, seed: int, decode_stride: int | None = None
                     ) -> TaskModel:

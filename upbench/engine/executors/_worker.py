@@ -7,6 +7,7 @@ MachineShare`, and reports on the common event queue:
 
 * ``("phase", slot, index, name)`` — the cell entered a phase;
 * ``("iter", slot, index, it, total, loss)`` — training progress, at most every 0.25 s;
+* ``("progress", slot, index, entry)`` — a training-log record (lr, it/s, ...);
 * ``("done", slot, index, record)`` — the cell's record (a failed one if it raised).
 
 ``None`` on the task queue ends the worker. SIGINT is ignored: the driver decides on Ctrl-C.
@@ -36,6 +37,9 @@ class QueueReporter(Reporter):
 
     def phase(self, cell, name) -> None:
         self.events.put(("phase", self.slot, self.index, name))
+
+    def progress(self, cell, entry) -> None:
+        self.events.put(("progress", self.slot, self.index, dict(entry)))
 
     def iteration(self, cell, it, total, loss) -> None:
         now = time.monotonic()

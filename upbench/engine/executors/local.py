@@ -163,6 +163,8 @@ class LocalExecutor(Executor):
                         rep.phase(cells[index], ev[3])
                     elif kind == "iter":
                         rep.iteration(cells[index], ev[3], ev[4], ev[5])
+                    elif kind == "progress":
+                        rep.progress(cells[index], ev[3])
                     elif kind == "done":
                         finish(slot, index, ev[3])
                         assign()

@@ -73,6 +73,14 @@ class Depth(Task):
             except (DataError, ValueError) as e:
                 raise ConfigError(file, key, str(e)) from None
 
+    def augmentation(self, suite: Any):
+        """Scale jitter + crop and photometric jitter (``train.augment``; padding: depth 0 (invalid))."""
+        if not suite.train.augment.active:
+            return None
+        from upbench.data.augment import DenseAugment
+
+        return DenseAugment(suite.train.augment, tuple(suite.input_size), "depth", 0.0)
+
     def splits(self, suite: Any):
         return (make_split(suite.dataset, "train", suite.input_size),
                 make_split(suite.dataset, "val", suite.input_size))

@@ -83,6 +83,14 @@ class Detection(Task):
             except DataError as e:
                 raise ConfigError(file, f"dataset.{split}_images", str(e)) from None
 
+    def augmentation(self, suite: Any):
+        """Scale jitter + crop and photometric jitter (``train.augment``; boxes cropped, empty ones removed)."""
+        if not suite.train.augment.active:
+            return None
+        from upbench.data.augment import DetectionAugment
+
+        return DetectionAugment(suite.train.augment, tuple(suite.input_size))
+
     def splits(self, suite: Any):
         return (make_split(suite.dataset, "train", suite.input_size),
                 make_split(suite.dataset, "val", suite.input_size))

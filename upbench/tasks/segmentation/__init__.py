@@ -81,6 +81,14 @@ class Segmentation(Task):
             except DataError as e:
                 raise ConfigError(file, "dataset.root", f"{split} split: {e}") from None
 
+    def augmentation(self, suite: Any):
+        """Scale jitter + crop and photometric jitter (``train.augment``; padding: the ignore label)."""
+        if not suite.train.augment.active:
+            return None
+        from upbench.data.augment import DenseAugment
+
+        return DenseAugment(suite.train.augment, tuple(suite.input_size), None, 255)
+
     def splits(self, suite: Any):
         return (make_split(suite.dataset, "train", suite.input_size),
                 make_split(suite.dataset, "val", suite.input_size))
