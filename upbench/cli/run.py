@@ -355,7 +355,18 @@ def open_output_dir(out: str, wait: bool, release_on_exit: list | None = None):
     if lock.removed:
         err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
                           f"{out}", highlight=False)
+    warn_unreadable_results(out)
     return lock
+
+
+def warn_unreadable_results(out: str) -> None:
+    """Name every result file in ``out`` that cannot be used (truncated by a kill or a full
+    disk, a directory or a symlink loop in its place): its cell runs again."""
+    from upbench.engine.results import scan_results
+
+    for path, why in scan_results(out).bad:
+        err_console.print(styled("warning", "yellow", f": unusable result file {path}: {why}; "
+                                 "its cell runs again"), highlight=False)
 
 
 def stored_failures_exit_code(summary, cells, out: str) -> int:

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._autocast import autocast_frontend
-from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
+from upbench.ops._checks import check_cpu_dtype, check_int, check_output, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "bilinear_upsample"
@@ -32,6 +32,8 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
     check_tensor(x, "x", OP)
     check_cpu_dtype(x, "x", OP)
     s = check_int(scale_factor, "scale_factor", OP)
+    n, c, h, w = x.shape
+    check_output(OP, (n, c, h * s, w * s), x)
     return run_op(OP, impl, x.device, x, s)
 
 

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
+from upbench.utils.numbers import check_number
 
 OP = "pyramid_fuse"
 MAX_LEVELS = 8
@@ -52,9 +53,8 @@ def _validate(semantic, unity, tau) -> float:
         if tuple(t.shape) != want:
             raise ValueError(f"{OP}: `unity[{i}]` must be (N, 1, h_{i}, w_{i}) = {want}; got "
                              f"{tuple(t.shape)}")
-    if not isinstance(tau, (int, float)):
-        raise TypeError(f"{OP}: `tau` must be a float, got {tau!r}")
-    return float(tau)
+    return float(check_number(tau, f"{OP}: `tau`", ge=0.0, le=1.0,
+                              why="a threshold on the unity maps, which lie in [0, 1]"))
 
 
 @autocast_frontend(OP)

@@ -126,7 +126,7 @@ def test_coco_errors_name_the_file(tmp_path):
     bad = json.loads((root / "val.json").read_text())
     bad["annotations"][0]["category_id"] = 5
     (root / "val.json").write_text(json.dumps(bad))
-    with pytest.raises(ConfigError, match=r"val.json: annotation #0 has unknown category id 5"):
+    with pytest.raises(ConfigError, match=r"val.json: annotation id 1 \(#0\): has unknown category id 5"):
         TASK.check_data(suite, str(p))
     (root / "val.json").write_text("{not json")
     with pytest.raises(ConfigError, match="val.json: not a readable JSON"):
