@@ -22,6 +22,7 @@ with quiet_interrupt():  # Ctrl-C during start-up: exit 130, no traceback
     from upbench.cli.compare import compare_cmd
     from upbench.cli.evaluate import eval_cmd
     from upbench.cli.flops import flops_cmd
+    from upbench.cli.noise import noise_cmd
     from upbench.cli.ops import ops_group
     from upbench.cli.papers import papers_cmd
     from upbench.cli.run import run_cmd
@@ -71,6 +72,7 @@ cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
 cli.add_command(baselines_cmd)
 cli.add_command(papers_cmd)
+cli.add_command(noise_cmd)
 
 
 def main() -> None:

@@ -226,7 +226,8 @@ def resolve_jobs(planned: list[_Planned], jobs: int | None) -> tuple[int, str]:
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>). With several suites, "
                    "each gets OUT/<suite name> (default results/<suite name>).")
-@click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
+@click.option("--seeds", default=None,
+              help="Seeds replacing the suite's: comma-separated and/or ranges (0-4).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Dotted override of a suite key, e.g. --set train.iterations=50.")
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")

@@ -87,6 +87,12 @@ def bilinear_macs(x: torch.Tensor, scale_factor: int) -> int:
     return 4 * x.numel() * scale_factor**2
 
 
+def bilinear_backward_macs(grad_out, h, w, scale_factor) -> int:
+    """``_bilinear_upsample_backward``: each output gradient is scattered to its 4 taps, 4 per
+    element of grad_out (the forward's count)."""
+    return 4 * grad_out.numel()
+
+
 def _bytes(x, scale_factor) -> int:
     return x.numel() * (1 + scale_factor**2) * x.element_size()
 
@@ -154,6 +160,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=bilinear_backward_macs,
         aten=bilinear_aten,
         aten_name="aten::upsample_bilinear2d",
         source_folder="bilinear",

@@ -128,6 +128,12 @@ def pyramid_fuse_macs(semantic, unity, tau=0.9) -> int:
     return 0
 
 
+def pyramid_fuse_backward_macs(grad_out, level, num_levels) -> int:
+    """``_pyramid_fuse_backward``: each pixel's gradient goes to its chosen level, summed over
+    the pixels a cell claims: no multiply-accumulates."""
+    return 0
+
+
 def _bytes(semantic, unity, tau=0.9) -> int:
     fin = semantic[-1]
     total = sum(t.numel() for t in semantic) + sum(t.numel() for t in unity) + fin.numel()
@@ -228,6 +234,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=pyramid_fuse_backward_macs,
         aten=pyramid_fuse_aten,
         aten_name="nearest interpolate + torch.where chain",
     )
