@@ -29,7 +29,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers or ranges (0-4), got "
                                  f"{text!r}") from None
-    return list(dict.fromkeys(out))
+    return out  # a seed named twice is the suite's error (seeds are unique), not dropped
 
 
 @click.group("suite")
