@@ -33,6 +33,6 @@ setup(
     package_dir={"upbench._ops_cuda": "ops_cuda", "upbench._suites": "suites",
                  "upbench._baselines": "results/baselines"},
     package_data={**{p: SOURCES for p in native}, "upbench._suites": ["*.yaml", "paper/*.yaml"],
-                  "upbench._baselines": ["*.json"], "upbench": ["py.typed"],
+                  "upbench._baselines": ["*.json"], "upbench": ["py.typed", "noise_floors/*.json"],
                   "upbench.papers": ["*.yaml"]},
 )

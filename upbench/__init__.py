@@ -7,4 +7,7 @@ call of an op builds them otherwise.
 
 __version__ = "0.1.0"
 
-from upbench import ops  # noqa: F401  (registers the upbench:: ops when built)
+from upbench._interrupt import quiet_interrupt
+
+with quiet_interrupt():  # Ctrl-C while the command imports torch: exit 130, no traceback
+    from upbench import ops  # noqa: F401  (registers the upbench:: ops when built)

@@ -128,7 +128,9 @@ def test_run_resume_compare_flops(suite, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     page = (tmp_path / "report" / "out.md").read_text()
     assert "## segmentation (suite tiny): deltas vs bilinear" in page and "× ref latency" in page
-    for png in ("out-segmentation-accuracy.png", "out-segmentation-latency.png"):
+    assert "noise floor" in page  # one seed, no stored spread for "tiny": it says it is unknown
+    for png in ("out-segmentation-accuracy.png", "out-segmentation-latency.png",
+                "out-segmentation-loss.png"):
         assert f"]({png})" in page and (tmp_path / "report" / png).stat().st_size > 5000
     near = next(x for x in rows if x["upsampler"] == "nearest")
     assert near["dmIoU"] == pytest.approx(near["mIoU"] - rows[0]["mIoU"])

@@ -34,7 +34,7 @@ def test_mean_std_and_paired_deltas():
     # 95 % CI: 4/3 ± t(0.975, 2)·0.57735/√3 = 4/3 ± 1.434 → [-0.10, 2.77]: not significant
     assert x["dmIoU_ci"] == pytest.approx([4 / 3 - 1.4342, 4 / 3 + 1.4342], abs=1e-3)
     assert x["dmIoU_significant"] is False and x["dmIoU_n"] == 3
-    assert "+1.33 [-0.10, +2.77] |" in render(rows, "markdown")
+    assert "+1.33 [-0.10, +2.77]~ |" in render(rows, "markdown")
     assert "+1.33 [-0.10, +2.77]" in render(rows, "latex")
     assert "1.333" in render(rows, "csv") and "dmIoU_ci_low" in render(rows, "csv")
     assert json.loads(render(rows, "json"))[1]["upsampler"] == "x"
@@ -81,7 +81,7 @@ def test_significance_marks_only_intervals_that_exclude_zero():
     rs += [res("pixelshuffle", s, 70 + s + d) for s, d in enumerate(diffs(0.55, 0.75))]
     rows, _ = aggregate(rs)
     md = render(rows, "markdown")
-    assert "+0.65 [+0.00, +1.30]*" in md and "+0.55 [-0.38, +1.48] |" in md
+    assert "+0.65 [+0.00, +1.30]*" in md and "+0.55 [-0.38, +1.48]~ |" in md
     assert "* = the interval excludes 0" in md
     row = json.loads(render(rows, "json"))[1]
     assert row["upsampler"] == "carafe" and row["dmIoU_significant"] is True

@@ -203,13 +203,15 @@ def test_run_waits_with_the_wait_flag(suite, tmp_path):
 def test_stale_temp_files_are_removed_at_start(suite, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
-    stale = [out / ".bilinear__seed0__0123456789abcdef.json.k3j_x9a1.tmp",
-             out / ".tiny.json.abcdefgh.tmp"]
+    stale = [out / ".upbench-tmp.bilinear__seed0__0123456789abcdef.json.k3j_x9a1.upbench-tmp",
+             out / ".upbench-tmp.tiny.json.abcdefgh.upbench-tmp"]
     for f in stale:
         f.write_text('{"trunc')
-    keep = out / "notes.tmp"  # not an atomic-write temp file
-    keep.write_text("mine")
+    # not upbench's temp files: a user's own, even when named like a mkstemp file
+    keep = [out / "notes.tmp", out / ".notes.json.abcdefgh.tmp"]
+    for f in keep:
+        f.write_text("mine")
     r = invoke("run", suite, "--out", out, "--only", "bilinear")
     assert r.exit_code == 0, r.output
-    assert not any(f.exists() for f in stale) and keep.exists()
+    assert not any(f.exists() for f in stale) and all(f.read_text() == "mine" for f in keep)
     assert "removed 2 temp file(s)" in r.output

@@ -72,3 +72,22 @@ def test_segmentation_defaults_and_short_pyramids():
     assert small(x, pyramid=[x, torch.randn(1, 4, 6, 6)]).shape == (1, 3, 6, 6)
     odd = create_upsampler("pyramid-fuse", 4, 3, num_classes=3)
     assert odd(x, pyramid=[x]).shape == (1, 3, 9, 9)
+
+
+def test_one_level_runs_no_unity_head():
+    """With one level (×2, no finer feature) nothing is fused: the unity head's 1×1
+    convolutions are not computed (they were once computed and discarded), and the forward
+    costs the semantic projection and the bilinear ×2 only."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    up = create_upsampler("pyramid-fuse", 16, 2, num_classes=5)
+    x = torch.randn(2, 16, 6, 7)
+    ran = []
+    for m in up.unity.modules():
+        m.register_forward_hook(lambda *a: ran.append(1))
+    with FlopCounterMode(display=False) as fc:
+        out, state = up.forward_with_state(x, None, [x])
+    assert not ran and state["unity"] == []
+    assert out.shape == (2, 5, 12, 14)
+    conv = 2 * 5 * 16 * 6 * 7
+    assert fc.get_total_flops() == 2 * (conv + 4 * out.numel())

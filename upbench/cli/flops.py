@@ -12,6 +12,10 @@ from torch import nn
 
 from upbench.cli._output import console, err_console, print_json, styled
 from upbench.cli._params import Choice
+from upbench.utils.numbers import Number, NumberError, check_fits, check_number
+
+#: the largest image side the FLOP count accepts (fvcore traces real tensors)
+MAX_SIDE = 2**16
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -22,8 +26,13 @@ def parse_size(text: str) -> tuple[int, int]:
         raise click.BadParameter(f"expected HxW, got {text!r}") from None
     if len(parts) == 1:
         parts *= 2
-    if len(parts) != 2 or min(parts) < 1:
+    if len(parts) != 2:
         raise click.BadParameter(f"expected HxW, got {text!r}")
+    try:
+        for p in parts:
+            check_number(p, f"--size {text}: each side", integral=True, ge=1, le=MAX_SIDE)
+    except NumberError as e:
+        raise click.BadParameter(str(e)) from None
     return parts[0], parts[1]
 
 
@@ -186,10 +195,11 @@ def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | N
 @click.option("--size", default=None, help="HxW: image size (--task/--baseline, default the "
               "baseline's paper size) or the low-resolution input size (upsampler alone, default "
               "64x64).")
-@click.option("--channels", type=int, default=256, show_default=True,
+@click.option("--channels", type=Number(ge=1, le=2**16), default=256, show_default=True,
               help="Input channels of the upsampler alone.")
-@click.option("--scale", type=int, default=2, show_default=True, help="Upsampling factor.")
-@click.option("--num-classes", type=int, default=None,
+@click.option("--scale", type=Number(ge=1, le=64), default=2, show_default=True,
+              help="Upsampling factor.")
+@click.option("--num-classes", type=Number(ge=1, le=2**16), default=None,
               help="Classes (default: a paper baseline's paper count, e.g. 150 for segformer-b1 "
                    "and 80 for faster-rcnn-r50-fpn; else the task's dataset default; 19 for an "
                    "upsampler alone).")
@@ -203,7 +213,8 @@ def _deprecated_model(ctx: click.Context, param: click.Parameter, value: str | N
 @click.option("--params", "params_which", type=Choice(["all", "trainable"]),
               default="all", show_default=True,
               help="Count every parameter, or only trainable ones (mmcv / mmdet's count).")
-@click.option("--max-depth", type=int, default=3, show_default=True, help="Table depth.")
+@click.option("--max-depth", type=Number(ge=0, le=100), default=3, show_default=True,
+              help="Table depth.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | None,
               suite_file: str | None, sets: tuple[str, ...], upsampler: str | None,
@@ -247,6 +258,7 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
             h, w = parse_size(size) if size else (
                 suite.task_def.flops_size(suite.baseline) or (512, 512))
             target, part = model.flops_target()
+            check_fits(3 * h * w, 4, f"a {h}x{w} image", copies=2, fix="use a smaller --size")
             inputs = suite.task_def.example_inputs(suite, (h, w))
             what = {"task": suite.task, "baseline": suite.baseline,
                     "upsampler": upsampler or suite.task_def.reference, "input_size": [h, w],
@@ -261,6 +273,8 @@ def flops_cmd(task_name: str | None, baseline: str | None, model_alias: str | No
             cls = get_upsampler_class(upsampler)
             if cls.space == "label" and "num_classes" in upsampler_hparams(upsampler):
                 hp.setdefault("num_classes", num_classes or 19)
+            check_fits(channels * h * w, 4, f"a {channels}-channel {h}x{w} input and its ×{scale} "
+                       "output", copies=1 + scale * scale, fix="use a smaller --size or --channels")
             target = Standalone(create_upsampler(upsampler, channels, scale, **hp))
             inputs, part = standalone_inputs(target.up, channels, h, w), ["up"]
             what = {"upsampler": upsampler, "channels": channels, "input_size": [h, w],

@@ -11,18 +11,24 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
+from upbench._interrupt import quiet_interrupt
 
-from upbench import __version__
-from upbench.cli.baselines import baselines_cmd
-from upbench.cli.check import check_cmd
-from upbench.cli.compare import compare_cmd
-from upbench.cli.evaluate import eval_cmd
-from upbench.cli.flops import flops_cmd
-from upbench.cli.ops import ops_group
-from upbench.cli.papers import papers_cmd
-from upbench.cli.run import run_cmd
-from upbench.cli.suite import suite_group
+with quiet_interrupt():  # Ctrl-C during start-up: exit 130, no traceback
+    import click
+
+    from upbench import __version__
+    from upbench.cli.baselines import baselines_cmd
+    from upbench.cli.check import check_cmd
+    from upbench.cli.compare import compare_cmd
+    from upbench.cli.evaluate import eval_cmd
+    from upbench.cli.flops import flops_cmd
+    from upbench.cli.noise import noise_cmd
+    from upbench.cli.ops import ops_group
+    from upbench.cli.papers import papers_cmd
+    from upbench.cli.run import run_cmd
+    from upbench.cli.suite import suite_group
+    from upbench.ops._build import CacheDirError
+
 
 EXIT_CRASH = 2
 EXIT_INTERRUPTED = 130
@@ -40,6 +46,9 @@ class UpbenchGroup(click.Group):
         except KeyboardInterrupt:
             sys.stderr.write("upbench: interrupted\n")
             sys.exit(EXIT_INTERRUPTED)
+        except CacheDirError as e:  # unusable input (the environment), not a bug
+            sys.stderr.write(f"upbench: {e}\n")
+            sys.exit(EXIT_CRASH)
         except Exception as e:  # noqa: BLE001 - last resort: a clear exit code, not 1
             sys.stderr.write(traceback.format_exc())
             sys.stderr.write(f"upbench: internal error ({type(e).__name__}: {e}); this is a bug "
@@ -63,11 +72,13 @@ cli.add_command(flops_cmd)
 cli.add_command(check_cmd)
 cli.add_command(baselines_cmd)
 cli.add_command(papers_cmd)
+cli.add_command(noise_cmd)
 
 
 def main() -> None:
     """Console-script entry point."""
-    cli()
+    with quiet_interrupt():
+        cli()
 
 
 if __name__ == "__main__":

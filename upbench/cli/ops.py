@@ -11,6 +11,7 @@ import torch
 
 from upbench.cli._output import console, err_console, print_json, print_table, styled
 from upbench.cli._params import Choice
+from upbench.utils.numbers import Number, NumberError, check_number, seed_number
 
 
 def _parse_shape(value: str | None) -> tuple[int, ...] | None:
@@ -19,9 +20,16 @@ def _parse_shape(value: str | None) -> tuple[int, ...] | None:
     try:
         shape = tuple(int(v) for v in value.replace("x", ",").split(","))
     except ValueError:
-        raise click.BadParameter(f"expected N,C,H,W integers, got {value!r}") from None
-    if len(shape) != 4 or min(shape) < 1:
-        raise click.BadParameter(f"expected four positive integers N,C,H,W, got {value!r}")
+        raise click.BadParameter(f"expected N,C,H,W integers, got {value!r}",
+                                 param_hint="--shape") from None
+    if len(shape) != 4:
+        raise click.BadParameter(f"expected four positive integers N,C,H,W, got {value!r}",
+                                 param_hint="--shape")
+    try:
+        for d in shape:
+            check_number(d, f"each of N,C,H,W ({value})", integral=True, ge=1, le=2**31 - 1)
+    except NumberError as e:
+        raise click.BadParameter(str(e), param_hint="--shape") from None
     return shape
 
 
@@ -202,7 +210,8 @@ def build_cmd(cuda_check: bool, verbose: bool, as_json: bool) -> None:
 @ops_group.command("check")
 @click.option("--op", "op_name", default=None, help="Only this op.")
 @click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--seed", type=int, default=None, help="Fix the random inputs (default: fresh).")
+@click.option("--seed", type=seed_number(), default=None,
+              help="Fix the random inputs (default: fresh); 0..2**63-1.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool) -> None:
     """Native vs reference on fresh random inputs (odd sizes too), forward and backward.
@@ -226,11 +235,14 @@ def check_cmd(op_name: str | None, device: str, seed: int | None, as_json: bool)
 @ops_group.command("bench")
 @click.option("--op", "op_name", default=None, help="Only this op.")
 @click.option("--shape", default=None, help="Input N,C,H,W (default: the op's benchmark case).")
-@click.option("--kernel-size", type=int, default=None, help="Kernel size K where the op has one.")
-@click.option("--scale", type=int, default=None, help="Scale factor s.")
+@click.option("--kernel-size", type=Number(ge=1, le=255), default=None,
+              help="Kernel size K where the op has one (an error for an op without one).")
+@click.option("--scale", type=Number(ge=1, le=64), default=None, help="Scale factor s.")
 @click.option("--device", type=Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=int, default=None, help="torch threads (default: torch's).")
-@click.option("--repeats", type=int, default=7, show_default=True)
+@click.option("--threads", type=Number(ge=1, le=4096), default=None,
+              help="torch threads (default: torch's).")
+@click.option("--repeats", type=Number(ge=3, le=100_000, why="use at least 3 repeats"),
+              default=7, show_default=True)
 @click.option("--allocator", "alloc", type=Choice(["steady", "system"]), default="steady",
               show_default=True,
               help="steady: freed blocks stay in glibc's heap, so outputs reuse touched pages (as "
@@ -248,16 +260,15 @@ def bench_cmd(op_name, shape, kernel_size, scale, device, threads, repeats, allo
     memory-copy and a matmul probe measured in the same run."""
     from upbench.ops.bench import BenchCaseError, bench_op
 
+    dev = _device(device)
+    shape = _parse_shape(shape)
     if threads:
         torch.set_num_threads(threads)
-    if repeats < 3:
-        raise click.BadParameter("use at least 3 repeats", param_hint="--repeats")
-    dev = _device(device)
     results = []
     for name in _ops_arg(op_name):
         try:
             res = bench_op(name, dev, repeats=repeats, caches=caches, allocator_policy=alloc,
-                           shape=_parse_shape(shape),
+                           shape=shape,
                            kernel_size=kernel_size, scale=scale)
         except BenchCaseError as e:
             err_console.print(styled("error", "red", f" {e}"))

@@ -129,7 +129,8 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.argument("suite_file", metavar="SUITE", type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
               help="Results directory (default: results/<suite name>).")
-@click.option("--seeds", default=None, help="Comma-separated seeds replacing the suite's.")
+@click.option("--seeds", default=None,
+              help="Seeds replacing the suite's: comma-separated and/or ranges (0-4).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
               help="Dotted override of a suite key, e.g. --set train.iterations=50.")
 @click.option("--only", multiple=True, metavar="NAME", help="Run only this upsampler (repeatable).")
@@ -236,7 +237,18 @@ def open_output_dir(out: str, wait: bool):
     if lock.removed:
         err_console.print(f"removed {len(lock.removed)} temp file(s) of an interrupted run in "
                           f"{out}", highlight=False)
+    warn_unreadable_results(out)
     return lock
+
+
+def warn_unreadable_results(out: str) -> None:
+    """Name every result file in ``out`` that cannot be used (truncated by a kill or a full
+    disk, a directory or a symlink loop in its place): its cell runs again."""
+    from upbench.engine.results import scan_results
+
+    for path, why in scan_results(out).bad:
+        err_console.print(styled("warning", "yellow", f": unusable result file {path}: {why}; "
+                                 "its cell runs again"), highlight=False)
 
 
 def stored_failures_exit_code(summary, cells, out: str) -> int:

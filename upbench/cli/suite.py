@@ -11,13 +11,25 @@ from upbench.cli._output import console, err_console, print_json, print_table, s
 
 
 def parse_seeds(text: str | None) -> list[int] | None:
-    """``"0,1,2"`` → ``[0, 1, 2]``."""
+    """``"0,1,2"`` → ``[0, 1, 2]``; ranges are inclusive: ``"0-4"`` → ``[0, 1, 2, 3, 4]``."""
     if text is None:
         return None
+    out: list[int] = []
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            lo, sep, hi = part.partition("-") if not part.startswith("-") else (part, "", "")
+            if sep:
+                if int(hi) < int(lo):
+                    raise ValueError(part)
+                out += range(int(lo), int(hi) + 1)
+            else:
+                out.append(int(part))
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {text!r}") from None
+        raise click.BadParameter(f"expected comma-separated integers or ranges (0-4), got "
+                                 f"{text!r}") from None
+    return list(dict.fromkeys(out))
 
 
 @click.group("suite")

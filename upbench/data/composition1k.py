@@ -9,6 +9,12 @@ Folder keys (relative to the dataset root; the defaults are the Adobe release's 
 * test: ``test_merged`` (the composited images), ``test_alpha`` and ``test_trimap`` (same file
   stems; trimaps with 0 / 128 / 255).
 
+Alphas and trimaps are read at their full bit depth (8- or 16-bit grey PNGs; 16-bit values are
+scaled by 65535, so a 16-bit matte gives the metrics of its 8-bit equivalent up to quantisation).
+A trimap's values are classified relative to its full scale (below a quarter: background, above
+three quarters: foreground, between: unknown); a trimap coded as small integers (0 / 1 / 2) is
+refused with the file named, not guessed, since codings differ on which value is the foreground.
+
 Every image is resized to the requested size (images and alphas bilinearly, trimaps by nearest
 neighbour).
 """
@@ -21,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from upbench.data.imagecheck import open_image
+from upbench.data.imagecheck import DataError, open_image, read_unit
 from upbench.data.matting_synthetic import make_trimap
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -55,10 +61,39 @@ def _rgb(path: Path, size: tuple[int, int]) -> np.ndarray:
                       ).transpose(2, 0, 1) / 255.0
 
 
-def _gray(path: Path, size: tuple[int, int], nearest: bool = False) -> np.ndarray:
+def read_alpha(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """An alpha matte (8- or 16-bit) as float32 in [0, 1], resized bilinearly to ``size``."""
     h, w = size
-    return np.asarray(open_image(path, "L").resize((w, h), Image.Resampling.NEAREST if nearest
-                                                   else Image.Resampling.BILINEAR), np.float32)
+    unit, _ = read_unit(path)
+    out = np.asarray(Image.fromarray(unit, mode="F").resize((w, h), Image.Resampling.BILINEAR),
+                     np.float32)
+    return np.clip(out, 0.0, 1.0)
+
+
+def trimap_classes(unit: np.ndarray, path: Path, full: int) -> np.ndarray:
+    """A trimap read by :func:`read_unit` (values in [0, 1]) as uint8 0 / 128 / 255.
+
+    Raises:
+        DataError: the values are all small integers (a 0 / 1 / 2 coding), naming the file and
+            the expected coding.
+    """
+    top = float(unit.max()) if unit.size else 0.0
+    if 0 < top < 0.25:
+        codes = sorted({int(v) for v in np.unique(np.rint(unit * full))[:6]})
+        raise DataError(f"{path}: trimap values {codes} look like a 0/1/2 class coding; upbench "
+                        "reads trimaps coded 0 / 128 / 255 (background / unknown / foreground; "
+                        "16-bit: 0 / 32768 / 65535) and refuses other codings rather than guess "
+                        "which value is the foreground; re-export the trimap")
+    return np.where(unit >= 0.75, 255, np.where(unit <= 0.25, 0, 128)).astype(np.uint8)
+
+
+def read_trimap(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """A trimap (8- or 16-bit) classified (:func:`trimap_classes`) and resized by nearest
+    neighbour to ``size``."""
+    h, w = size
+    unit, full = read_unit(path)
+    tri = trimap_classes(unit, path, full)
+    return np.asarray(Image.fromarray(tri).resize((w, h), Image.Resampling.NEAREST), np.uint8)
 
 
 class Composition1kTrain:
@@ -87,7 +122,7 @@ class Composition1kTrain:
         f = i // self.bg_per_fg
         b = (i * 7919 + self.seed) % len(self.bg)
         fg, bg = _rgb(self.fg[f], self.size), _rgb(self.bg[b], self.size)
-        alpha = _gray(self.alpha[f], self.size) / 255.0
+        alpha = read_alpha(self.alpha[f], self.size)
         rng = np.random.default_rng((self.seed, i))
         image = alpha[None] * fg + (1 - alpha[None]) * bg
         return {"image": image, "fg": fg, "bg": bg, "alpha": alpha,
@@ -109,10 +144,22 @@ class Composition1kTest:
         return len(self.merged)
 
     def item(self, i: int) -> dict[str, np.ndarray]:
-        tri = _gray(self.trimap[i], self.size, nearest=True)
-        tri = np.where(tri >= 192, 255, np.where(tri <= 63, 0, 128)).astype(np.uint8)
         return {"image": _rgb(self.merged[i], self.size),
-                "alpha": _gray(self.alpha[i], self.size) / 255.0, "trimap": tri}
+                "alpha": read_alpha(self.alpha[i], self.size),
+                "trimap": read_trimap(self.trimap[i], self.size)}
+
+    def check_measurable(self, i: int) -> None:
+        """Refuse sample ``i`` when its trimap, at the input size, has no unknown pixel (the
+        metrics are taken over the unknown region: nothing of it could be measured).
+
+        Raises:
+            DataError: naming the trimap and the fix.
+        """
+        if not (self.item(i)["trimap"] == 128).any():
+            raise DataError(f"{self.trimap[i]}: the trimap has no unknown (128) pixels at the input "
+                            f"size {self.size[0]}×{self.size[1]}; the matting metrics are taken "
+                            "over the unknown region, so this image measures nothing (fix the "
+                            "trimap, raise input_size if its band is thin, or remove the sample)")
 
 
 def stack_items(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:

@@ -28,7 +28,7 @@ import torch
 from PIL import Image
 
 from upbench.data.batching import flip_samples
-from upbench.data.imagecheck import DataError, index_array, open_image
+from upbench.data.imagecheck import DataError, check_regular_file, index_array, open_image
 from upbench.data.imagenet import normalize_chw
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
@@ -52,8 +52,9 @@ def find_pairs(root: str | Path, fmt: str, split: str) -> list[Pair]:
     root = Path(root)
     if fmt == "voc":
         lst = root / "ImageSets" / "Segmentation" / f"{split}.txt"
-        if not lst.is_file():
+        if not lst.exists() and not lst.is_symlink():
             raise FileNotFoundError(f"VOC split list not found: {lst}")
+        check_regular_file(lst, "VOC split list")  # a FIFO would block the read
         ids = [s.strip() for s in lst.read_text().split() if s.strip()]
         pairs = [Pair(_with_ext(root / "JPEGImages", i), root / "SegmentationClass" / f"{i}.png")
                  for i in ids]
@@ -76,6 +77,9 @@ def find_pairs(root: str | Path, fmt: str, split: str) -> list[Pair]:
         pairs = [Pair(p, lab_dir / f"{p.stem}.png") for p in sorted(img_dir.iterdir())
                  if p.suffix.lower() in IMAGE_EXTS]
     missing = [p.label for p in pairs if not p.label.is_file()]
+    for m in missing:  # there but not a file (a FIFO, a directory, a broken link): say what
+        if m.exists() or m.is_symlink():
+            check_regular_file(m, "label")
     if missing:
         raise FileNotFoundError(f"{len(missing)} label file(s) missing, e.g. {missing[0]}")
     if not pairs:

@@ -7,8 +7,11 @@ a column (with its direction), ``delta`` metrics also get the paired Δ: the mea
 (upsampler − reference) at the same seed (every upsampler of a suite shares the seed's
 initialisation and data order, so paired deltas are far less noisy than differences of means),
 with its 95 % confidence interval from the t-distribution over the seeds (``scipy.stats``) and a
-mark when the interval excludes zero. With fewer than three paired seeds there is no interval and
-no mark (a two-seed interval is too wide to mean anything).
+mark when the interval excludes zero. With fewer than three paired seeds there is no interval (a
+two-seed interval is too wide to mean anything); such a Δ is tested against the suite's noise
+floor instead (:mod:`upbench.engine.noise`: from the suite's own seeds, else its stored spread):
+inside the floor (|Δ| < floor / √n over n paired seeds) it is not significant. A Δ known not to be
+significant is marked ``~``.
 """
 
 from __future__ import annotations
@@ -102,6 +105,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for (suite, task, label, _), r in latest.items():
         groups[(suite, task, label)].append(r)
+    floors = _noise_floors(latest.values())
     unknown = sorted({t for (_, t, _) in groups if t not in TASKS})
     if unknown:
         warnings.append(f"results of unknown task(s) {unknown}: shown without metric columns")
@@ -151,7 +155,7 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
                                          for op in (r.get("flops") or {}).get("unsupported_ops")
                                          or {}})
         rows.append(row)
-    _add_deltas(rows, reference, warnings)
+    _add_deltas(rows, reference, warnings, floors)
     warnings += mixed_timing_warnings(rows)
     warnings += mixed_convention_warnings(rows)
     for row in rows:
@@ -161,9 +165,25 @@ def aggregate(results: list[dict[str, Any]], reference: str | None = None
     return rows, warnings
 
 
-def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: list[str]) -> None:
+def _noise_floors(records: Any) -> dict[tuple[str, str], tuple[Any, str | None]]:
+    """Per (suite, task): the noise floor of its delta metrics and, when there is none, why."""
+    from upbench.engine.noise import floor_for
+
+    by_suite: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        by_suite[(r.get("suite", ""), r.get("task", ""))].append(r)
+    out = {}
+    for (suite, task), rs in by_suite.items():
+        keys = [m.key for m in task_metrics(task) if m.delta]
+        out[(suite, task)] = floor_for(suite, rs, keys) if keys else (None, None)
+    return out
+
+
+def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: list[str],
+                floors: dict[tuple[str, str], tuple[Any, str | None]] | None = None) -> None:
     for (suite, task) in sorted({(r["suite"], r["task"]) for r in rows}):
         group = [r for r in rows if (r["suite"], r["task"]) == (suite, task)]
+        floor, why = (floors or {}).get((suite, task), (None, None))
         name = reference if reference is not None else (
             TASKS[task].reference if task in TASKS else None)
         ref = next((r for r in group if r["upsampler"] == name), None) if name else None
@@ -172,6 +192,9 @@ def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: lis
                             "no deltas there")
         for row in group:
             row["reference"] = name if ref is not None else None
+            row["noise_floor"] = (floor.as_dict() | {"note": floor.describe(
+                [m.key for m in task_metrics(task) if m.delta])}) if floor else None
+            row["noise_floor_missing"] = why if ref is not None else None
             for k, dk in (("GFLOPs", "dGFLOPs"), ("params_M", "dparams_M")):
                 row[dk] = (row[k] - ref[k] if ref and row[k] is not None and ref[k] is not None
                            else None)
@@ -181,6 +204,13 @@ def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: lis
                     row[f"d{m.key}"], row[f"d{m.key}_std"] = d.get("mean"), d.get("std")
                     row[f"d{m.key}_n"], row[f"d{m.key}_ci"] = d.get("n"), d.get("ci")
                     row[f"d{m.key}_significant"] = d.get("significant")
+                    row[f"d{m.key}_floor"] = None
+                    if row is ref or row[f"d{m.key}"] is None:
+                        row[f"d{m.key}_significant"] = None
+                    elif d.get("ci") is None and floor and m.key in floor.spreads and d.get("n"):
+                        bar = floor.spreads[m.key].floor / math.sqrt(d["n"])
+                        row[f"d{m.key}_floor"] = bar
+                        row[f"d{m.key}_significant"] = abs(row[f"d{m.key}"]) >= bar
 
 
 # ---------------------------------------------------------------------------------------------
@@ -208,19 +238,22 @@ def _num(v: float | None, nd: int = 2) -> str:
 
 
 SIGNIFICANT = "*"
+NOT_SIGNIFICANT = "~"
 
 
 def _delta(r: dict[str, Any], key: str, nd: int) -> str:
     """``+1.33 [+0.10, +2.56]*`` (95 % CI, * when it excludes 0), ``+1.33 ± 0.58`` (two seeds),
-    ``+1.33`` (one)."""
+    ``+1.33`` (one); ``~`` appended when the Δ is known not to be significant (its interval
+    holds 0, or it is inside the noise floor)."""
     v = r.get(f"d{key}")
     if v is None:
         return "—"
+    sig = r.get(f"d{key}_significant")
+    mark = SIGNIFICANT if sig else (NOT_SIGNIFICANT if sig is False else "")
     ci = r.get(f"d{key}_ci")
     if ci:
-        mark = SIGNIFICANT if r.get(f"d{key}_significant") else ""
         return f"{v:+.{nd}f} [{ci[0]:+.{nd}f}, {ci[1]:+.{nd}f}]{mark}"
-    return _signed_pm(v, r.get(f"d{key}_std"), nd)
+    return _signed_pm(v, r.get(f"d{key}_std"), nd) + (NOT_SIGNIFICANT if sig is False else "")
 
 
 def _ratio(v: float | None) -> str:
@@ -270,10 +303,17 @@ def table_notes(rows: list[dict[str, Any]]) -> list[str]:
     if keys:
         few = any((r.get(f"{k}_n") or 0) < MIN_SEEDS_FOR_CI for r in rows for k in keys
                   if r["upsampler"] != r.get("reference"))
+        floored = any(r.get(f"{k}_floor") is not None for r in rows for k in keys)
         notes.append("Δ: paired over seeds against the reference; [95 % CI] from the "
-                     f"t-distribution, {SIGNIFICANT} = the interval excludes 0"
-                     + (f"; with fewer than {MIN_SEEDS_FOR_CI} seeds: no interval and no mark"
-                        if few else ""))
+                     f"t-distribution, {SIGNIFICANT} = the interval excludes 0, "
+                     f"{NOT_SIGNIFICANT} = not significant (no ranking implied)"
+                     + (f"; with fewer than {MIN_SEEDS_FOR_CI} seeds no interval: "
+                        + (f"{NOT_SIGNIFICANT} = |Δ| inside the noise floor / √(paired seeds)"
+                           if floored else "not tested") if few else ""))
+        for line in dict.fromkeys((r.get("noise_floor") or {}).get("note")
+                                  or r.get("noise_floor_missing") for r in rows):
+            if line:
+                notes.append(line)
     sizes = {tuple(r["latency_size"]) for r in rows if r.get("latency_size")}
     fsizes = {tuple(r["flops_size"]) for r in rows if r.get("flops_size")}
     ref = next((r.get("latency_ratio_reference") for r in rows

@@ -10,7 +10,8 @@
 
 Both count one fused multiply-add as one FLOP (METRICS.md). The fvcore convention:
 
-* Every upbench op is counted by its analytic MAC count (``OpSpec.macs``, called with meta
+* Every upbench op is counted by its analytic MAC count (``OpSpec.macs``; its backward op
+  ``_<op>_backward``, should a traced graph hold one, by ``OpSpec.backward_macs``, called with meta
   tensors of the traced input shapes and the traced scalar arguments), **whichever
   implementation would run**: the model is traced inside
   :func:`upbench.ops._registry.counting_semantics`, where each op call is one
@@ -81,10 +82,13 @@ def _zero_handle(inputs: list, outputs: list) -> int:
     return 0
 
 
-def _upbench_handle(op_name: str):
+def _upbench_handle(op_name: str, backward: bool = False):
+    """The handle of ``upbench::<op>`` (``backward``: of ``upbench::_<op>_backward``): the op's
+    MAC formula on meta tensors of the traced shapes and the traced scalars."""
     from upbench.ops import get_op
 
     spec = get_op(op_name)
+    macs = spec.backward_macs if backward else spec.macs
 
     def handle(inputs: list, outputs: list) -> int:
         from fvcore.nn.jit_handles import get_shape
@@ -96,7 +100,7 @@ def _upbench_handle(op_name: str):
                 args.append(torch.empty([int(s) for s in shape], device="meta"))
             else:
                 args.append(v.toIValue())
-        return int(spec.macs(*args))
+        return int(macs(*args))
 
     return handle
 
@@ -112,6 +116,7 @@ def _roi_align_handle(inputs: list, outputs: list) -> int:
 def extra_handles() -> dict[str, Any]:
     """fvcore op handles upbench adds: every registered ``upbench::`` op and the skipped ops."""
     from upbench.ops import list_ops
+    from upbench.ops._registry import backward_op_name
 
     handles: dict[str, Any] = {}
     for op in ELEMENTWISE_OUT:
@@ -123,6 +128,7 @@ def extra_handles() -> dict[str, Any]:
     for name in list_ops():
         handles[f"upbench::{name}"] = _upbench_handle(name)
         handles[f"upbench_count::{name}"] = _upbench_handle(name)
+        handles[f"upbench::{backward_op_name(name)}"] = _upbench_handle(name, backward=True)
     handles["torchvision::roi_align"] = _roi_align_handle
     return handles
 

@@ -6,8 +6,9 @@
 * :class:`RunLock`: an ``fcntl`` lock on ``<results dir>/.upbench.lock`` holding the pid of the
   run that owns the directory; a second ``upbench run`` on it fails naming that pid, or waits.
   The lock is released by the kernel when its process dies, so a killed run never leaves a stale
-  lock. On acquiring it, temp files a killed run left behind (``.<name>.*.tmp`` of
-  :func:`upbench.engine.results.write_atomic`) are removed.
+  lock. On acquiring it, temp files a killed run left behind are removed: only those named
+  ``.upbench-tmp.<name>.<random>.upbench-tmp`` (:func:`upbench.engine.results.write_atomic`'s
+  and the write probe's), never another file such as a user's own ``*.tmp``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from upbench.engine.results import TMP_SUFFIX
+from upbench.engine.results import TMP_PREFIX, TMP_SUFFIX
 
 LOCK_NAME = ".upbench.lock"
-STALE_TMP = re.compile(r"^\..+\.[A-Za-z0-9_]+" + re.escape(TMP_SUFFIX) + "$")
+STALE_TMP = re.compile("^" + re.escape(TMP_PREFIX) + r".+\.[A-Za-z0-9_]+"
+                       + re.escape(TMP_SUFFIX) + "$")
 
 
 class OutputError(OSError):
@@ -38,8 +40,15 @@ class LockedError(OutputError):
 def _reason(e: OSError) -> str:
     return {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.EROFS: "read-only file system", errno.ENOTDIR: "a parent is a file",
-            errno.EEXIST: "it exists and is a file", errno.ENOSPC: "no space left",
-            errno.EDQUOT: "disk quota exceeded"}.get(e.errno or 0, e.strerror or str(e))
+            errno.EEXIST: "it exists and is a file", errno.ENOSPC: "no space left on the device",
+            errno.EDQUOT: "disk quota exceeded", errno.EISDIR: "a directory is in the way",
+            errno.ELOOP: "a symlink loop is in the way"}.get(e.errno or 0, e.strerror or str(e))
+
+
+def describe_os_error(e: OSError) -> str:
+    """A filesystem error in words (``no space left on the device``, ``a directory is in the
+    way``, ...)."""
+    return _reason(e)
 
 
 def _first_file_parent(path: Path) -> Path | None:
@@ -65,7 +74,7 @@ def prepare_dir(path: str | Path, what: str = "output directory") -> Path:
     except OSError as e:
         raise OutputError(f"cannot create the {what} {path}: {_reason(e)}; choose a writable "
                           "location") from None
-    probe = path / f".upbench-probe-{os.getpid()}{TMP_SUFFIX}"
+    probe = path / f"{TMP_PREFIX}probe.{os.getpid()}{TMP_SUFFIX}"
     try:
         with open(probe, "w") as f:
             f.write("probe\n")
@@ -105,7 +114,7 @@ def remove_stale_temp_files(path: str | Path) -> list[Path]:
     holding its :class:`RunLock`); returns them."""
     removed = []
     for f in Path(path).iterdir():
-        if STALE_TMP.match(f.name) and f.is_file():
+        if STALE_TMP.match(f.name) and f.is_file() and not f.is_symlink():
             try:
                 f.unlink()
                 removed.append(f)

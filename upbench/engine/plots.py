@@ -188,6 +188,47 @@ def latency_panel(ax, task: str, rows: list[dict[str, Any]],
     ax.grid(alpha=0.3, axis="x", zorder=0)
 
 
+def loss_panel(ax, task: str, records: list[dict[str, Any]], reference: str | None = None
+               ) -> None:
+    """The training loss curve (``train.loss_curve``) of every ``ok`` cell of one task: one
+    colour per upsampler (the mean over its seeds where their curves share iterations), the
+    reference black and thick; log scale."""
+    curves: dict[str, list[list[list[float]]]] = {}
+    for r in records:
+        curve = (r.get("train") or {}).get("loss_curve")
+        if r.get("status") == "ok" and r.get("task") == task and curve:
+            curves.setdefault(r["label"], []).append(curve)
+    for label in sorted(curves, key=lambda n: (n == reference, n)):
+        runs = curves[label]
+        its = [c[0] for c in runs[0]]
+        same = [c for c in runs if [p[0] for p in c] == its]
+        mean = [sum(c[i][1] for c in same) / len(same) for i in range(len(its))]
+        is_ref = label == reference
+        ax.plot(its, mean, label=f"{label} ({len(same)} seed{'s' if len(same) > 1 else ''})",
+                color="black" if is_ref else None, lw=2.2 if is_ref else 1.1,
+                zorder=3 if is_ref else 2)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("training loss (sum of the terms)")
+    ax.set_title(f"{task}: training loss")
+    if curves:
+        ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3, which="both")
+
+
+
+def save_loss_plot(task: str, records: list[dict[str, Any]], reference: str | None,
+                   path: str | Path) -> Path:
+    """:func:`loss_panel` of one task saved to ``path`` (PNG or SVG by its suffix)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=PANEL)
+    loss_panel(ax, task, records, reference)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return Path(path)
+
+
 def _save(fig, path: str | Path) -> None:
     fmt = check_format(path)
     fig.savefig(path, dpi=DPI, format=fmt)

@@ -1,6 +1,7 @@
 """``upbench compare --report DIR``: one Markdown page per result set, opening with the
 environment the results come from, then each task's table, its notes and its plots (the primary
-metric against GFLOPs and against latency; the latency ratio against the reference), the images
+metric against GFLOPs and against latency; the latency ratio against the reference; the
+training loss curves), the noise floor among the notes, the images
 beside the page as PNG (embedded) and SVG (linked)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from upbench.engine.compare import aggregate, by_task, display_rows, table_notes, table_title
-from upbench.engine.plots import save_task_plots
+from upbench.engine.plots import save_loss_plot, save_task_plots
 
 
 def _slug(text: str) -> str:
@@ -107,6 +108,11 @@ def write_report(name: str, source: str, results: list[dict[str, Any]], out_dir:
         for kind, paths in images.items():
             png, svg = (p.name for p in paths)
             lines += [f"![{captions[kind]}]({png})", "", f"[SVG]({svg})", ""]
+        if any((r.get("train") or {}).get("loss_curve") for r in results
+               if r.get("task") == task):
+            ref = next((r.get("reference") for r in trows if r.get("reference")), None)
+            loss = save_loss_plot(task, results, ref, out / f"{slug}-{_slug(task)}-loss.png")
+            lines += [f"![{task}: training loss curves]({loss.name})", ""]
     page = out / f"{slug}.md"
     page.write_text("\n".join(lines))
     return page

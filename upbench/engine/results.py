@@ -7,6 +7,7 @@ A result is ``<label>__seed<s>__<hash>.json``. A cell's evaluator may also produ
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -20,7 +21,11 @@ from upbench.utils.jsonsafe import json_safe
 SCHEMA = "upbench.result/1"
 
 
-TMP_SUFFIX = ".tmp"
+#: temp files of :func:`write_atomic` are ``.upbench-tmp.<name>.<random>.upbench-tmp``: a name
+#: upbench owns, so the stale-temp cleanup (:func:`upbench.engine.outdir.remove_stale_temp_files`)
+#: can never match a user's own ``*.tmp`` file
+TMP_PREFIX = ".upbench-tmp."
+TMP_SUFFIX = ".upbench-tmp"
 
 
 def _umask() -> int:
@@ -41,7 +46,7 @@ def write_atomic(path: str | Path, data: Any) -> Path:
         mode = path.stat().st_mode & 0o777
     except OSError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "w") as f:
@@ -125,11 +130,22 @@ def _result_files(dirs: tuple[str | Path, ...]) -> list[Path]:
         else:
             raise FileNotFoundError(f"no such results directory: {d}")
         for f in files:
-            key = f.resolve()
+            try:
+                key = f.resolve()
+            except (OSError, RuntimeError):  # a symlink loop: kept, reported by scan_results
+                key = f.absolute()
             if key not in seen and not is_artifact(f):  # the same directory given twice: once
                 seen.add(key)
                 out.append(f)
     return out
+
+
+def _unreadable(f: Path, e: OSError) -> str:
+    if e.errno == errno.ELOOP:
+        return "a symlink loop, not a result file (remove it)"
+    if f.is_dir():
+        return "a directory, not a result file (move it away so the cell's result can be written)"
+    return f"cannot be read: {e.strerror or e}"
 
 
 def scan_results(*dirs: str | Path) -> ResultScan:
@@ -153,7 +169,7 @@ def scan_results(*dirs: str | Path) -> ResultScan:
             scan.bad.append((str(f), f"not valid JSON (truncated?): {e.msg} at line {e.lineno}"))
             continue
         except OSError as e:
-            scan.bad.append((str(f), f"cannot be read: {e.strerror or e}"))
+            scan.bad.append((str(f), _unreadable(f, e)))
             continue
         if not (isinstance(data, dict) and data.get("schema") == SCHEMA):
             continue

@@ -3,14 +3,16 @@
 * A rerun skips cells whose hash already has a result in the output directory (``force`` reruns
   everything, ``rerun_failed`` retries failed cells).
 * Ctrl-C stops the suite; every finished cell is already on disk (the cell in flight is lost).
-* A cell whose loss becomes NaN/inf or that raises is recorded as ``failed`` with its reason and
-  the suite goes on; a combination the baseline cannot host is recorded as ``n/a``.
+* A cell whose loss becomes NaN/inf, that raises, whose evaluation gives no finite metric or
+  whose result cannot be written (a full disk, a directory in the way) is recorded as ``failed``
+  with its reason and the suite goes on; a combination the baseline cannot host is recorded as ``n/a``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import math
 import socket
 import time
 import traceback
@@ -66,6 +68,16 @@ class RunSummary:
     def exit_code(self) -> int:
         """130 if interrupted, 1 if any cell failed, else 0."""
         return 130 if self.interrupted else (1 if self.failed else 0)
+
+
+class NoMetric(RuntimeError):
+    """The evaluation produced no finite metric: the cell cannot be compared (it fails)."""
+
+
+def has_metric(metrics: dict[str, Any] | None) -> bool:
+    """True when at least one metric is a finite number."""
+    return any(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in (metrics or {}).values())
 
 
 def _now() -> str:
@@ -223,6 +235,10 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                 rec["metrics"] = evaluate(model, val_split, evaluator,
                                           suite.train.eval_batch_size, device,
                                           suite.train.precision, suite.train.channels_last)
+                if not has_metric(rec["metrics"]):
+                    raise NoMetric("no metric: the validation split gave nothing to measure "
+                                   f"({rec['metrics'] or 'no values'}); check its labels (e.g. "
+                                   "depth in range, trimaps with unknown pixels)")
                 diagnostics = model.diagnostics(val_split)
                 if diagnostics:
                     rec["diagnostics"] = diagnostics
@@ -249,6 +265,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
         raise
     except Diverged as e:
         rec.update(status="failed", error=f"diverged: {e}")
+    except NoMetric as e:
+        rec.update(status="failed", error=str(e))
     except Exception as e:  # noqa: BLE001 - any error becomes a failed cell
         rec.update(status="failed", error=f"{type(e).__name__}: {e}",
                    traceback=traceback.format_exc(limit=20))
@@ -256,6 +274,14 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
         rec["finished_at"] = _now()
         rec["wall_time_s"] = time.perf_counter() - t0
     return rec
+
+
+def unsaved_error(path: Path, e: OSError) -> str:
+    """The error of a cell whose result could not be written (the cell itself may have run)."""
+    from upbench.engine.outdir import describe_os_error
+
+    return (f"result not saved ({describe_os_error(e)}): cannot write {path}; fix that and "
+            "rerun (finished cells are kept, this one runs again)")
 
 
 def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
@@ -280,7 +306,10 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
 
     def finished(cell: Cell, result: dict[str, Any]) -> None:
         result["executor"] = ex.name
-        write_result(out, cell.filename, result)
+        try:
+            write_result(out, cell.filename, result)
+        except OSError as e:  # full disk, a directory where the file goes: this cell only
+            result.update(status="failed", error=unsaved_error(out / cell.filename, e))
         summary.results.append(result)
         rep.cell_end(cell, result)
 

@@ -35,6 +35,7 @@ from typing import Any, Literal
 from upbench.data.augment import AugmentConfig
 from upbench.engine.executors.base import ExecutorConfig
 from upbench.tasks import TASKS, Task, get_task
+from upbench.utils.numbers import SEED_MAX
 from upbench.utils.schema import ConfigError, bound, build, coerce, to_dict
 from upbench.utils.suggest import closest
 from upbench.utils.yamlload import load_yaml, load_yaml_file
@@ -210,8 +211,9 @@ class Suite:
     train: TrainConfig = field(default_factory=TrainConfig)
     upsamplers: Any = "all"
     exclude: list[str] = field(default_factory=list)
-    seeds: list[int] = bound(default_factory=lambda: [0], min_len=1, unique=True,
-                             why="each seed is one training run per upsampler")
+    seeds: list[int] = bound(default_factory=lambda: [0], min_len=1, unique=True, ge=0,
+                             le=SEED_MAX, why="each seed is one training run per upsampler; "
+                             "0..2**63 - 1")
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     metrics: Any = None
     device: Literal["cpu", "cuda"] = "cpu"

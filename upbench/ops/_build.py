@@ -50,6 +50,27 @@ class NativeBuildError(RuntimeError):
     """The native library failed to compile or load; the message names the op and the fix."""
 
 
+class CacheDirError(NativeBuildError):
+    """The build cache (``UPBENCH_CACHE_DIR``) cannot be written: unusable input (exit 2)."""
+
+
+def _writable_build_dir(bdir: Path) -> None:
+    """Create ``bdir`` and probe its lock file, or raise :class:`CacheDirError` naming the cache
+    directory, the reason and the fix."""
+    try:
+        bdir.mkdir(parents=True, exist_ok=True)
+        probe = Path(str(bdir) + ".lock")
+        with open(probe, "a"):
+            pass
+        if not os.access(bdir, os.W_OK):
+            raise PermissionError(13, "permission denied")
+    except OSError as e:
+        why = e.strerror or str(e)
+        raise CacheDirError(f"upbench's build cache {cache_dir()} is not writable ({why} at "
+                            f"{e.filename or bdir}); set UPBENCH_CACHE_DIR to a writable "
+                            "directory") from None
+
+
 @dataclass
 class BuildInfo:
     """What was built (or reused) and where."""
@@ -267,7 +288,7 @@ def build_library(with_cuda: bool, cache: Path, archs: str | None = None, verbos
         raise NativeBuildError(f"upbench cannot build its CUDA kernels: {e}") from e
     cpp_extension = import_cpp_extension(cuda_home)
     bdir = build_directory(with_cuda, cache, archs)
-    bdir.mkdir(parents=True, exist_ok=True)
+    _writable_build_dir(bdir)
     lib = bdir / f"{LIB_NAME}.so"
     t0 = time.perf_counter()
     root = source_root()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+from upbench.utils.numbers import check_fits, check_number
 
 
 def check_tensor(t: object, name: str, op: str, ndim: int = 4) -> torch.Tensor:
@@ -35,14 +39,9 @@ def check_same(op: str, **tensors: torch.Tensor) -> None:
 
 
 def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = False) -> int:
-    """Check an integer hyper-parameter (``scale_factor``, ``kernel_size``, ...)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise TypeError(f"{op}: `{name}` must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{op}: `{name}` must be >= {minimum}, got {value}")
+    """Check an integer hyper-parameter (``scale_factor``, ``kernel_size``, ...) with the shared
+    number checks (:func:`upbench.utils.numbers.check_number`)."""
+    value = int(check_number(value, f"{op}: `{name}`", integral=True, ge=minimum))
     if odd and value % 2 == 0:
         raise ValueError(f"{op}: `{name}` must be odd, got {value}")
     return value
@@ -55,3 +54,22 @@ def check_cpu_dtype(t: torch.Tensor, name: str, op: str) -> None:
             f"{op}: on CPU `{name}` must be float32 or float64, got {t.dtype}; "
             "float16/bfloat16 are supported on CUDA"
         )
+
+
+#: outputs from this size on are checked against the memory available (reading /proc/meminfo)
+CHECKED_BYTES = 2**30
+
+
+def check_output(op: str, shape: tuple[int, ...], like: torch.Tensor) -> None:
+    """Refuse an output of ``shape`` (dtype of ``like``) that cannot be indexed or would not fit
+    in the memory available, with the estimate (e.g. ``bilinear_upsample(x, 2**31)``).
+
+    Free on the hot path: outputs under :data:`CHECKED_BYTES` are not looked at further, and
+    nothing is checked while torch.compile traces (shapes may be symbolic there)."""
+    if torch.compiler.is_compiling():
+        return
+    numel = math.prod(int(d) for d in shape)
+    if numel * like.element_size() < CHECKED_BYTES:
+        return
+    check_fits(numel, like.element_size(), f"{op}: the output {tuple(shape)}",
+               fix="use a smaller input or scale_factor")

@@ -48,6 +48,8 @@ class OpSpec:
         source_folder: the op's folder under ``ops_cuda/`` when it differs from ``name``.
         grad_inputs: indices of the positional args that take gradients.
         bytes_moved: minimum bytes read + written by one forward (for the bandwidth column).
+        backward_macs: analytic multiply-accumulate count of one call of the backward op
+            ``_<name>_backward``, from that op's arguments (tensors may be meta tensors).
         schema: the forward op's schema, as ``ops_cuda/register.cpp`` defines it (the counting
             twin ``upbench_count::<name>`` is defined from it).
         autocast: the op's behaviour under ``torch.autocast`` (:mod:`upbench.ops._autocast`):
@@ -64,6 +66,7 @@ class OpSpec:
     register: Callable[[], None]
     grad_inputs: Sequence[int]
     bytes_moved: Callable[..., int]
+    backward_macs: Callable[..., int]
     aten: Callable[..., Any] | None = None
     aten_name: str | None = None
     source_folder: str | None = None
@@ -368,14 +371,26 @@ def _meta_args(args: tuple) -> list:
 
 
 def _register_flop_formula(spec: OpSpec) -> None:
-    """``torch.utils.flop_counter`` formula of ``upbench::<op>``: 2 FLOPs per multiply-add of the
-    op's MAC formula (the counter's convention)."""
+    """``torch.utils.flop_counter`` formulas of ``upbench::<op>`` and of its backward op
+    ``upbench::_<op>_backward``: 2 FLOPs per multiply-add of the op's MAC formulas
+    (``macs``, ``backward_macs``; the counter's convention), so ``FlopCounterMode`` around a
+    forward and backward counts both passes."""
     from torch.utils.flop_counter import register_flop_formula
 
-    def formula(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
-        return 2 * int(spec.macs(*_meta_args(args), *kwargs.values()))
+    def formula_of(macs: Callable[..., int]) -> Callable[..., int]:
+        def formula(*args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+            return 2 * int(macs(*_meta_args(args), *kwargs.values()))
 
-    register_flop_formula(getattr(torch.ops.upbench, spec.name))(formula)
+        return formula
+
+    register_flop_formula(getattr(torch.ops.upbench, spec.name))(formula_of(spec.macs))
+    register_flop_formula(getattr(torch.ops.upbench, backward_op_name(spec.name)))(
+        formula_of(spec.backward_macs))
+
+
+def backward_op_name(op: str) -> str:
+    """The name of ``op``'s backward op in ``torch.ops.upbench``: ``_<op>_backward``."""
+    return f"_{op}_backward"
 
 
 def impl_label(chosen: str, device: torch.device) -> str:

@@ -9,6 +9,8 @@ memory-copy probe and a matmul probe measured in the same run.
 from __future__ import annotations
 
 import functools
+import inspect
+import math
 import platform
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ from upbench.measure.memory import isolated_peak_memory_bytes
 from upbench.measure.probes import probe_copy_and_matmul
 from upbench.measure.timing import time_interleaved
 from upbench.ops._registry import OpCase, OpSpec, get_op, impl_label
+from upbench.utils.numbers import NumberError, check_fits
 
 
 @dataclass
@@ -140,6 +143,37 @@ class BenchCaseError(ValueError):
     message is the op's own argument check."""
 
 
+def _option(key: str) -> str:
+    return f"--{key.replace('_', '-')}"
+
+
+def check_case_options(name: str, bench_case, given: dict) -> None:
+    """Refuse an option the op's benchmark case does not take (``--kernel-size`` for
+    pixel_shuffle would otherwise be ignored silently) and a ``shape`` whose tensors would not
+    fit in the memory available, with the estimate.
+
+    Raises:
+        BenchCaseError: naming the option and the op's own options, or the memory estimate.
+    """
+    params = inspect.signature(bench_case).parameters
+    takes = [k for k, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD
+             and k not in ("dtype", "device", "gen")]
+    for key in given:
+        if key not in takes:
+            raise BenchCaseError(f"{name} has no {key.replace('_', ' ')}: {_option(key)} is not an "
+                                 f"option of this op (its options: "
+                                 f"{', '.join(_option(k) for k in takes) or 'none'})")
+    shape = given.get("shape")
+    if shape is not None:
+        s = given.get("scale") or (params["scale"].default if "scale" in params else 1) or 1
+        # at least the input and the s²-times larger output, each with its gradient
+        try:
+            check_fits(math.prod(shape), 4, f"{name} at --shape {','.join(map(str, shape))}",
+                       copies=2 * (1 + s * s), fix="use a smaller --shape")
+        except NumberError as e:
+            raise BenchCaseError(str(e)) from None
+
+
 def bench_op(name: str, device: torch.device, repeats: int = 7, caches: str = "warm",
              allocator_policy: str | None = None, **case_kwargs) -> BenchResult:
     """Benchmark op ``name`` on the case built from ``case_kwargs`` (shape, kernel_size, scale).
@@ -156,6 +190,7 @@ def bench_op(name: str, device: torch.device, repeats: int = 7, caches: str = "w
     gen = torch.Generator().manual_seed(0)
     given = {k: v for k, v in case_kwargs.items() if v is not None}
     opts = ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items()) or "defaults"
+    check_case_options(name, spec.bench_case, given)
     try:
         case = spec.bench_case(device=device, gen=gen, **given)
         with torch.no_grad():

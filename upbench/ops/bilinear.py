@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from upbench.ops._autocast import autocast_frontend
-from upbench.ops._checks import check_cpu_dtype, check_int, check_tensor
+from upbench.ops._checks import check_cpu_dtype, check_int, check_output, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
 
 OP = "bilinear_upsample"
@@ -32,6 +32,8 @@ def bilinear_upsample(x: torch.Tensor, scale_factor: int, *, impl: str = "auto")
     check_tensor(x, "x", OP)
     check_cpu_dtype(x, "x", OP)
     s = check_int(scale_factor, "scale_factor", OP)
+    n, c, h, w = x.shape
+    check_output(OP, (n, c, h * s, w * s), x)
     return run_op(OP, impl, x.device, x, s)
 
 
@@ -83,6 +85,12 @@ def bilinear_aten(x: torch.Tensor, scale_factor: int) -> torch.Tensor:
 def bilinear_macs(x: torch.Tensor, scale_factor: int) -> int:
     """Multiply-accumulates: 4 taps per output element (fvcore counts interpolate likewise)."""
     return 4 * x.numel() * scale_factor**2
+
+
+def bilinear_backward_macs(grad_out, h, w, scale_factor) -> int:
+    """``_bilinear_upsample_backward``: each output gradient is scattered to its 4 taps, 4 per
+    element of grad_out (the forward's count)."""
+    return 4 * grad_out.numel()
 
 
 def _bytes(x, scale_factor) -> int:
@@ -152,6 +160,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=bilinear_backward_macs,
         aten=bilinear_aten,
         aten_name="aten::upsample_bilinear2d",
         source_folder="bilinear",

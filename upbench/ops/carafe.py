@@ -102,6 +102,14 @@ def carafe_macs(features, masks, kernel_size, group_size=1, scale_factor=2) -> i
     return n * c * h * w * scale_factor**2 * kernel_size**2
 
 
+def carafe_backward_macs(grad_out, features, masks, kernel_size, group_size=1,
+                         scale_factor=2) -> int:
+    """``_carafe_backward``: twice the forward, N·C·(s·h)·(s·w)·K² for the features' gradient
+    (each output gradient scattered to its K² taps) and as many for the masks' (each of the
+    N·G·K²·(s·h)·(s·w) mask entries sums C/G products)."""
+    return 2 * carafe_macs(features, masks, kernel_size, group_size, scale_factor)
+
+
 def _bytes(features, masks, kernel_size, group_size=1, scale_factor=2) -> int:
     out = features.numel() * scale_factor**2
     return (features.numel() + masks.numel() + out) * features.element_size()
@@ -159,5 +167,6 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1),
         bytes_moved=_bytes,
+        backward_macs=carafe_backward_macs,
     )
 )

@@ -93,6 +93,12 @@ def dupsample_macs(features, weight, bias, scale_factor) -> int:
     return n * h * w * weight.shape[0] * ct
 
 
+def dupsample_backward_macs(grad_out, features, weight, scale_factor) -> int:
+    """``_dupsample_backward``: twice the forward, N·h·w·(C·r²)·C̃ for the features' gradient
+    (Wᵀ·g) and as many for the weight's (g·Fᵀ); the bias' gradient is a sum (no multiply)."""
+    return 2 * dupsample_macs(features, weight, None, scale_factor)
+
+
 def _bytes(features, weight, bias, scale_factor) -> int:
     out = features.shape[0] * features.shape[2] * features.shape[3] * weight.shape[0]
     return (features.numel() + weight.numel() + bias.numel() + out) * features.element_size()
@@ -183,6 +189,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1, 2),
         bytes_moved=_bytes,
+        backward_macs=dupsample_backward_macs,
         aten=dupsample_aten,
         aten_name="conv2d 1x1 + pixel_shuffle",
     )

@@ -158,6 +158,19 @@ def nrd_decode_macs(params, guidance, num_classes, hidden=16, grid=8, coords=Tru
     return n * h * w * grid * grid * (d0 * hidden + hidden * hidden + hidden * num_classes)
 
 
+def nrd_decode_backward_macs(grad_out, params, guidance, num_classes, hidden=16, grid=8,
+                             coords=True) -> int:
+    """``_nrd_decode_backward``: per output pixel the forward's D0·d + d·d + d·K for the
+    weights' gradients (outer products) plus d·K + d·d + m·d to carry the gradient back to the
+    hidden layers and the m guidance channels (the coordinates take none):
+    N·(h·g)·(w·g)·(D0·d + 2·d·d + 2·d·K + m·d)."""
+    n, _, h, w = params.shape
+    m = guidance.shape[1]
+    extra = hidden * num_classes + hidden * hidden + m * hidden
+    return (nrd_decode_macs(params, guidance, num_classes, hidden, grid, coords)
+            + n * h * w * grid * grid * extra)
+
+
 def _bytes(params, guidance, num_classes, hidden=16, grid=8, coords=True) -> int:
     n, _, h, w = params.shape
     out = n * num_classes * h * w * grid * grid
@@ -219,6 +232,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1),
         bytes_moved=_bytes,
+        backward_macs=nrd_decode_backward_macs,
         aten=nrd_decode_official_style,
         aten_name="official-style: nearest-upsampled params + per-pixel MLP",
     )

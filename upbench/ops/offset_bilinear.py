@@ -171,6 +171,14 @@ def offset_bilinear_macs(x, offsets, scale_h=2, scale_w=2, align_corners=True) -
     return n * c * h * w * scale_h * scale_w * 4
 
 
+def offset_bilinear_backward_macs(grad_out, x, offsets, scale_h=2, scale_w=2,
+                                  align_corners=True) -> int:
+    """``_offset_bilinear_backward``: twice the forward, per output element 4 for the input's
+    gradient (scattered to the 4 corners) and 4 for the offsets' (per axis, the two
+    corner differences weighted by the other axis' weights)."""
+    return 2 * offset_bilinear_macs(x, offsets, scale_h, scale_w, align_corners)
+
+
 def _bytes(x, offsets, scale_h=2, scale_w=2, align_corners=True) -> int:
     return (x.numel() * (1 + scale_h * scale_w) + offsets.numel()) * x.element_size()
 
@@ -231,6 +239,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1),
         bytes_moved=_bytes,
+        backward_macs=offset_bilinear_backward_macs,
         aten=offset_bilinear_grid_sample,
         aten_name="aten::grid_sampler_2d",
     )

@@ -45,6 +45,11 @@ def pixel_shuffle_macs(x: torch.Tensor, upscale_factor: int) -> int:
     return 0
 
 
+def pixel_shuffle_backward_macs(grad_out, upscale_factor) -> int:
+    """``_pixel_shuffle_backward``: the inverse permutation, no multiply-accumulates."""
+    return 0
+
+
 def _bytes(x, upscale_factor) -> int:
     return 2 * x.numel() * x.element_size()
 
@@ -108,6 +113,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=pixel_shuffle_backward_macs,
         aten=F.pixel_shuffle,
         aten_name="aten::pixel_shuffle",
     )

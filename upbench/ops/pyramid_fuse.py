@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from upbench.ops._autocast import autocast_frontend
 from upbench.ops._checks import check_cpu_dtype, check_same, check_tensor
 from upbench.ops._registry import OpCase, OpSpec, call_backward, register_op, run_op
+from upbench.utils.numbers import check_number
 
 OP = "pyramid_fuse"
 MAX_LEVELS = 8
@@ -52,9 +53,8 @@ def _validate(semantic, unity, tau) -> float:
         if tuple(t.shape) != want:
             raise ValueError(f"{OP}: `unity[{i}]` must be (N, 1, h_{i}, w_{i}) = {want}; got "
                              f"{tuple(t.shape)}")
-    if not isinstance(tau, (int, float)):
-        raise TypeError(f"{OP}: `tau` must be a float, got {tau!r}")
-    return float(tau)
+    return float(check_number(tau, f"{OP}: `tau`", ge=0.0, le=1.0,
+                              why="a threshold on the unity maps, which lie in [0, 1]"))
 
 
 @autocast_frontend(OP)
@@ -125,6 +125,12 @@ def pyramid_fuse_aten(semantic, unity, tau=0.9):
 
 def pyramid_fuse_macs(semantic, unity, tau=0.9) -> int:
     """A selection: no multiply-accumulates."""
+    return 0
+
+
+def pyramid_fuse_backward_macs(grad_out, level, num_levels) -> int:
+    """``_pyramid_fuse_backward``: each pixel's gradient goes to its chosen level, summed over
+    the pixels a cell claims: no multiply-accumulates."""
     return 0
 
 
@@ -228,6 +234,7 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0,),
         bytes_moved=_bytes,
+        backward_macs=pyramid_fuse_backward_macs,
         aten=pyramid_fuse_aten,
         aten_name="nearest interpolate + torch.where chain",
     )

@@ -97,6 +97,12 @@ def sapa_similarity_macs(query, key, kernel_size=5, scale_factor=2) -> int:
     return query.numel() * kernel_size**2
 
 
+def sapa_similarity_backward_macs(grad_out, query, key, kernel_size=5, scale_factor=2) -> int:
+    """``_sapa_similarity_backward``: twice the forward, N·(s·h)·(s·w)·K²·d for the query's
+    gradient and as many for the key's."""
+    return 2 * sapa_similarity_macs(query, key, kernel_size, scale_factor)
+
+
 def _bytes(query, key, kernel_size=5, scale_factor=2) -> int:
     out = query.numel() // query.shape[1] * kernel_size**2
     return (query.numel() + key.numel() + out) * query.element_size()
@@ -152,5 +158,6 @@ SPEC = register_op(
         register=_register,
         grad_inputs=(0, 1),
         bytes_moved=_bytes,
+        backward_macs=sapa_similarity_backward_macs,
     )
 )

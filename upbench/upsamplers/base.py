@@ -28,7 +28,8 @@ class Upsampler(nn.Module):
             feature x it decodes from (its paper's; a suite entry's ``decode_stride`` overrides).
         fused_input: a label-space decoder that decodes the multi-level fused feature
             ``f(concat(downsample(F_i), F_last))`` at its decoding stride (DUpsampling §3.3)
-            rather than the decoder's feature at that stride.
+            rather than the decoder's feature at that stride; the host's ``f`` outputs
+            :meth:`fused_channels` channels.
 
     Instance attributes:
         in_channels, scale, out_channels.
@@ -43,6 +44,12 @@ class Upsampler(nn.Module):
     default_placement: ClassVar[Literal["decoder", "final"] | None] = None
     decode_stride: ClassVar[int] = 32
     fused_input: ClassVar[bool] = False
+
+    @classmethod
+    def fused_channels(cls, channels: int, hparams: dict[str, Any]) -> int:
+        """Width of the fused feature a host builds for a ``fused_input`` decoder with these
+        hyper-parameters, when its own decoder feature has ``channels`` (default: the same)."""
+        return channels
 
     def __init__(self, in_channels: int, scale: int, impl: str = "auto") -> None:
         super().__init__()

@@ -10,6 +10,7 @@ a feature upsampler inside decoders.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,7 +58,8 @@ class DUpsampling(Upsampler):
     parameter moves about one learning rate per step, so T needs hundreds of steps to fall from 1
     to the ≈0.1 the reconstruction wants, and short schedules measure that lag rather than the
     operator (quick suite, 400 iterations: 24.1 mIoU from T = 1, 50.3 from the fitted T; both
-    64.2 after 1600). ``init_temperature=1.0`` is the paper's initialisation.
+    64.2 after 1600, with the 32-channel fused feature of before issue 27).
+    ``init_temperature=1.0`` is the paper's initialisation.
 
     Modes:
         * ``learned=False`` (faithful): ``weight``/``bias`` are frozen buffers set by
@@ -79,6 +81,15 @@ class DUpsampling(Upsampler):
     ops = ("dupsample",)
     decode_stride = 16  # the paper's main setting (Tables 2-3, output stride 16)
     fused_input = True  # §3.3: F = f(concat(downsample(F_i), F_last)) at the decoding stride
+
+    @classmethod
+    def fused_channels(cls, channels: int, hparams: dict[str, Any]) -> int:
+        """§3.1/3.3: F, the fused feature W decodes, has C̃ channels; a host whose decoder is
+        narrower than C̃ widens its fusion layer to C̃, so that the code F is not confined to a
+        ``channels``-dimensional subspace (on the quick suite's labels the PCA reconstruction
+        ceiling is 69.6 mIoU with rank 32 and 76.7 with C̃ = 64; docs/label_decoders.md)."""
+        c = hparams.get("compressed_channels", 64)
+        return max(channels, c) if isinstance(c, int) and not isinstance(c, bool) else channels
 
     def __init__(
         self,

@@ -31,6 +31,9 @@ class UnityHead(nn.Module):
         self.score = nn.Conv2d(unity_channels, 1, 1)
 
     def forward(self, x: torch.Tensor, factors: list[int]) -> list[torch.Tensor]:
+        """Û(ℓ) for each pooling factor f_ℓ; no factors (one level) computes nothing."""
+        if not factors:
+            return []
         xu = self.reduce(x)
         emb = self.embed(xu)
         out = []
@@ -146,7 +149,7 @@ class PyramidFuse(Upsampler):
         levels = [x] + list(pyramid[1:L])
         sem = [conv((F.avg_pool2d(feat, f) + lv) if f > 1 else feat)
                for conv, f, lv in zip(self.semantic[:L], factors, levels, strict=True)]
-        uni = self.unity(feat, factors[:-1])
+        uni = self.unity(feat, factors[:-1]) if L > 1 else []
         out, _level = ops.pyramid_fuse(sem, uni, self.tau, impl=self.impl)
         rest = self.scale >> (L - 1)
         out = ops.bilinear_upsample(out, rest, impl=self.impl) if rest > 1 else out

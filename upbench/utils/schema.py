@@ -16,6 +16,7 @@ import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
+from upbench.utils.numbers import NumberError, check_number
 from upbench.utils.suggest import closest
 
 
@@ -73,12 +74,11 @@ class Bound:
             return
         if not isinstance(v, (int, float)) or isinstance(v, bool):
             return
-        for _op, limit, ok, word in (("ge", self.ge, lambda a, b: a >= b, ">="),
-                                    ("gt", self.gt, lambda a, b: a > b, ">"),
-                                    ("le", self.le, lambda a, b: a <= b, "<="),
-                                    ("lt", self.lt, lambda a, b: a < b, "<")):
-            if limit is not None and not ok(v, limit):
-                raise ConfigError(file, key, f"must be {word} {limit:g}, got {v!r}{self._why()}")
+        try:  # the shared number checks (finite, in range)
+            check_number(v, "value", ge=self.ge, gt=self.gt, le=self.le, lt=self.lt,
+                         why=self.why)
+        except NumberError as e:
+            raise ConfigError(file, key, str(e).removeprefix("value ")) from None
         if self.multiple_of and v % self.multiple_of:
             raise ConfigError(file, key, f"must be a multiple of {self.multiple_of}, got "
                               f"{v!r}{self._why()}")

@@ -104,7 +104,8 @@ def test_coco_errors_name_the_file(tmp_path):
     bad = json.loads(val.read_text())
     bad["annotations"][0]["category_id"] = 5
     val.write_text(json.dumps(bad))
-    with pytest.raises(ConfigError, match=r"val2017.json: annotation #0 has unknown category id 5"):
+    with pytest.raises(ConfigError, match=r"val2017.json: annotation id 1 \(#0\): has unknown "
+                       "category id 5"):
         TASK.check_data(suite, str(p))
     val.write_text("{not json")
     with pytest.raises(ConfigError, match="val2017.json: not a readable JSON"):

@@ -148,11 +148,16 @@ def test_dupsampling_decodes_the_fused_feature_at_its_paper_stride(monkeypatch):
     monkeypatch.setattr(cls, "forward", spy)
     m = SegBaseline(5, "dupsampling", seed=0, **SMALL)
     assert m(torch.randn(1, 3, 64, 64)).shape == (1, 5, 64, 64)
-    assert seen[-1] == ((1, 8, 4, 4), 16)  # D channels at stride 16
+    assert seen[-1] == ((1, 64, 4, 4), 16)  # C̃ = 64 channels (wider than D = 8) at stride 16
     assert m.fuse[0].in_channels == 3 * 8  # P4 + P3↓ + P2↓
     m = SegBaseline(5, "dupsampling", seed=0, decode_stride=32, **SMALL)
     m(torch.randn(1, 3, 64, 64))
-    assert seen[-1] == ((1, 8, 2, 2), 32) and m.fuse[0].in_channels == 4 * 8
+    assert seen[-1] == ((1, 64, 2, 2), 32) and m.fuse[0].in_channels == 4 * 8
+    # F has C̃ channels (§3.1): a narrower decoder's fusion layer is widened to C̃, not beyond D
+    m = SegBaseline(5, "dupsampling", {"compressed_channels": 16}, seed=0, **SMALL)
+    assert m.fuse[0].out_channels == 16 and m.final_up.proj.in_channels == 16
+    m = SegBaseline(5, "dupsampling", {"compressed_channels": 4}, seed=0, **SMALL)
+    assert m.fuse[0].out_channels == 8 and m.final_up.proj.out_channels == 4
     assert SegBaseline(5, "nrd", seed=0, **SMALL).final_up.scale == 32
     with pytest.raises(Unhostable, match="decode_stride"):
         SegBaseline(5, "nrd", seed=0, decode_stride=8, **SMALL)

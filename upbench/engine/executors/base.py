@@ -29,13 +29,16 @@ class ExecutorConfig:
     cell). ``address``: the Ray cluster to join (default ``RAY_ADDRESS``, else a local Ray
     instance is started). ``cpus_per_cell``: CPUs each Ray task asks for (default the suite's
     ``threads``, else 1); the worker sets torch's thread count to it. ``gpus_per_cell``: GPUs
-    each task asks for (default 1 for a ``device: cuda`` suite, else 0).
+    each task asks for (default 1 for a ``device: cuda`` suite, else 0). ``connect_timeout_s``:
+    how long joining the cluster may take before the run stops with exit 2 (every connection
+    attempt is bounded by it).
     """
 
     kind: Literal["local", "ray"] = "local"
     address: str | None = None
     cpus_per_cell: int | None = bound(None, ge=1, why="or null: the suite's threads, else 1")
     gpus_per_cell: float | None = bound(None, ge=0, why="or null: 1 for a cuda suite, else 0")
+    connect_timeout_s: float = bound(60.0, gt=0, le=3600, why="seconds to join the Ray cluster")
 
     def validate(self, file: str, prefix: str) -> None:
         if self.kind == "local" and (self.address or self.cpus_per_cell or self.gpus_per_cell):

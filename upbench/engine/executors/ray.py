@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
+import threading
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +30,85 @@ INSTALL_HINT = ("the ray executor needs Ray: pip install 'upbench[ray]' (or pip 
                 " on the driver and on every node of the cluster")
 
 
+#: seconds a connection to a Ray cluster may take, over all of Ray's own retries
+CONNECT_TIMEOUT_S = 60.0
+#: Ray's settings that bound its connection attempts (set only when the user has not)
+_RAY_TIMEOUT_ENV = ("RAY_gcs_rpc_server_connect_timeout_s", "RAY_gcs_server_request_timeout_seconds",
+                    "RAY_py_gcs_connect_timeout_s", "RAY_gcs_server_port_wait_time_s")
+_START_HINT = ("Start one with `ray start --head` and pass its address (--address or RAY_ADDRESS), "
+               "or leave both unset for a local instance")
+
+
 class ExecutorUnavailable(RuntimeError):
     """The executor cannot start (Ray missing, cluster unreachable); nothing has run."""
+
+
+def host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of a cluster address (``host:port`` or ``ray://host:port``), or None for
+    the addresses Ray resolves itself (``auto``, ``local``).
+
+    Raises:
+        ExecutorUnavailable: a port that is not an integer in 1..65535.
+    """
+    rest = address.split("://", 1)[-1].rstrip("/")
+    if rest in ("auto", "local", ""):
+        return None
+    host, sep, port = rest.rpartition(":")
+    if not sep:
+        return rest, 10001 if address.startswith("ray://") else 6379
+    try:
+        p = int(port)
+    except ValueError:
+        p = -1
+    if not 1 <= p <= 65535:
+        raise ExecutorUnavailable(f"the Ray address {address!r} has no valid port (host:port, "
+                                  "port 1..65535)")
+    return host.strip("[]") or "127.0.0.1", p
+
+
+def probe_address(address: str, timeout: float) -> None:
+    """Open (and close) a TCP connection to the cluster's address, each attempt bounded by
+    ``timeout`` seconds, so an unreachable or refusing address fails at once instead of in
+    Ray's unbounded retries.
+
+    Raises:
+        ExecutorUnavailable: naming the address and the reason.
+    """
+    hp = host_port(address)
+    if hp is None:
+        return
+    try:
+        with socket.create_connection(hp, timeout=timeout):
+            pass
+    except TimeoutError:
+        raise ExecutorUnavailable(f"could not connect to the Ray cluster at {address!r}: no "
+                                  f"answer within {timeout:g} s. {_START_HINT}") from None
+    except OSError as e:
+        why = e.strerror or str(e)
+        raise ExecutorUnavailable(f"could not connect to the Ray cluster at {address!r}: {why}. "
+                                  f"{_START_HINT}") from None
+
+
+def _bounded_ray_env(timeout: float) -> None:
+    secs = str(max(1, int(timeout)))
+    for key in _RAY_TIMEOUT_ENV:
+        os.environ.setdefault(key, secs)
+
+
+def _watchdog(timeout: float, where: str) -> threading.Timer:
+    """A timer that ends the process (exit 2, nothing has run yet) when Ray's connection is still
+    not made after ``timeout`` seconds: Ray's native client retries without a bound that Python
+    can interrupt."""
+
+    def expire() -> None:
+        sys.stderr.write(f"executor unavailable: could not connect to {where} within "
+                         f"{timeout:g} s. {_START_HINT}\n")
+        sys.stderr.flush()
+        os._exit(2)
+
+    t = threading.Timer(timeout, expire)
+    t.daemon = True
+    return t
 
 
 def import_ray() -> Any:
@@ -81,11 +160,28 @@ class RayExecutor(Executor):
         return self.config.address or os.environ.get("RAY_ADDRESS") or None
 
     def connect(self) -> None:
-        """Join the cluster (or start a local Ray instance); reuse an existing connection."""
+        """Join the cluster (or start a local Ray instance); reuse an existing connection.
+
+        Every connection attempt has a timeout (``connect_timeout_s`` of the config, default
+        60 s) when joining a cluster: its address is probed over TCP first (a refused or unreachable address fails at
+        once), Ray's own retries are bounded by its timeout settings, and a watchdog ends the
+        process with exit 2 if Ray still has not connected after the timeout.
+
+        Raises:
+            ExecutorUnavailable: the cluster cannot be reached (naming it and the reason).
+        """
         ray = self.ray
         if ray.is_initialized():
             return
         addr = self.address()
+        timeout = float(self.config.connect_timeout_s)
+        where = f"the Ray cluster at {addr!r}" if addr else "a local Ray instance"
+        watchdog = None
+        if addr:  # a local instance is started here, it is not waited for
+            probe_address(addr, min(timeout, 10.0))
+            _bounded_ray_env(timeout)
+            watchdog = _watchdog(timeout, where)
+            watchdog.start()
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                                   "logging_level": "ERROR", "configure_logging": True}
         try:
@@ -94,10 +190,11 @@ class RayExecutor(Executor):
             else:
                 ray.init(**kwargs)
         except Exception as e:
-            where = f"the Ray cluster at {addr!r}" if addr else "a local Ray instance"
             raise ExecutorUnavailable(f"could not connect to {where}: {type(e).__name__}: {e}. "
-                                      "Start one with `ray start --head` and pass its address "
-                                      "(--address or RAY_ADDRESS)") from e
+                                      f"{_START_HINT}") from e
+        finally:
+            if watchdog is not None:
+                watchdog.cancel()
         self._started = True
 
     def describe(self) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from upbench.data.imagecheck import DataError, check_samples, open_image
-from upbench.data.nyu import ListError, load_depth_png, read_list
+from upbench.data.nyu import ListError, check_depth, load_depth_png, read_list
 from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
 from upbench.tasks.depth.bts import BTSR50
 from upbench.tasks.depth.bts import NAME as PAPER
@@ -59,14 +59,17 @@ class Depth(Task):
             key = f"dataset.{split}_list"
             try:
                 pairs = read_list(d.root, lst)[:limit]
-            except (ListError, FileNotFoundError, UnicodeDecodeError) as e:
+            except (ListError, FileNotFoundError, UnicodeDecodeError, DataError) as e:
                 raise ConfigError(file, key, str(e)) from None
             if not pairs:
                 raise ConfigError(file, key, f"{lst} lists no samples")
+            # validation depth must hold pixels inside the metrics' range to be measured
+            rng = ((suite.metrics.min_depth, suite.metrics.max_depth) if split == "val"
+                   else (None, None))
 
-            def decode(i: int, pairs=pairs) -> None:
+            def decode(i: int, pairs=pairs, rng=rng) -> None:
                 open_image(pairs[i].image, "RGB")
-                load_depth_png(pairs[i].depth)
+                check_depth(load_depth_png(pairs[i].depth), pairs[i].depth, *rng)
 
             try:
                 check_samples([(p.image, p.depth) for p in pairs], deep, decode=decode)

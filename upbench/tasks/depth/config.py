@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section, resolve_file
+from upbench.utils.numbers import SEED_MAX
 from upbench.utils.schema import ConfigError, bound
 
 
@@ -23,7 +24,7 @@ class DatasetConfig:
     kind: Literal["synthetic", "folder"] = "synthetic"
     train_size: int = bound(512, ge=1)
     val_size: int = bound(128, ge=1)
-    seed: int = 0
+    seed: int = bound(0, ge=0, le=SEED_MAX, why="seeds are 64-bit: 0..2**63 - 1")
     max_depth: float = bound(10.0, gt=0, why="metres")
     format: Literal["nyu"] = "nyu"
     root: str | None = None

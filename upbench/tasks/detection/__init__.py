@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from upbench.data.coco import CocoFormatError, read_instances
-from upbench.data.imagecheck import DataError, check_samples
+from upbench.data.coco import CocoFormatError, check_boxes, read_instances, scaled_boxes
+from upbench.data.imagecheck import DataError, check_samples, image_size
 from upbench.metrics.detection import CocoEvaluator
 from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
 from upbench.tasks.detection.config import DatasetConfig, MetricsConfig, ModelConfig
@@ -58,6 +58,9 @@ class Detection(Task):
         d = suite.dataset
         if d.kind != "folder":
             return
+        from pathlib import Path
+
+        train_ids: list[int] = []
         for split in ("train", "val"):
             ann, images = getattr(d, f"{split}_ann"), getattr(d, f"{split}_images")
             key = f"dataset.{split}_ann"
@@ -65,23 +68,44 @@ class Detection(Task):
                 index = read_instances(ann)
             except CocoFormatError as e:
                 raise ConfigError(file, key, str(e)) from None
-            if split == "train" and len(index.category_ids) != d.num_classes:
-                raise ConfigError(file, "dataset.num_classes", f"{ann} has "
-                                  f"{len(index.category_ids)} categories {index.category_ids}; "
-                                  f"set num_classes: {len(index.category_ids)}")
+            if not index.category_ids:
+                raise ConfigError(file, key, f"{ann} lists no categories; a COCO instances file "
+                                  "needs its 'categories' (id and name of each class)")
+            if split == "train":
+                train_ids = index.category_ids
+                if len(index.category_ids) != d.num_classes:
+                    raise ConfigError(file, "dataset.num_classes", f"{ann} has "
+                                      f"{len(index.category_ids)} categories "
+                                      f"{index.category_ids}; set num_classes: "
+                                      f"{len(index.category_ids)}")
+            else:
+                missing = sorted(set(index.category_ids) - set(train_ids))
+                if missing:
+                    raise ConfigError(file, key, f"{ann}: categories {missing} are not in the "
+                                      f"training split's {train_ids} (the detector has no class "
+                                      "for them); add them to the training annotations or "
+                                      "remove them from the validation file")
             imgs = index.images[: getattr(d, f"max_{split}")]
             if not imgs:
                 raise ConfigError(file, key, f"{ann} lists no images")
-            from pathlib import Path
-
-            missing = [im["file_name"] for im in imgs if not (Path(images) / im["file_name"]).is_file()]
-            if missing:
-                raise ConfigError(file, f"dataset.{split}_images", f"{len(missing)} image(s) of "
-                                  f"{ann} are not in {images}, e.g. {missing[0]}")
+            missing_files = [im["file_name"] for im in imgs
+                             if not (Path(images) / im["file_name"]).is_file()]
+            if missing_files:
+                raise ConfigError(file, f"dataset.{split}_images", f"{len(missing_files)} image(s)"
+                                  f" of {ann} are not (regular) files in {images}, e.g. "
+                                  f"{missing_files[0]}")
             try:
-                check_samples([(Path(images) / im["file_name"],) for im in imgs], deep)
+                rows = [(Path(images) / im["file_name"],) for im in imgs]
+                check_samples(rows, deep)
+                for im, (path,) in zip(imgs, rows, strict=True):
+                    anns = index.anns.get(im["id"], [])
+                    if anns:
+                        boxes = scaled_boxes(anns, image_size(path), tuple(suite.input_size))
+                        check_boxes(anns, boxes, ann, path, tuple(suite.input_size))
             except DataError as e:
                 raise ConfigError(file, f"dataset.{split}_images", str(e)) from None
+            except CocoFormatError as e:
+                raise ConfigError(file, key, str(e)) from None
 
     def augmentation(self, suite: Any):
         """Scale jitter + crop and photometric jitter (``train.augment``; boxes cropped, empty ones removed)."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section, resolve_file, resolve_root
+from upbench.utils.numbers import SEED_MAX
 from upbench.utils.schema import ConfigError, bound
 
 
@@ -25,7 +26,7 @@ class DatasetConfig:
     num_classes: int = bound(6, ge=1)
     train_size: int = bound(512, ge=1)
     val_size: int = bound(128, ge=1)
-    seed: int = 0
+    seed: int = bound(0, ge=0, le=SEED_MAX, why="seeds are 64-bit: 0..2**63 - 1")
     max_objects: int = bound(6, ge=1, why="objects per synthetic image")
     format: Literal["coco"] = "coco"
     root: str | None = None

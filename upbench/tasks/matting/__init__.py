@@ -3,6 +3,7 @@ synthetic composites or Adobe Composition-1k, the Composition-1k MATLAB metrics.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -66,9 +67,11 @@ class Matting(Task):
                 if split == "train":  # foreground and alpha of one size; backgrounds any size
                     rows = list(zip(source.fg, source.alpha, strict=True))
                     check_samples([(b,) for b in source.bg], deep)
-                else:
+                    decode: Callable[[int], object] = source.item
+                else:  # every decoded test sample must have unknown pixels to be measured
                     rows = list(zip(source.merged, source.alpha, source.trimap, strict=True))
-                check_samples(rows, deep, decode=source.item)
+                    decode = source.check_measurable
+                check_samples(rows, deep, decode=decode)
             except (FileNotFoundError, DataError, OSError, ValueError) as e:
                 raise ConfigError(file, key, f"{split} split under {d.root}: {e}") from None
 

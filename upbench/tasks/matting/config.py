@@ -7,6 +7,7 @@ from typing import Literal
 
 from upbench.data.composition1k import DEFAULT_LAYOUT
 from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section
+from upbench.utils.numbers import SEED_MAX
 from upbench.utils.schema import ConfigError, bound
 
 
@@ -26,7 +27,7 @@ class DatasetConfig:
     kind: Literal["synthetic", "folder"] = "synthetic"
     train_size: int = bound(512, ge=1)
     val_size: int = bound(128, ge=1)
-    seed: int = 0
+    seed: int = bound(0, ge=0, le=SEED_MAX, why="seeds are 64-bit: 0..2**63 - 1")
     val_kernel: int = bound(7, ge=1, why="the trimap dilation in pixels")
     format: Literal["composition1k"] = "composition1k"
     root: str | None = None
@@ -36,7 +37,8 @@ class DatasetConfig:
     test_merged: str = DEFAULT_LAYOUT["test_merged"]
     test_alpha: str = DEFAULT_LAYOUT["test_alpha"]
     test_trimap: str = DEFAULT_LAYOUT["test_trimap"]
-    bg_per_fg: int = bound(1, ge=1)
+    bg_per_fg: int = bound(1, ge=1, le=1000, why="backgrounds per foreground; Deep Image "
+                           "Matting's Composition-1k uses 100")
     max_train: int | None = bound(None, ge=1, why=ALL_SAMPLES)
     max_val: int | None = bound(None, ge=1, why=ALL_SAMPLES)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from upbench.tasks.paths import ALL_SAMPLES, check_dataset_section
+from upbench.utils.numbers import SEED_MAX
 from upbench.utils.schema import ConfigError, bound
 
 FORMATS = ("generic", "voc", "ade20k", "cityscapes")
@@ -26,7 +27,7 @@ class DatasetConfig:
     num_classes: int = bound(8, ge=2, le=254, why="255 is the ignore label")
     train_size: int = bound(256, ge=1)
     val_size: int = bound(64, ge=1)
-    seed: int = 0
+    seed: int = bound(0, ge=0, le=SEED_MAX, why="seeds are 64-bit: 0..2**63 - 1")
     max_things: int = bound(4, ge=0)
     small_objects: int = bound(4, ge=0)
     format: Literal["generic", "voc", "ade20k", "cityscapes"] = "generic"

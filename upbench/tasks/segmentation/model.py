@@ -24,7 +24,8 @@ stride ``s`` (P5 or P4), ``guide = P2`` (the stride-4 decoder feature; NRD's gui
 returns the logits at scale ``s``; the top-down slots stay bilinear. A decoder with
 ``fused_input`` (DUpsampling, §3.3 / Fig. 2) instead gets ``x = fuse(concat(P_s,
 downsample(P_i) for the finer levels))``: every finer level bilinearly downsampled to stride
-``s``, concatenated and fused by a 3×3 conv-BN-ReLU (slot ``fuse``, counted with the decoder). A
+``s``, concatenated and fused by a 3×3 conv-BN-ReLU to the decoder's ``fused_channels`` (slot
+``fuse``, counted with the decoder; DUpsampling: max(D, C̃), as its F has C̃ channels). A
 label-space decoder at stride 32 that is neither ``guided``, ``needs_pyramid`` nor
 ``fused_input`` gets ``guide = pyramid = None`` and the top-down path is not computed at all.
 
@@ -120,8 +121,9 @@ class SegBaseline(SegHost):
                                          LEVEL_OF_STRIDE)
             self.decode_level = LEVEL_OF_STRIDE[stride]
             n_fused = len(widths) - self.decode_level
-            self.fuse = conv_bn(n_fused * d, d, 3) if cls.fused_input else None
-            self.final_up = make_upsampler(upsampler, d, stride, hparams, impl, num_classes,
+            fused = cls.fused_channels(d, hparams) if cls.fused_input else d
+            self.fuse = conv_bn(n_fused * d, fused, 3) if cls.fused_input else None
+            self.final_up = make_upsampler(upsampler, fused, stride, hparams, impl, num_classes,
                                            guide_channels=d)
             self.slots = ["fuse", "final_up"] if self.fuse is not None else ["final_up"]
 
