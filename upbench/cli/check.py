@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.utils.numbers import Number
 
 
 def _fail_input(msg: str, as_json: bool) -> None:
@@ -32,10 +33,13 @@ def _fail_input(msg: str, as_json: bool) -> None:
               help="Rewrite the baseline from these results and say what changed.")
 @click.option("--reference", default=None,
               help="Reference upsampler of a new baseline (default: the old one's, or bilinear).")
-@click.option("--factor", type=float, default=None,
-              help="Speed regression factor (default: the baseline's, 1.25).")
-@click.option("--alpha", type=float, default=None,
-              help="Significance level of the Mann–Whitney U test (default: the baseline's).")
+@click.option("--factor", type=Number(integral=False, ge=1.0, why="a slowdown factor: 1 flags any "
+                                      "slowdown, 1.25 the default"), default=None,
+              help="Speed regression factor, >= 1 (default: the baseline's, 1.25).")
+@click.option("--alpha", type=Number(integral=False, gt=0.0, lt=1.0,
+                                     why="a significance level, e.g. 0.01"), default=None,
+              help="Significance level of the Mann–Whitney U test, in (0, 1) (default: the "
+                   "baseline's).")
 @click.option("--force", is_flag=True,
               help="With --update: rewrite the baseline even if it drops cells or changes suite.")
 @click.option("--speed", "speed_mode", type=click.Choice(["same-machine", "always", "never"]),
