@@ -43,13 +43,16 @@ QUICK_OUT ?= results/quick
 # one quick suite per task: suites/quick.yaml (segmentation) and suites/<task>-quick.yaml
 QUICK_SUITES ?= suites/quick.yaml $(filter-out suites/quick.yaml,$(sort $(wildcard suites/*-quick.yaml)))
 
-# every quick suite runs even if a cell of another failed; the exit code says whether any did
+# the quick suites run as one invocation, so their cells share one pool of workers (as many cells
+# at once as cores / threads per cell; latency and memory are still measured alone), each into
+# $(QUICK_OUT)/<suite name>; every cell runs even if another failed, the exit code says whether
+# any did. QUICK_JOBS=N sets the cells at once.
+QUICK_JOBS ?=
 quick: build
 	$(VENV)/bin/upbench ops check
-	@status=0; for s in $(QUICK_SUITES); do \
-		$(VENV)/bin/upbench run $$s --out $(QUICK_OUT)/$$(basename $$s .yaml) || status=$$?; \
-		[ $$status -eq 130 ] && exit 130; \
-	done; \
+	@status=0; $(VENV)/bin/upbench run $(QUICK_SUITES) --out $(QUICK_OUT) \
+		$(if $(QUICK_JOBS),--jobs $(QUICK_JOBS)) || status=$$?; \
+	[ $$status -eq 130 ] && exit 130; \
 	$(VENV)/bin/upbench compare $(QUICK_OUT) --format markdown; exit $$status
 
 test: build

@@ -5,7 +5,8 @@ Three top-level folders of the repository ship inside the wheel under other name
 
 * ``ops_cuda/`` → ``upbench/_ops_cuda`` (one data package per operator folder): the native
   sources, JIT-built on first use (docs/architecture.md);
-* ``suites/`` → ``upbench/_suites``: the stored suites, run by name (``upbench run quick``);
+* ``suites/`` → ``upbench/_suites``: the stored suites, run by name (``upbench run quick``),
+  with the paper recipes of ``suites/paper/`` (``upbench run paper/segformer-b1-ade20k``);
 * ``results/baselines/`` → ``upbench/_baselines``: the stored CI baselines, found by suite name
   (``upbench check DIR``).
 
@@ -31,7 +32,7 @@ setup(
               "upbench._baselines"],
     package_dir={"upbench._ops_cuda": "ops_cuda", "upbench._suites": "suites",
                  "upbench._baselines": "results/baselines"},
-    package_data={**{p: SOURCES for p in native}, "upbench._suites": ["*.yaml"],
+    package_data={**{p: SOURCES for p in native}, "upbench._suites": ["*.yaml", "paper/*.yaml"],
                   "upbench._baselines": ["*.json"], "upbench": ["py.typed", "noise_floors/*.json"],
                   "upbench.papers": ["*.yaml"]},
 )

@@ -37,3 +37,18 @@ def kernel_mode(request, native):
     """Parametrise a test over both CPU kernel modes."""
     with cpu_kernel_mode(request.param):
         yield request.param
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _serial_cli_runs():
+    """``upbench run`` invoked in-process by the tests runs its cells in this process (one at a
+    time), so their monkeypatches apply; the parallel executor is tested with explicit jobs."""
+    import os
+
+    old = os.environ.get("UPBENCH_JOBS")
+    os.environ["UPBENCH_JOBS"] = "1"
+    yield
+    if old is None:
+        os.environ.pop("UPBENCH_JOBS", None)
+    else:
+        os.environ["UPBENCH_JOBS"] = old

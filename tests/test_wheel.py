@@ -89,6 +89,8 @@ def test_suite_list_shows_the_stored_suites(installed):
     assert suites["smoke"]["cells"] == 2 and suites["smoke"]["task"] == "segmentation"
     assert suites["ci"]["ci_baseline"] is not None
     assert all(s["error"] is None for s in suites.values())
+    paper = suites["paper/segformer-b1-ade20k"]  # the recipes of suites/paper/ ship too
+    assert paper["cells"] == 5 and paper["data"].startswith("not here")
 
 
 def test_ops_check_builds_and_checks_an_op(installed):

@@ -50,13 +50,22 @@ def baselines_dir() -> Path | None:
     return _checkout_dir("results", "baselines") or _packaged_dir("_baselines")
 
 
+def suite_name(path: Path, folder: Path) -> str:
+    """A stored suite's name: its path under the suites folder without the suffix, with ``/``
+    (``quick``, ``paper/segformer-b1-ade20k``)."""
+    return path.relative_to(folder).with_suffix("").as_posix()
+
+
 def suite_files() -> dict[str, Path]:
-    """Every stored suite file by name (the file name without ``.yaml``), sorted by name."""
+    """Every stored suite file by name, sorted by name: the files of the suites folder
+    (``quick``) and of its subfolders (``paper/segformer-b1-ade20k``: the paper recipes)."""
     folder = suites_dir()
     if folder is None:
         return {}
-    files = [p for p in folder.iterdir() if p.suffix in SUITE_SUFFIXES and p.is_file()]
-    return {p.stem: p for p in sorted(files, key=lambda p: p.stem)}
+    files = [p for p in folder.rglob("*") if p.suffix in SUITE_SUFFIXES and p.is_file()
+             and not any(part.startswith((".", "_")) for part in p.relative_to(folder).parts)]
+    named = {suite_name(p, folder): p for p in files}
+    return {k: named[k] for k in sorted(named)}
 
 
 def baseline_files() -> dict[str, Path]:
@@ -76,7 +85,8 @@ def looks_like_path(arg: str) -> bool:
 
 def resolve_suite(arg: str) -> Path:
     """The suite file a SUITE argument means: an existing file as given, else the stored suite
-    of that name (``quick`` → ``suites/quick.yaml``).
+    of that name (``quick`` → ``suites/quick.yaml``, ``paper/bts-r50-nyu`` →
+    ``suites/paper/bts-r50-nyu.yaml``).
 
     Raises:
         ConfigError: a bare name that is neither a file here nor a stored suite (the message
@@ -87,11 +97,15 @@ def resolve_suite(arg: str) -> Path:
     from upbench.utils.suggest import closest
 
     path = Path(arg)
-    if path.is_file() or looks_like_path(arg):
+    if path.is_file():
         return path
     stored = suite_files()
-    if arg in stored:
-        return stored[arg]
+    name = arg[: -len(suf)] if (suf := next((x for x in SUITE_SUFFIXES if arg.endswith(x)),
+                                            None)) else arg
+    if name in stored and not path.is_absolute():  # paper/segformer-b1-ade20k[.yaml]
+        return stored[name]
+    if looks_like_path(arg):
+        return path
     raise ConfigError(arg, "", "no such suite file here, and no stored suite of that name "
                       f"(stored: {', '.join(stored) or 'none found'}; `upbench suite list` "
                       "shows them)", closest(arg, stored))

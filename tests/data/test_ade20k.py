@@ -6,31 +6,11 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import yaml
-from PIL import Image
 
 from tests.cli.helpers import invoke
+from tests.data.layouts import make_ade20k
 from upbench.data import FolderSegmentation
-
-
-def make_ade20k(root, n_train=4, n_val=2, h=40, w=56):
-    """ADEChallengeData2016 with ``n_train`` / ``n_val`` JPEG + grey PNG pairs (values 0..150)."""
-    ade = root / "ADEChallengeData2016"
-    rng = np.random.default_rng(0)
-    for split, prefix, n in (("training", "ADE_train", n_train), ("validation", "ADE_val", n_val)):
-        (ade / "images" / split).mkdir(parents=True)
-        (ade / "annotations" / split).mkdir(parents=True)
-        for i in range(1, n + 1):
-            name = f"{prefix}_{i:08d}"
-            lab = np.zeros((h, w), np.uint8)  # 0: 'other', ignored
-            lab[: h // 2, : w // 2] = 1 + (i % 150)
-            lab[h // 2:, w // 2:] = 150  # the last class
-            lab[: h // 2, w // 2:] = 17
-            img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
-            Image.fromarray(img).save(ade / "images" / split / f"{name}.jpg", quality=90)
-            Image.fromarray(lab, mode="L").save(ade / "annotations" / split / f"{name}.png")
-    return ade
 
 
 def test_labels_are_reduced_and_ignored(tmp_path):

@@ -50,7 +50,7 @@ def _train_and_eval(suite, entry):
     task = suite.task_def
     try:
         model = task.build_model(suite, entry.name, entry.hparams, entry.placement, 0,
-                                 entry.decode_stride)
+                                 **entry.host)
     except Unhostable:
         return None
     tr, va = task.splits(suite)

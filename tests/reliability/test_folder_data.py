@@ -137,28 +137,30 @@ def test_grey_label_saved_as_rgb_is_fine(tmp_path):
 
 
 def test_depth_corrupt_and_mismatched_files_are_named(tmp_path):
-    from tests.tasks.depth.test_depth_task import SUITE, _nyu
+    from tests.data.layouts import make_nyu
+    from tests.tasks.depth.test_depth_task import NYU_DS, SUITE
     from upbench.tasks.depth import TASK
 
-    root = _nyu(tmp_path / "nyu")
+    root = make_nyu(tmp_path / "nyu")
     p = tmp_path / "s.yaml"
-    p.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: nyu, root: nyu, "
-                               "train_list: train.txt, val_list: val.txt}"))
+    p.write_text(SUITE.replace("{DATASET}", NYU_DS))
     suite = load_suite(p)
     TASK.check_data(suite, str(p))
-    _truncate(root / "rgb" / "2.jpg", keep=200)
-    with pytest.raises(ConfigError, match=r"2\.jpg: cannot read the image"):
+    img = root / "sync" / "scene_0000" / "rgb_00002.jpg"
+    _truncate(img, keep=200)
+    with pytest.raises(ConfigError, match=r"rgb_00002\.jpg: cannot read the image"):
         TASK.check_data(suite, str(p))
-    rgb(root / "rgb" / "2.jpg", h=30, w=64)
-    with pytest.raises(ConfigError, match=r"sizes differ: .*2\.jpg is 64×30"):
+    rgb(img, h=30, w=64)
+    with pytest.raises(ConfigError, match=r"sizes differ: .*rgb_00002\.jpg is 64×30"):
         TASK.check_data(suite, str(p))
 
 
 def test_detection_corrupt_image_is_named(tmp_path):
-    from tests.tasks.detection.test_detection_task import COCO_DS, _coco, _suite
+    from tests.data.layouts import make_coco
+    from tests.tasks.detection.test_detection_task import COCO_DS, _suite
     from upbench.tasks.detection import TASK
 
-    root = _coco(tmp_path / "coco")
+    root = make_coco(tmp_path / "coco")
     suite, p = _suite(tmp_path, COCO_DS)
     TASK.check_data(suite, str(p))
     (root / "val2017" / "1.jpg").write_bytes(b"garbage")
@@ -167,10 +169,11 @@ def test_detection_corrupt_image_is_named(tmp_path):
 
 
 def test_matting_size_mismatch_and_corrupt_files_are_named(tmp_path):
-    from tests.tasks.matting.test_matting_task import SUITE, _adobe
+    from tests.data.layouts import make_composition1k
+    from tests.tasks.matting.test_matting_task import SUITE
     from upbench.tasks.matting import TASK
 
-    root = _adobe(tmp_path / "adobe")
+    root = make_composition1k(tmp_path / "adobe")
     p = tmp_path / "s.yaml"
     p.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: composition1k, root: adobe}"))
     suite = load_suite(p)
@@ -178,7 +181,7 @@ def test_matting_size_mismatch_and_corrupt_files_are_named(tmp_path):
     Image.fromarray(np.zeros((20, 50), np.uint8)).save(root / "train/alpha/o1.png")
     with pytest.raises(ConfigError, match=r"sizes differ: .*o1\.png is 50×40 but .*o1\.png is 50×20"):
         TASK.check_data(suite, str(p))
-    _adobe(tmp_path / "adobe2")
+    make_composition1k(tmp_path / "adobe2")
     p.write_text(p.read_text().replace("root: adobe", "root: adobe2"))
     suite = load_suite(p)
     (tmp_path / "adobe2" / "test/trimaps/t0.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 import pytest
 
@@ -184,11 +183,18 @@ def test_second_run_on_the_same_out_exits_2_naming_the_pid(suite, tmp_path, no_t
 def test_wait_queues_behind_the_first_run(tmp_path):
     out = tmp_path / "out"
     first = RunLock(out)
-    waited = []
-    t0 = time.monotonic()
-    threading.Timer(0.5, first.release).start()
+    waited, events = [], []
+
+    def release_first():
+        events.append("first released")
+        first.release()
+
+    threading.Timer(0.5, release_first).start()
     second = RunLock(out, wait=True, on_wait=waited.append)
-    assert time.monotonic() - t0 >= 0.4 and waited and f"pid {os.getpid()}" in waited[0]
+    events.append("second acquired")
+    # it blocked (said whom it waits for) and got the lock only after the first let go
+    assert events == ["first released", "second acquired"]
+    assert waited and f"pid {os.getpid()}" in waited[0]
     second.release()
 
 

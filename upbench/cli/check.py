@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.utils.numbers import Number
 
 
 def _fail_input(msg: str, as_json: bool) -> None:
@@ -32,19 +33,30 @@ def _fail_input(msg: str, as_json: bool) -> None:
               help="Rewrite the baseline from these results and say what changed.")
 @click.option("--reference", default=None,
               help="Reference upsampler of a new baseline (default: the old one's, or bilinear).")
-@click.option("--factor", type=float, default=None,
-              help="Speed regression factor (default: the baseline's, 1.25).")
-@click.option("--alpha", type=float, default=None,
-              help="Significance level of the Mann–Whitney U test (default: the baseline's).")
+@click.option("--factor", type=Number(integral=False, ge=1.0, why="a slowdown factor: 1 flags any "
+                                      "slowdown, 1.25 the default"), default=None,
+              help="Speed regression factor, >= 1 (default: the baseline's, 1.25).")
+@click.option("--alpha", type=Number(integral=False, gt=0.0, lt=1.0,
+                                     why="a significance level, e.g. 0.01"), default=None,
+              help="Significance level of the Mann–Whitney U test, in (0, 1) (default: the "
+                   "baseline's).")
 @click.option("--force", is_flag=True,
               help="With --update: rewrite the baseline even if it drops cells or changes suite.")
+@click.option("--speed", "speed_mode", type=click.Choice(["same-machine", "always", "never"]),
+              default="same-machine", show_default=True,
+              help="When to judge speed: only against a baseline measured on the same kind of "
+                   "machine (CPU model, ISA, threads, GPU), always, or never.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check_cmd(results, baseline_path, update, reference, factor, alpha, force, as_json) -> None:
+def check_cmd(results, baseline_path, update, reference, factor, alpha, force, speed_mode,
+              as_json) -> None:
     """Compare RESULTS (result directories or files) with a stored baseline.
 
-    FLOPs and params must match exactly, accuracy must stay within the baseline's tolerance, and
-    the latency ratio against the reference upsampler (interleaved in the same run) regresses only
-    when it exceeds the factor and a Mann–Whitney U test finds the change significant.
+    FLOPs and params must match exactly and accuracy must stay within the baseline's tolerance,
+    on any machine. Speed is judged only against a baseline from the same kind of machine
+    (otherwise a line says it was not compared, and why): the latency ratio against the
+    reference upsampler (interleaved in the same run) regresses when it exceeds the factor and a
+    Mann–Whitney U test finds it significantly above factor × the baseline's. --update records
+    the machine in the baseline.
     """
     from upbench.engine.outdir import OutputError, prepare_file
     from upbench.engine.results import scan_results, write_atomic
@@ -97,12 +109,14 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, force, a
                     console.print(f"  {ln}", highlight=False)
             return
         baseline = load_baseline(baseline_path)
-        rows, code = check_results(records, baseline, factor, alpha)
+        rows, code = check_results(records, baseline, factor, alpha, speed_mode)
+        speed_note = speed_line(records, baseline, speed_mode)
     except BaselineError as e:
         _fail_input(str(e), as_json)
     envs = sorted({r.env for r in rows if r.env})
     if as_json:
-        print_json({"exit_code": code, "environment": envs, "rows": [r.as_dict() for r in rows]})
+        print_json({"exit_code": code, "environment": envs, "speed": speed_note,
+                    "rows": [r.as_dict() for r in rows]})
     else:
         print_table(f"upbench check against {baseline_path}",
                     ["cell", "quantity", "baseline", "value", "tolerance", "env", "verdict",
@@ -114,7 +128,29 @@ def check_cmd(results, baseline_path, update, reference, factor, alpha, force, a
         console.print(f"{len(rows)} checked, {n_bad} regression(s)")
         for line in environment_notes(records, baseline, envs):
             console.print(line, highlight=False)
+        console.print(speed_note["line"], highlight=False)
     sys.exit(code)
+
+
+def speed_line(records, baseline, mode: str) -> dict:
+    """Whether speed was compared and why: ``{"compared", "reason", "line"}``."""
+    from upbench.engine.results import newest_per_cell
+    from upbench.gate.check import speed_comparison
+
+    latest, _ = newest_per_cell([r for r in records if r.get("suite") == baseline.suite])
+    same, reason = speed_comparison(list(latest.values()), baseline)
+    if mode == "never":
+        compared, line = False, "speed not compared: --speed never"
+    elif same:
+        compared, line = True, f"speed compared ({reason})"
+    elif mode == "always":
+        compared, line = True, (f"speed compared although the machines differ (--speed always):"
+                                f" {reason}")
+    else:
+        compared, line = False, (f"speed not compared: the baseline was measured on another "
+                                 f"kind of machine ({reason}); accuracy and FLOPs were checked. "
+                                 "Compare anyway with --speed always")
+    return {"compared": compared, "same_machine": same, "reason": reason, "line": line}
 
 
 def find_baseline(given: str | None, records: list[dict], as_json: bool) -> str:

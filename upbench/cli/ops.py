@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import asdict
 from typing import Any
@@ -119,8 +120,23 @@ def list_cmd(as_json: bool) -> None:
     console.print(f"library: {lib}")
 
 
+ARCH = re.compile(r"^\d+\.\d+[af]?(\+PTX)?$")
+
+
+def parse_archs(ctx: click.Context | None, param: click.Parameter | None, value: str) -> str:
+    """``--archs`` in TORCH_CUDA_ARCH_LIST syntax (``8.0;9.0``, ``8.6+PTX``, ``9.0a``), checked
+    before any compiler runs: a bad entry is a usage error naming it."""
+    entries = [a for a in re.split(r"[;\s]+", value.strip()) if a]
+    bad = [a for a in entries if not ARCH.match(a)]
+    if not entries or bad:
+        raise click.BadParameter(f"{', '.join(map(repr, bad)) or 'nothing'} is not a CUDA arch: "
+                                 "give compute capabilities as TORCH_CUDA_ARCH_LIST does, e.g. "
+                                 "\"8.0;9.0\" or \"8.6+PTX\"")
+    return ";".join(entries)
+
+
 @ops_group.command("cuda-check")
-@click.option("--archs", default="8.0;9.0", show_default=True,
+@click.option("--archs", default="8.0;9.0", show_default=True, callback=parse_archs,
               help="CUDA archs (TORCH_CUDA_ARCH_LIST syntax).")
 @click.option("--verbose", is_flag=True, help="Show the compiler output.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -23,42 +26,57 @@ from upbench.engine.runner import Reporter
 
 
 class RichReporter(Reporter):
-    """Two progress bars on stderr: cells of the suite, iterations of the current cell."""
+    """Progress bars on stderr: one per suite (its cells), one per cell in flight (its
+    iterations and phase)."""
 
     def __init__(self, progress: Progress) -> None:
         self.p = progress
-        self.suite_task: Any = None  # rich TaskIDs once the suite / a cell starts
-        self.cell_task: Any = None
-        self.rates = ""
+        self.suite_tasks: dict[str, Any] = {}
+        self.cell_tasks: dict[tuple[str, str], Any] = {}
+        self.rates: dict[tuple[str, str], str] = {}  # per cell in flight: lr, it/s, img/s
+
+    @staticmethod
+    def _key(cell) -> tuple[str, str]:
+        return cell.suite, cell.hash
 
     def suite_start(self, suite, cells, todo) -> None:
         skipped = len(cells) - len(todo)
         if skipped:
-            err_console.print(f"skipping {skipped} finished cell(s) (results already in the "
-                              "output directory)")
-        self.suite_task = self.p.add_task(escape(f"suite {suite.name}"), total=len(todo), loss="")
+            err_console.print(f"{suite.name}: skipping {skipped} finished cell(s) (results "
+                              "already in the output directory)", highlight=False)
+        self.suite_tasks[suite.name] = self.p.add_task(escape(f"suite {suite.name}"),
+                                                       total=len(todo), loss="")
 
     def cell_start(self, cell, index, total) -> None:
-        self.rates = ""
-        if self.cell_task is not None:
-            self.p.remove_task(self.cell_task)
-        self.cell_task = self.p.add_task(escape(f"{cell.label} seed {cell.seed}"),
-                                         total=cell.config["train"]["iterations"], loss="")
+        self.cell_tasks[self._key(cell)] = self.p.add_task(
+            escape(f"  {cell.label} seed {cell.seed}"), total=cell.config["train"]["iterations"],
+            loss="")
 
     def phase(self, cell, name) -> None:
-        self.p.update(self.cell_task, description=escape(f"{cell.label} seed {cell.seed} [{name}]"))
+        task = self.cell_tasks.get(self._key(cell))
+        if task is not None:
+            self.p.update(task, description=escape(f"  {cell.label} seed {cell.seed} [{name}]"))
 
     def iteration(self, cell, it, total, loss) -> None:
-        self.p.update(self.cell_task, completed=it, loss=f"loss {loss:.4f}{self.rates}")
+        task = self.cell_tasks.get(self._key(cell))
+        if task is not None:
+            rates = self.rates.get(self._key(cell), "")
+            self.p.update(task, completed=it, loss=f"loss {loss:.4f}{rates}")
 
     def progress(self, cell, entry) -> None:
-        self.rates = progress_text(entry)
-        if entry.get("iteration") and self.cell_task is not None:
-            self.p.update(self.cell_task, completed=entry["iteration"],
-                          loss=f"loss {entry['loss']:.4f}{self.rates}")
+        self.rates[self._key(cell)] = rates = progress_text(entry)
+        task = self.cell_tasks.get(self._key(cell))
+        if entry.get("iteration") and task is not None:
+            self.p.update(task, completed=entry["iteration"],
+                          loss=f"loss {entry['loss']:.4f}{rates}")
 
     def cell_end(self, cell, result) -> None:
-        self.p.advance(self.suite_task)
+        task = self.cell_tasks.pop(self._key(cell), None)
+        self.rates.pop(self._key(cell), None)
+        if task is not None:
+            self.p.remove_task(task)
+        if cell.suite in self.suite_tasks:
+            self.p.advance(self.suite_tasks[cell.suite])
         status = result["status"]
         color = {"ok": "green", "failed": "red"}.get(status, "yellow")
         extra = ""
@@ -66,8 +84,9 @@ class RichReporter(Reporter):
             extra = f"{metric_summary(result)}  ({result['wall_time_s']:.0f} s)"
         elif result.get("error"):
             extra = result["error"].splitlines()[0][:160]
-        self.p.console.print(styled(f"{status:6}", color, f" {cell.label} seed {cell.seed}  "
-                                    f"{extra}"), highlight=False)
+        where = f"{cell.suite}: " if len(self.suite_tasks) > 1 else ""
+        self.p.console.print(styled(f"{status:6}", color, f" {where}{cell.label} seed "
+                                    f"{cell.seed}  {extra}"), highlight=False)
 
 
 def progress_text(entry: dict[str, Any]) -> str:
@@ -125,10 +144,88 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
     return conf
 
 
+@dataclass
+class _Planned:
+    """One suite of the invocation, validated: its cells, executor section and results dir."""
+
+    suite: Any
+    cells: list
+    exconf: Any
+    out: str
+    memory: dict[str, Any]
+
+
+def plan_suites(suite_files: tuple[str, ...], out_dir: str | None, seeds, sets, only,
+                executor_kind, address, cpus_per_cell, gpus_per_cell) -> list[_Planned]:
+    """Load, expand and preflight every suite; their results directories (exit 2 on any
+    problem, before any work)."""
+    from upbench.catalog import resolve_suite
+    from upbench.engine import ConfigError, expand, load_suite
+    from upbench.engine.preflight import check_checkpoints, preflight
+
+    planned = []
+    for f in suite_files:
+        try:
+            suite = load_suite(resolve_suite(f), sets, parse_seeds(seeds))
+            cells = expand(suite, only)
+            exconf = executor_config(suite, executor_kind, address, cpus_per_cell,
+                                     gpus_per_cell)
+            report = preflight(suite, cells, executor=exconf.kind)  # data, entries, memory
+        except ConfigError as e:
+            err_console.print(styled("invalid suite", "red", f" {e}"))
+            sys.exit(2)
+        if len(suite_files) == 1:
+            out = out_dir or f"results/{suite.name}"
+        else:
+            out = str(Path(out_dir or "results") / suite.name)
+        try:
+            resumes = check_checkpoints(cells, out)  # a checkpoint of another config: before work
+        except ConfigError as e:
+            err_console.print(styled("invalid suite", "red", f" {e}"))
+            sys.exit(2)
+        for name, it in resumes.items():
+            err_console.print(f"{name}: resuming from its checkpoint at iteration {it}",
+                              highlight=False)
+        planned.append(_Planned(suite, cells, exconf, out, report.memory))
+    names = [p.suite.name for p in planned]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        err_console.print(styled("invalid suites", "red", f" several suites are named {dup[0]!r}"
+                                 " and would share a results directory; rename one (name:) or "
+                                 "run them separately with --out"))
+        sys.exit(2)
+    kinds = sorted({p.exconf.kind for p in planned})
+    if len(kinds) > 1:
+        err_console.print(styled("invalid suites", "red", f" the suites ask for different "
+                                 f"executors ({', '.join(kinds)}); choose one with --executor"))
+        sys.exit(2)
+    return planned
+
+
+def resolve_jobs(planned: list[_Planned], jobs: int | None) -> tuple[int, str]:
+    """Cells at once for a local run, and why: ``--jobs``, else the suites' ``executor.jobs``,
+    else the cores divided by the threads per cell — capped so that that many cells fit in
+    memory by the preflight estimate."""
+    from upbench.engine.executors import default_jobs
+
+    if jobs is not None:
+        return jobs, "--jobs"
+    asked = [p.exconf.jobs for p in planned if p.exconf.jobs]
+    if asked:
+        return min(asked), "executor.jobs"
+    n = default_jobs([p.suite.threads for p in planned])
+    fits = min((p.memory["limit_bytes"] // max(1, p.memory["estimate_bytes"])
+                for p in planned if p.memory.get("estimate_bytes")), default=n)
+    if fits < n:
+        return max(1, int(fits)), "cells that fit in memory"
+    return n, "cores / threads per cell"
+
+
 @click.command("run")
-@click.argument("suite_file", metavar="SUITE", type=click.Path())
+@click.argument("suite_files", metavar="SUITE...", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", default=None, type=click.Path(file_okay=False),
-              help="Results directory (default: results/<suite name>).")
+              help="Results directory (default: results/<suite name>). With several suites, "
+                   "each gets OUT/<suite name> (default results/<suite name>).")
 @click.option("--seeds", default=None,
               help="Seeds replacing the suite's: comma-separated and/or ranges (0-4).")
 @click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
@@ -139,8 +236,12 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
 @click.option("--wait", is_flag=True,
               help="If another run holds the output directory, wait for it instead of exiting.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None, envvar="UPBENCH_JOBS",
+              help="Cells at once on this machine (local executor; env UPBENCH_JOBS). Default: "
+                   "the suite's executor.jobs, else the cores divided by the threads per cell. "
+                   "Latency and memory are always measured with the machine to one cell.")
 @click.option("--executor", "executor_kind", type=Choice(["local", "ray"]), default=None,
-              help="Where cells run: local (this process, default) or ray (a Ray task per cell; "
+              help="Where cells run: local (this machine, default) or ray (a Ray task per cell; "
                    "needs pip install 'upbench[ray]'). Overrides the suite's executor.kind.")
 @click.option("--address", default=None, metavar="ADDR",
               help="Ray cluster to join (default RAY_ADDRESS, else a local Ray instance).")
@@ -148,82 +249,98 @@ def executor_config(suite, kind: str | None, address: str | None, cpus: int | No
               help="CPUs each Ray task asks for (default the suite's threads, else 1).")
 @click.option("--gpus-per-cell", type=click.FloatRange(min=0), default=None,
               help="GPUs each Ray task asks for (default 1 for a cuda suite, else 0).")
-def run_cmd(suite_file: str, out_dir: str | None, seeds: str | None, sets: tuple[str, ...],
-            only: tuple[str, ...], force: bool, rerun_failed: bool, wait: bool,
-            as_json: bool, executor_kind: str | None, address: str | None,
-            cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
-    """Run every cell (upsampler × seed) of SUITE (a suite file, or the name of a stored suite:
-    `upbench suite list`); one JSON per finished cell, in ./results/<suite name> unless --out.
+def run_cmd(suite_files: tuple[str, ...], out_dir: str | None, seeds: str | None,
+            sets: tuple[str, ...], only: tuple[str, ...], force: bool, rerun_failed: bool,
+            wait: bool, as_json: bool, jobs: int | None, executor_kind: str | None,
+            address: str | None, cpus_per_cell: int | None, gpus_per_cell: float | None) -> None:
+    """Run every cell (upsampler × seed) of each SUITE (a suite file, or the name of a stored
+    suite: `upbench suite list`); one JSON per finished cell, in ./results/<suite name> unless
+    --out.
 
-    Exit code: 0 all cells ok (or n/a), 1 some cell of the suite failed (in this run or stored
-    in the output directory from an earlier one), 2 invalid suite, unusable output directory
-    (unwritable, or in use by another run) or executor unavailable, 130 interrupted.
+    Several suites run as one invocation: their cells share the worker pool, and each suite's
+    results go to its own directory (OUT/<suite name>).
+
+    Exit code: 0 all cells ok (or n/a), 1 some cell failed (in this run or stored in the output
+    directory from an earlier one), 2 invalid suite, unusable output directory (unwritable, or
+    in use by another run) or executor unavailable, 130 interrupted.
     """
-    from upbench.catalog import resolve_suite
-    from upbench.engine import ConfigError, expand, load_suite
-    from upbench.engine.executors import make_executor
+    from upbench.engine.executors import Executor, LocalExecutor, make_executor
     from upbench.engine.executors.ray import ExecutorUnavailable
-    from upbench.engine.preflight import check_checkpoints, preflight
-    from upbench.engine.runner import run_suite
+    from upbench.engine.runner import SuiteRun, run_suites
 
-    try:
-        suite = load_suite(resolve_suite(suite_file), sets, parse_seeds(seeds))
-        cells = expand(suite, only)
-        exconf = executor_config(suite, executor_kind, address, cpus_per_cell, gpus_per_cell)
-        preflight(suite, cells, executor=exconf.kind)  # dataset, every entry on a probe, memory
-    except ConfigError as e:
-        err_console.print(styled("invalid suite", "red", f" {e}"))
+    planned = plan_suites(suite_files, out_dir, seeds, sets, only, executor_kind, address,
+                          cpus_per_cell, gpus_per_cell)
+    exconf = planned[0].exconf
+    from_cli = (click.get_current_context().get_parameter_source("jobs")
+                == click.core.ParameterSource.COMMANDLINE)
+    if jobs is not None and exconf.kind != "local" and from_cli:
+        err_console.print(styled("invalid option", "red", " --jobs only applies to the local "
+                                 "executor (Ray schedules by --cpus-per-cell)"))
         sys.exit(2)
-    out = out_dir or f"results/{suite.name}"
-    try:
-        resumes = check_checkpoints(cells, out)  # a checkpoint of another config: before work
-    except ConfigError as e:
-        err_console.print(styled("invalid suite", "red", f" {e}"))
-        sys.exit(2)
-    for name, it in resumes.items():
-        err_console.print(f"{name}: resuming from its checkpoint at iteration {it}",
-                          highlight=False)
-    lock = open_output_dir(out, wait)
-    try:
-        executor = make_executor(exconf)
-        executor.connect()
-    except ExecutorUnavailable as e:
-        lock.release()
-        err_console.print(styled("executor unavailable", "red", f" {e}"))
-        sys.exit(2)
-    if exconf.kind != "local":
-        err_console.print(f"running on {executor.describe()}", highlight=False)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
-                        TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
-                        transient=False)
-    with lock, progress:
-        summary = run_suite(suite, cells, out, RichReporter(progress), force, rerun_failed,
-                            executor)
-    exit_code = stored_failures_exit_code(summary, cells, out)
-    if summary.interrupted:
-        err_console.print(styled("interrupted", "yellow", f": {len(summary.results)} finished "
-                                 f"cell(s) kept in {out}; rerun the same command to resume"))
+    locks: list[Any] = []
+    for p in planned:
+        locks.append(open_output_dir(p.out, wait, release_on_exit=locks))
+    with contextlib.ExitStack() as stack:
+        for lock in locks:
+            stack.enter_context(lock)
+        if exconf.kind == "local":
+            n, why = resolve_jobs(planned, jobs)
+            executor: Executor = LocalExecutor(jobs=n)
+            todo = sum(len(p.cells) for p in planned)
+            if n > 1 and todo > 1:
+                err_console.print(f"running {min(n, todo)} cells at once ({why}); latency and "
+                                  "memory measured with the machine to one cell",
+                                  highlight=False)
+        else:
+            try:
+                executor = make_executor(exconf)
+                executor.connect()
+            except ExecutorUnavailable as e:
+                err_console.print(styled("executor unavailable", "red", f" {e}"))
+                sys.exit(2)
+            err_console.print(f"running on {executor.describe()}", highlight=False)
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[loss]}"), TimeElapsedColumn(),
+                            TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+                            transient=False)
+        with progress:
+            summaries = run_suites([SuiteRun(p.suite, p.cells, Path(p.out)) for p in planned],
+                                   RichReporter(progress), force, rerun_failed, executor)
+    codes = [stored_failures_exit_code(s, p.cells, p.out) for p, s in zip(planned, summaries, strict=True)]
+    exit_code = 130 if 130 in codes else max(codes)
+    for p, s in zip(planned, summaries, strict=True):
+        if s.interrupted:
+            err_console.print(styled("interrupted", "yellow", f": {p.suite.name}: "
+                                     f"{len(s.results)} finished cell(s) kept in {p.out}; rerun "
+                                     "the same command to resume"))
     if as_json:
-        print_json({"suite": suite.name, "out": out, "wall_time_s": summary.wall_time_s,
-                    "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
-                    "exit_code": exit_code,
-                    "cells": [{k: r.get(k) for k in ("label", "seed", "hash", "status", "error",
-                                                     "metrics", "params", "flops", "latency",
-                                                     "impl", "wall_time_s")}
-                              for r in summary.results]})
+        docs = [suite_json(p, s, c) for p, s, c in zip(planned, summaries, codes, strict=True)]
+        print_json(docs[0] if len(docs) == 1 else {"suites": docs, "exit_code": exit_code})
     else:
-        cols, rows = summary_table(summary.results)
-        if not any(r[-1] for r in rows):
-            rows, cols = [r[:-1] for r in rows], cols[:-1]
-        print_table(f"{suite.name}: {len(summary.results)} cell(s) run, {len(summary.skipped)} "
-                    f"skipped, {len(summary.failed)} failed — {summary.wall_time_s:.0f} s → {out}",
-                    cols, rows)
+        for p, s in zip(planned, summaries, strict=True):
+            cols, rows = summary_table(s.results)
+            if not any(r[-1] for r in rows):
+                rows, cols = [r[:-1] for r in rows], cols[:-1]
+            print_table(f"{p.suite.name}: {len(s.results)} cell(s) run, {len(s.skipped)} "
+                        f"skipped, {len(s.failed)} failed — {s.wall_time_s:.0f} s → {p.out}",
+                        cols, rows)
     sys.exit(exit_code)
 
 
-def open_output_dir(out: str, wait: bool):
-    """Create, probe and lock the results directory before any work (exit 2 if unusable)."""
+def suite_json(p: _Planned, summary, exit_code: int) -> dict[str, Any]:
+    """The ``--json`` summary of one suite."""
+    return {"suite": p.suite.name, "out": p.out, "wall_time_s": summary.wall_time_s,
+            "interrupted": summary.interrupted, "skipped": [c.hash for c in summary.skipped],
+            "exit_code": exit_code,
+            "cells": [{k: r.get(k) for k in ("label", "seed", "hash", "status", "error",
+                                             "metrics", "params", "flops", "latency", "impl",
+                                             "wall_time_s")}
+                      for r in summary.results]}
+
+
+def open_output_dir(out: str, wait: bool, release_on_exit: list | None = None):
+    """Create, probe and lock the results directory before any work (exit 2 if unusable,
+    after releasing the locks in ``release_on_exit``)."""
     from upbench.engine.outdir import OutputError, RunLock
 
     def waiting(owner: str) -> None:
@@ -232,6 +349,8 @@ def open_output_dir(out: str, wait: bool):
     try:
         lock = RunLock(out, wait=wait, on_wait=waiting)
     except OutputError as e:
+        for other in release_on_exit or ():
+            other.release()
         err_console.print(styled("unusable output directory", "red", f" {e}"))
         sys.exit(2)
     if lock.removed:

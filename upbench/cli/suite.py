@@ -29,7 +29,7 @@ def parse_seeds(text: str | None) -> list[int] | None:
     except ValueError:
         raise click.BadParameter(f"expected comma-separated integers or ranges (0-4), got "
                                  f"{text!r}") from None
-    return list(dict.fromkeys(out))
+    return out  # a seed named twice is the suite's error (seeds are unique), not dropped
 
 
 @click.group("suite")
@@ -41,16 +41,26 @@ def suite_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def list_cmd(as_json: bool) -> None:
     """The suites that ship with upbench (run one by name: `upbench run NAME`): name, task,
-    baseline, cells, expected wall time on a 2-core CPU, stored CI baseline, description."""
+    baseline, cells, expected wall time on a 2-core CPU, stored CI baseline, description.
+    The paper recipes (`paper/...`) are listed too; where their dataset is not at the suite's
+    `dataset.root` they are marked `(needs data)`."""
     from upbench.catalog import baseline_files, suite_files, suites_dir
     from upbench.engine import ConfigError, expand, load_suite
 
     baselines = baseline_files()
     rows = []
     for name, path in suite_files().items():
-        row: dict[str, Any] = {"name": name, "file": str(path)}
+        row: dict[str, Any] = {"name": name, "file": str(path), "data": None}
         try:
-            suite = load_suite(path)
+            try:
+                suite = load_suite(path)
+            except ConfigError as e:
+                if e.key != "dataset.root":
+                    raise
+                # a recipe for data that is not on this machine (the paper suites): listed
+                # with its cells, which do not depend on where the data is
+                row["data"] = f"not here ({e.problem.split(';')[0]})"
+                suite = load_suite(path, ["dataset.kind=synthetic"])
             row |= {"task": suite.task, "baseline": suite.baseline, "cells": len(expand(suite)),
                     "seeds": len(suite.seeds), "expected_minutes": suite.expected_minutes,
                     "description": suite.description, "error": None}
@@ -71,8 +81,10 @@ def list_cmd(as_json: bool) -> None:
     cols = ["name", "task", "baseline", "cells", "expected", "CI baseline", "description"]
     body = [[r["name"], r["task"] or "—", r["baseline"] or "—", str(r["cells"]),
              expected_text(r["expected_minutes"]), "yes" if r["ci_baseline"] else "—",
-             r["description"] if not r["error"] else f"invalid: {r['error']}"] for r in rows]
+             description_text(r)] for r in rows]
     notes = [EXPECTED_NOTE]
+    if any(r["data"] for r in rows):
+        notes.append(DATA_NOTE)
     if table_width(cols, body) > console.width:  # narrow: the descriptions keep their room
         keep = [i for i, c in enumerate(cols) if c not in ("baseline", "CI baseline")]
         cols, body = [cols[i] for i in keep], [[row[i] for i in keep] for row in body]
@@ -83,6 +95,18 @@ def list_cmd(as_json: bool) -> None:
 
 EXPECTED_NOTE = ("expected: the whole suite's wall time on a 2-core CPU (one thread per cell); "
                  "--only / --seeds run parts")
+
+
+DATA_NOTE = ("needs data: a recipe for a dataset that is not at its dataset.root here; run it "
+             "with `--set dataset.root=PATH`")
+
+
+def description_text(row: dict[str, Any]) -> str:
+    """The description column of ``suite list``: the description, ``invalid: <error>``, or the
+    description marked ``(needs data)``."""
+    if row["error"]:
+        return f"invalid: {row['error']}"
+    return f"{row['description']} (needs data)" if row["data"] else row["description"]
 
 
 def expected_text(minutes: float | None) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from upbench.engine.exclusive import MachineShare, NoShare
 from upbench.engine.executors.base import Executor, run_in_order
 from upbench.engine.flops import count_flops, count_params
 from upbench.engine.profile import (
@@ -34,6 +35,7 @@ from upbench.engine.profile import (
 from upbench.engine.results import SCHEMA, finished_hashes, write_result
 from upbench.engine.suite import Cell, Suite
 from upbench.engine.train import Diverged, evaluate, train
+from upbench.measure.machine import machine
 from upbench.tasks import Unhostable
 from upbench.upsamplers.base import Upsampler
 
@@ -93,6 +95,58 @@ def _threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+class _Yielding(Reporter):
+    """A reporter that also yields the machine to a waiting measurement at every iteration and
+    phase change, and takes it exclusively around a measurement."""
+
+    def __init__(self, rep: Reporter, share: MachineShare | NoShare) -> None:
+        self.rep, self.share = rep, share
+
+    def phase(self, cell: Cell, name: str) -> None:
+        self.share.checkpoint()
+        self.rep.phase(cell, name)
+
+    def iteration(self, cell: Cell, it: int, total: int, loss: float) -> None:
+        self.share.checkpoint()
+        self.rep.iteration(cell, it, total, loss)
+
+    def progress(self, cell: Cell, entry: dict[str, Any]) -> None:
+        self.rep.progress(cell, entry)
+
+    @contextlib.contextmanager
+    def exclusive(self, cell: Cell, rec: dict[str, Any]) -> Iterator[None]:
+        """The machine to this cell alone for the body; a parallel run records the seconds
+        waited for it as ``exclusive_wait_s``."""
+        if isinstance(self.share, NoShare):
+            yield
+            return
+        self.rep.phase(cell, "waiting to profile alone")
+        t = time.perf_counter()
+        with self.share.exclusive():
+            rec["exclusive_wait_s"] = time.perf_counter() - t
+            yield
+
+
+def _profile(rep: _Yielding, cell: Cell, suite: Suite, task: Any, model: Any,
+             inputs: tuple[torch.Tensor, ...], device: torch.device, rec: dict[str, Any]) -> None:
+    """Latency (interleaved with the reference upsampler) and peak memory of the trained model,
+    with the machine to this cell alone."""
+    ref, ref_name = None, ""
+    if suite.profile.latency:
+        ref_name = suite.profile.speed_reference or task.reference
+        ref = task.build_model(suite, ref_name, {}, None, cell.seed).to(device)
+    with rep.exclusive(cell, rec):
+        if ref is not None:
+            rep.rep.phase(cell, "latency")
+            repeats = (suite.profile.speed_repeats if suite.profile.speed_reference
+                       else suite.profile.latency_repeats)
+            rec["latency"], rec["speed"] = measure_speed(
+                model, ref, ref_name, inputs, suite.profile.latency_warmup, repeats)
+        if suite.profile.memory:
+            rep.rep.phase(cell, "memory")
+            rec["memory"] = measure_peak_memory(model, inputs)
 
 
 def _impl_summary(upsampler_ops: tuple[str, ...], rec: dict[str, set[str]]) -> str:
@@ -157,28 +211,33 @@ def cell_training(cell: Cell, suite: Suite, device: torch.device, rank: int = 0,
     return model, record
 
 
-def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
+def run_cell(cell: Cell, reporter: Reporter | None = None,
+             share: MachineShare | NoShare | None = None) -> dict[str, Any]:
     """Train, evaluate and profile one cell; never raises except KeyboardInterrupt.
 
     Everything (suite settings, data, model, evaluator) is rebuilt from the cell's resolved
-    config, so the same function runs a cell in this process or in a worker.
+    config, so the same function runs a cell in this process or in a worker. ``share`` is the
+    machine share of a parallel run (:mod:`upbench.engine.exclusive`): the cell yields to a
+    waiting measurement at every iteration and phase, and takes the machine for itself while its
+    latency and memory are measured.
     """
     from upbench.ops import record_impls
     from upbench.upsamplers import get_upsampler_class
 
-    rep = reporter or Reporter()
+    rep = _Yielding(reporter or Reporter(), share or NoShare())
     suite = cell.suite_config()
     task = suite.task_def
     rec = base_record(suite, cell)
     rec["started_at"] = _now()
     rec["host"] = socket.gethostname()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     device = torch.device(suite.device)
     ups_ops = get_upsampler_class(cell.upsampler.name).ops
     entry = cell.upsampler
     try:
         with _threads(suite.threads):
             rec["env"] = environment() | {"threads": torch.get_num_threads()}
+            rec["machine"] = machine()
             try:
                 model = task.build_model(suite, entry.name, entry.hparams, entry.placement,
                                          cell.seed, **entry.host)
@@ -249,16 +308,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
                 rec["eval_time_s"] = time.perf_counter() - te
                 size = profile_size(suite, "latency_size")
                 inputs = task.example_inputs(suite, size, device)
-                if suite.profile.latency:
-                    rep.phase(cell, "latency")
-                    ref_name = suite.profile.speed_reference or task.reference
-                    ref = task.build_model(suite, ref_name, {}, None, cell.seed).to(device)
-                    repeats = (suite.profile.speed_repeats if suite.profile.speed_reference
-                               else suite.profile.latency_repeats)
-                    rec["latency"], rec["speed"] = measure_speed(
-                        model, ref, ref_name, inputs, suite.profile.latency_warmup, repeats)
-                if suite.profile.memory:
-                    rec["memory"] = measure_peak_memory(model, inputs)
+                if suite.profile.latency or suite.profile.memory:
+                    _profile(rep, cell, suite, task, model, inputs, device, rec)
             rec["impl_by_op"] = {k: sorted(v) for k, v in sorted(impls.items())}
             rec["impl"] = _impl_summary(ups_ops, impls)
             rec["status"] = "ok"
@@ -274,7 +325,19 @@ def run_cell(cell: Cell, reporter: Reporter | None = None) -> dict[str, Any]:
     finally:
         rec["finished_at"] = _now()
         rec["wall_time_s"] = time.perf_counter() - t0
+        # CPU seconds of this process (all its threads) for the cell: for a one-thread cell near
+        # the wall time on a quiet machine, so a loaded run still tells how long it would take
+        rec["cpu_time_s"] = time.process_time() - c0
     return rec
+
+
+@dataclass
+class SuiteRun:
+    """One suite of a (possibly multi-suite) run: its cells and its results directory."""
+
+    suite: Suite
+    cells: list[Cell]
+    out: Path
 
 
 def unsaved_error(path: Path, e: OSError) -> str:
@@ -295,24 +358,54 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
     hands it back (default: every cell here, in order, as
     :class:`~upbench.engine.executors.LocalExecutor`; the executors sit above this module).
     """
+    return run_suites([SuiteRun(suite, cells, Path(out_dir))], reporter, force, rerun_failed,
+                      executor)[0]
+
+
+def run_suites(runs: list[SuiteRun], reporter: Reporter | None = None, force: bool = False,
+               rerun_failed: bool = False, executor: Executor | None = None
+               ) -> list[RunSummary]:
+    """Run several suites' cells through one executor (they share its worker pool), each
+    suite's results into its own directory; one :class:`RunSummary` per suite, in order.
+
+    Each summary's ``wall_time_s`` runs from the start to its suite's last finished cell (to
+    the interruption, if interrupted); its ``results`` are in the order of the suite's cells.
+
+    Raises:
+        ValueError: two suites would write into the same directory.
+    """
     rep = reporter or Reporter()
     ex_name = executor.name if executor is not None else "local"
-    out = Path(out_dir)
-    done = {} if force else finished_hashes(out)
-    todo = [c for c in cells if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
-    for c in todo:
-        c.workdir = str(out)
-    summary = RunSummary(skipped=[c for c in cells if c not in todo])
+    outs = [r.out.resolve() for r in runs]
+    if len(set(outs)) != len(outs):
+        raise ValueError("two suites would write into the same results directory: "
+                         f"{min(str(o) for o in outs if outs.count(o) > 1)}")
+    summaries, todo, owner = [], [], {}
+    for i, run in enumerate(runs):
+        done = {} if force else finished_hashes(run.out)
+        mine = [c for c in run.cells
+                if c.hash not in done or (rerun_failed and done[c.hash] == "failed")]
+        summaries.append(RunSummary(skipped=[c for c in run.cells if c not in mine]))
+        rep.suite_start(run.suite, run.cells, mine)
+        for c in mine:
+            owner[id(c)] = i
+            c.workdir = str(run.out)
+        todo += mine
     t0 = time.perf_counter()
-    rep.suite_start(suite, cells, todo)
+    left = [sum(owner[id(c)] == i for c in todo) for i in range(len(runs))]
 
     def finished(cell: Cell, result: dict[str, Any]) -> None:
+        i = owner[id(cell)]
         result["executor"] = ex_name
+        out = runs[i].out
         try:
             write_result(out, cell.filename, result)
         except OSError as e:  # full disk, a directory where the file goes: this cell only
             result.update(status="failed", error=unsaved_error(out / cell.filename, e))
-        summary.results.append(result)
+        summaries[i].results.append(result)
+        left[i] -= 1
+        if not left[i]:
+            summaries[i].wall_time_s = time.perf_counter() - t0
         rep.cell_end(cell, result)
 
     try:
@@ -322,6 +415,11 @@ def run_suite(suite: Suite, cells: list[Cell], out_dir: str | Path,
             else:
                 run_in_order(todo, finished, rep, run_cell)
     except KeyboardInterrupt:
-        summary.interrupted = True
-    summary.wall_time_s = time.perf_counter() - t0
-    return summary
+        for i, s in enumerate(summaries):
+            s.interrupted = bool(left[i])
+    for i, s in enumerate(summaries):
+        if left[i]:
+            s.wall_time_s = time.perf_counter() - t0
+        order = {c.hash: k for k, c in enumerate(runs[i].cells)}
+        s.results.sort(key=lambda r: order.get(str(r.get("hash")), len(order)))  # suite's order
+    return summaries

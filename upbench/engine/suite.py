@@ -129,8 +129,9 @@ class ProfileConfig:
     baseline hosting the reference upsampler (``speed_reference``, default the task's), so every
     result carries the latency ratio against it: ``latency_repeats`` repeats, or
     ``speed_repeats`` when ``speed_reference`` is set explicitly (the CI gate's Mann–Whitney U
-    test of the ratio wants ≥ 5 of them). ``flops_convention`` is how FLOPs are counted
-    (``fvcore``, ``mmcv`` or ``sapa``, docs/counting.md); every result records it.
+    test of the ratio wants ≥ 5 of them: 5 against 5 reach p = 0.004 < the default alpha 0.01).
+    ``flops_convention`` is how FLOPs are counted (``fvcore``, ``mmcv`` or ``sapa``,
+    docs/counting.md); every result records it.
     """
 
     flops: bool = True
@@ -142,7 +143,7 @@ class ProfileConfig:
     latency_repeats: int = bound(10, ge=1)
     memory: bool = True
     speed_reference: str | None = None
-    speed_repeats: int = bound(15, ge=5, why="the significance test needs 5")
+    speed_repeats: int = bound(15, ge=5, why="the gate's significance test needs 5 to reach p < 0.01")
 
     def validate(self, file: str, prefix: str) -> None:
         for k in ("flops_size", "latency_size"):

@@ -7,6 +7,9 @@ A baseline holds, per cell label (upsampler and its hyper-parameters) of one sui
   file's ``tolerances`` (each with the seed-to-seed spread it was derived from);
 * ``speed``: the latency ratio against the reference upsampler, measured interleaved in the same
   run, with its per-repeat ratio samples for the significance test;
+* ``machine``: the kind of machine the speed was measured on (CPU model, ISA summary, cores,
+  threads per cell, GPU; :func:`upbench.measure.machine.machine`): speed is only judged against
+  results from the same kind (:func:`baseline_machine`);
 * ``environment``: what the baseline ran on (torch version and CUDA build, CPU model, threads,
   compiler, whether the native ops ran, device). On CPU with the same torch, threads, config and
   seed training is deterministic, so a result from the same environment is gated with each
@@ -26,6 +29,11 @@ from typing import Any
 from upbench.tasks import Metric
 
 BASELINE_SCHEMA = "upbench.baseline/1"
+
+#: the speed rule of a new baseline: a regression is a latency ratio more than ``factor`` times
+#: the baseline's, significant at ``alpha`` (see :func:`upbench.gate.check.speed_test`); at the
+#: smallest allowed ``profile.speed_repeats`` (5 against 5) the exact test reaches p = 0.004
+DEFAULT_SPEED = {"factor": 1.25, "alpha": 0.01}
 
 # what must match for a result to count as a rerun in the baseline's environment: keys of a
 # result's ``env`` (see upbench.engine.profile.environment), and the suite's ``device``
@@ -69,16 +77,18 @@ class Baseline:
     seed: int
     cells: dict[str, dict[str, Any]]
     tolerances: dict[str, dict[str, Any]]
-    speed: dict[str, float] = field(default_factory=lambda: {"factor": 1.25, "alpha": 0.002})
+    speed: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SPEED))
     extra: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] | None = None
+    machine: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON form written to disk."""
         env = {"environment": self.environment} if self.environment is not None else {}
+        mach = {"machine": self.machine} if self.machine is not None else {}
         return {"schema": BASELINE_SCHEMA, "suite": self.suite, "reference": self.reference,
                 "seed": self.seed, "speed": self.speed, "tolerances": self.tolerances,
-                **env, **self.extra, "cells": self.cells}
+                **env, **mach, **self.extra, "cells": self.cells}
 
 
 def load_baseline(path: str | Path) -> Baseline:
@@ -109,11 +119,11 @@ def load_baseline(path: str | Path) -> Baseline:
     _check_shape(path, data)
     extra = {k: v for k, v in data.items()
              if k not in {"schema", "suite", "reference", "seed", "cells", "tolerances", "speed",
-                          "environment"}}
+                          "environment", "machine"}}
     return Baseline(suite=data["suite"], reference=data["reference"], seed=data.get("seed", 0),
                     cells=data["cells"], tolerances=data["tolerances"],
                     speed=data.get("speed", {"factor": 1.25, "alpha": 0.002}), extra=extra,
-                    environment=data.get("environment"))
+                    environment=data.get("environment"), machine=data.get("machine"))
 
 
 def _check_shape(path: Path, data: dict[str, Any]) -> None:
@@ -133,8 +143,9 @@ def _check_shape(path: Path, data: dict[str, Any]) -> None:
             raise bad(repr(key), "an object of objects")
     if not isinstance(data.get("speed", {}), dict):
         raise bad("'speed'", "an object")
-    if data.get("environment") is not None and not isinstance(data["environment"], dict):
-        raise bad("'environment'", "an object (or absent)")
+    for key in ("environment", "machine"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise bad(repr(key), "an object (or absent)")
     for label, cell in data["cells"].items():
         for group in ("flops", "params", "metrics", "speed"):
             if not isinstance(cell.get(group, {}), dict):
@@ -243,6 +254,33 @@ def build_baseline(records: list[dict[str, Any]], reference: str, seed: int | No
         raise BaselineError(
             f"no tolerance for {missing}: run the suite with ≥ 2 seeds (e.g. --seeds 0,1,2) so "
             "the seed-to-seed spread can be measured")
-    speed = previous.speed if previous else {"factor": 1.25, "alpha": 0.002}
+    speed = previous.speed if previous else dict(DEFAULT_SPEED)
     return Baseline(suite=suites.pop(), reference=reference, seed=seed, cells=cells,
-                    tolerances=tolerances, speed=speed, environment=environment)
+                    tolerances=tolerances, speed=speed, environment=environment,
+                    machine=baseline_machine([r for r in ok if r["seed"] == seed]))
+
+
+def result_machine(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The machine a result recorded (None for a result of an older upbench)."""
+    mach = rec.get("machine")
+    return mach if isinstance(mach, dict) else None
+
+
+def result_speed_kind(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """The kind of machine a result's speed was measured on
+    (:func:`upbench.measure.machine.speed_kind`), or None."""
+    from upbench.measure.machine import speed_kind
+
+    config = rec.get("config") if isinstance(rec.get("config"), dict) else {}
+    return speed_kind(result_machine(rec), config.get("device", "cpu"))
+
+
+def baseline_machine(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The machine of a baseline's records with the device — None when they record none or
+    were measured on different kinds of machine (speed is then never compared)."""
+    kinds = [result_speed_kind(r) for r in records if r.get("status") == "ok"]
+    first_kind = kinds[0] if kinds else None
+    if first_kind is None or any(k != first_kind for k in kinds):
+        return None
+    first = next(r for r in records if r.get("status") == "ok")
+    return dict(result_machine(first) or {}) | {"device": first_kind["device"]}

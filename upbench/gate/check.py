@@ -7,10 +7,15 @@
   threads, compiler, native ops, device) with the same config hash and seed, training is
   deterministic and the tight ``rerun_abs`` (the metric's ``rerun_tolerance``) applies ("same
   env"); otherwise the seed-spread tolerance ``abs`` ("other env").
-* Speed: the latency ratio against the reference upsampler (measured interleaved in the same run)
-  regresses only when it grew by more than ``factor`` **and** a one-sided Mann–Whitney U test of
-  the current per-repeat ratios against the baseline's says so at level ``alpha`` (the rule asv
-  uses), so noise on a shared machine does not fail CI.
+* Speed — only against a baseline measured on the same kind of machine (CPU model, ISA summary,
+  threads per cell, GPU for a CUDA suite; :func:`speed_comparison`), unless ``speed="always"``;
+  otherwise no speed row, and the reason is returned for the report. The latency ratio against
+  the reference upsampler (measured interleaved in the same run) regresses when it grew by more
+  than ``factor`` **and** a one-sided Mann–Whitney U test rejects "the current per-repeat ratios
+  are no larger than ``factor`` × the baseline's" at level ``alpha`` (:func:`speed_test`). Testing
+  against the scaled baseline makes noise within the factor unable to fail CI, so ``alpha`` need
+  not be tiny: the default 0.01 is reachable with 5 repeats against 5 (exact p ≥ 1/252 = 0.004;
+  :func:`min_p_value`), where the old 0.002 against the unscaled baseline never was.
 """
 
 from __future__ import annotations
@@ -21,10 +26,17 @@ from typing import Any
 
 from upbench.engine.compare import task_metrics
 from upbench.engine.results import newest_per_cell
-from upbench.gate.baseline import Baseline, BaselineError, cell_entry, run_environment
+from upbench.gate.baseline import (
+    Baseline,
+    BaselineError,
+    cell_entry,
+    result_speed_kind,
+    run_environment,
+)
 from upbench.tasks import Metric
 
 OK, REGRESSION, NEW = "ok", "REGRESSION", "new"
+SPEED_MODES = ("same-machine", "always", "never")
 SAME_ENV, OTHER_ENV = "same env", "other env"
 
 
@@ -66,13 +78,39 @@ def _select(records: list[dict[str, Any]], baseline: Baseline) -> dict[str, dict
     return by_label
 
 
-def speed_test(current: list[float], base: list[float]) -> float:
-    """One-sided Mann–Whitney U p-value for 'current ratios are larger than the baseline's'."""
+def speed_test(current: list[float], base: list[float], factor: float = 1.0) -> float:
+    """One-sided Mann–Whitney U p-value for 'the current ratios are larger than ``factor`` × the
+    baseline's' (NaN with fewer than 2 samples on a side). Exact for small samples without ties
+    (scipy's ``method="auto"``)."""
     from scipy.stats import mannwhitneyu
 
     if len(current) < 2 or len(base) < 2:
         return math.nan
-    return float(mannwhitneyu(current, base, alternative="greater").pvalue)
+    return float(mannwhitneyu(current, [factor * b for b in base],
+                              alternative="greater").pvalue)
+
+
+def min_p_value(n: int, m: int) -> float:
+    """The smallest p-value the one-sided exact Mann–Whitney U test can give for ``n`` against
+    ``m`` samples: every current sample above every baseline one, ``1 / C(n + m, n)``."""
+    return 1.0 / math.comb(n + m, n) if n and m else 1.0
+
+
+def speed_comparison(records: list[dict[str, Any]], baseline: Baseline) -> tuple[bool, str]:
+    """Whether the results' speed can be judged against the baseline's, and why (not).
+
+    Comparable when every result was measured on the same kind of machine as the baseline:
+    :func:`upbench.measure.machine.speed_kind` of both match.
+    """
+    from upbench.measure.machine import kind_difference, speed_kind
+
+    base = speed_kind(baseline.machine, (baseline.machine or {}).get("device", "cpu"))
+    kinds = [result_speed_kind(r) for r in records if r.get("status") == "ok"]
+    for kind in kinds:
+        diff = kind_difference(base, kind)
+        if diff:
+            return False, "; ".join(diff)
+    return True, "same kind of machine: " + ", ".join(f"{k}={v}" for k, v in (base or {}).items())
 
 
 def _exact_rows(label: str, cur: dict, base: dict) -> list[CheckRow]:
@@ -131,11 +169,17 @@ def _speed_row(label: str, cur: dict, base: dict, factor: float, alpha: float) -
     tol = f"×{factor}, p<{alpha}"
     if v is None:
         return CheckRow(label, "speed_ratio", b, None, tol, REGRESSION, "no speed measurement")
-    p = speed_test(cur["speed"]["ratio_samples"], base["speed"].get("ratio_samples", []))
+    now, then = cur["speed"]["ratio_samples"], base["speed"].get("ratio_samples", [])
+    p = speed_test(now, then, factor)
     slower = v > b * factor
     significant = (not math.isnan(p)) and p < alpha
+    blind = min_p_value(len(now), len(then)) >= alpha
     if slower and significant:
         verdict, detail = REGRESSION, f"{v / b:.2f}× slower, p={p:.2g}"
+    elif blind:
+        verdict, detail = OK, (f"{v / b:.2f}×; CANNOT FLAG: {len(now)} vs {len(then)} repeats "
+                               f"reach p={min_p_value(len(now), len(then)):.2g} at best, not "
+                               f"< {alpha}; raise profile.speed_repeats")
     elif slower:
         verdict, detail = OK, f"{v / b:.2f}× slower but not significant (p={p:.2g})"
     else:
@@ -144,9 +188,13 @@ def _speed_row(label: str, cur: dict, base: dict, factor: float, alpha: float) -
 
 
 def check_results(records: list[dict[str, Any]], baseline: Baseline,
-                  factor: float | None = None, alpha: float | None = None
-                  ) -> tuple[list[CheckRow], int]:
+                  factor: float | None = None, alpha: float | None = None,
+                  speed: str = "same-machine") -> tuple[list[CheckRow], int]:
     """Check ``records`` against ``baseline``.
+
+    ``speed``: ``"same-machine"`` judges speed only when :func:`speed_comparison` says the
+    results and the baseline were measured on the same kind of machine (else no speed rows),
+    ``"always"`` judges it regardless, ``"never"`` skips it.
 
     Returns:
         (rows, exit code): 0 when every row holds, 1 on any regression.
@@ -156,7 +204,11 @@ def check_results(records: list[dict[str, Any]], baseline: Baseline,
     """
     factor = baseline.speed.get("factor", 1.25) if factor is None else factor
     alpha = baseline.speed.get("alpha", 0.002) if alpha is None else alpha
+    if speed not in SPEED_MODES:
+        raise ValueError(f"speed must be one of {SPEED_MODES}, got {speed!r}")
     by_label = _select(records, baseline)
+    judge_speed = speed == "always" or (
+        speed == "same-machine" and speed_comparison(list(by_label.values()), baseline)[0])
     task = next(iter(by_label.values())).get("task", "segmentation")
     metrics = {m.key: m for m in task_metrics(task)}
     rows: list[CheckRow] = []
@@ -172,7 +224,7 @@ def check_results(records: list[dict[str, Any]], baseline: Baseline,
         rows += _exact_rows(label, cur, base)
         rows += _metric_rows(label, cur, base, baseline.tolerances, metrics,
                              same_environment(rec, base, baseline))
-        srow = _speed_row(label, cur, base, factor, alpha)
+        srow = _speed_row(label, cur, base, factor, alpha) if judge_speed else None
         if srow is not None:
             rows.append(srow)
     for label in sorted(set(by_label) - set(baseline.cells)):
@@ -209,8 +261,11 @@ def describe_update(old: Baseline | None, new: Baseline) -> list[str]:
            if new.environment else "environment: mixed or unknown (every check uses the "
            "seed-spread tolerance)")
     if old is None:
-        return [f"new baseline for suite {new.suite!r} with {len(new.cells)} cells", env]
+        return [f"new baseline for suite {new.suite!r} with {len(new.cells)} cells", env,
+                machine_line(new)]
     lines = [] if old.environment == new.environment else [env]
+    if old.machine != new.machine:
+        lines.append(machine_line(new))
     for label in sorted(set(old.cells) | set(new.cells)):
         a, b = old.cells.get(label), new.cells.get(label)
         if a is None:
@@ -235,3 +290,11 @@ def describe_update(old: Baseline | None, new: Baseline) -> list[str]:
             lines.append(f"~ tolerance {m}: {old.tolerances.get(m, {}).get('abs')} → {t['abs']}")
     return lines or ["no changes"]
 
+
+
+def machine_line(new: Baseline) -> str:
+    """What ``--update`` recorded as the baseline's machine."""
+    if not new.machine:
+        return ("machine: none or mixed (the results record no machine, or several kinds): "
+                "speed will not be compared against this baseline")
+    return "machine: " + ", ".join(f"{k}={v}" for k, v in new.machine.items())

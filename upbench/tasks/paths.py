@@ -25,8 +25,11 @@ def resolve_root(root: str, file: str, key: str) -> str:
         parent = p.parent
         names = [c.name for c in parent.iterdir() if c.is_dir()] if parent.is_dir() else []
         best = closest(p.name, names)
-        raise ConfigError(file, key, f"dataset directory {str(p)!r} does not exist",
-                          str(parent / best) if best else None)
+        where = (f"dataset directory {root!r} does not exist (looked from the current directory "
+                 f"and beside the suite: {str(p)!r})" if not Path(root).expanduser().is_absolute()
+                 else f"dataset directory {str(p)!r} does not exist")
+        raise ConfigError(file, key, f"{where}; point {key} at the dataset (edit the suite or "
+                          f"`--set {key}=PATH`)", str(parent / best) if best else None)
     return str(p)
 
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.data.layouts import NYU_TEST_LIST, NYU_TRAIN_LIST, make_nyu
 from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.flops import count_flops
 from upbench.engine.runner import run_cell
@@ -71,22 +72,6 @@ def test_silog_loss_is_bts():
     assert float(silog_loss(pred, torch.zeros(4), 1e-3, 10.0)) == 0  # no valid pixel
 
 
-def _nyu(root, n=3):
-    lines = []
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        (root / "rgb").mkdir(parents=True, exist_ok=True)
-        (root / "depth").mkdir(exist_ok=True)
-        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(root / f"rgb/{i}.jpg")
-        d = rng.integers(500, 9000, (48, 64)).astype(np.uint16)
-        d[:4, :4] = 0
-        Image.fromarray(d).save(root / f"depth/{i}.png")
-        lines.append(f"rgb/{i}.jpg depth/{i}.png 518.8579")
-    (root / "train.txt").write_text("\n".join(lines) + "\n")
-    (root / "val.txt").write_text("\n".join(lines[:2]) + "\n")
-    return root
-
-
 SUITE = """\
 name: d
 task: depth
@@ -100,11 +85,14 @@ profile: {flops_size: [64, 64], latency_size: [64, 64], latency_repeats: 2, late
 """
 
 
+NYU_DS = (f"{{kind: folder, format: nyu, root: nyu, train_list: {NYU_TRAIN_LIST}, "
+          f"val_list: {NYU_TEST_LIST}}}")
+
+
 def test_nyu_layout_loader_and_check_data(tmp_path):
-    _nyu(tmp_path / "nyu")
+    make_nyu(tmp_path / "nyu")
     suite_file = tmp_path / "s.yaml"
-    suite_file.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: nyu, root: nyu, "
-                                        "train_list: train.txt, val_list: val.txt}"))
+    suite_file.write_text(SUITE.replace("{DATASET}", NYU_DS))
     suite = load_suite(suite_file)
     TASK.check_data(suite, str(suite_file), deep=True)
     train, val = TASK.splits(suite)
@@ -114,19 +102,20 @@ def test_nyu_layout_loader_and_check_data(tmp_path):
     d = t["depth"][0, 0]
     assert float(d[0, 0]) == 0 and 0.5 <= float(d[d > 0].min()) and float(d.max()) <= 9.0
     # a wrong line, a missing file, an 8-bit depth map: clear errors naming the file
-    (tmp_path / "nyu" / "val.txt").write_text("rgb/0.jpg depth/0.png\n")
-    with pytest.raises(ConfigError, match=r"val.txt:1: expected '<rgb path> <depth path> <focal>'"):
+    test_list, scene = tmp_path / "nyu" / NYU_TEST_LIST, "official_splits/test/scene_0000"
+    test_list.write_text(f"{scene}/rgb_00000.jpg {scene}/sync_depth_00000.png\n")
+    with pytest.raises(ConfigError, match=rf"{NYU_TEST_LIST}:1: expected '<rgb path> <depth "
+                       "path> <focal>'"):
         TASK.check_data(suite, str(suite_file))
-    (tmp_path / "nyu" / "val.txt").write_text("rgb/0.jpg depth/9.png 518.8\n")
-    with pytest.raises(ConfigError, match="9.png does not exist"):
+    test_list.write_text(f"{scene}/rgb_00000.jpg {scene}/sync_depth_00009.png 518.8\n")
+    with pytest.raises(ConfigError, match="00009.png does not exist"):
         TASK.check_data(suite, str(suite_file))
-    Image.fromarray(np.zeros((48, 64), np.uint8)).save(tmp_path / "nyu" / "depth" / "8bit.png")
-    (tmp_path / "nyu" / "val.txt").write_text("rgb/0.jpg depth/8bit.png 518.8\n")
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(tmp_path / "nyu" / scene / "8bit.png")
+    test_list.write_text(f"{scene}/rgb_00000.jpg {scene}/8bit.png 518.8\n")
     with pytest.raises(ConfigError, match="16-bit"):
         TASK.check_data(suite, str(suite_file))
-    suite_file.write_text(SUITE.replace("{DATASET}", "{kind: folder, root: nyu, "
-                                        "train_list: trian.txt, val_list: val.txt}"))
-    with pytest.raises(ConfigError, match="did you mean.*train.txt"):
+    suite_file.write_text(SUITE.replace("{DATASET}", NYU_DS.replace("_train_", "_trian_")))
+    with pytest.raises(ConfigError, match=f"did you mean.*{NYU_TRAIN_LIST}"):
         load_suite(suite_file)
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from tests.data.layouts import coco_annotation_file, make_coco
 from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.flops import count_flops
 from upbench.engine.results import load_results
@@ -71,35 +70,13 @@ def test_same_init_outside_the_slots(tmp_path):
     assert len(shared) > 20 and all(torch.equal(a[k], b[k]) for k in shared)
 
 
-def _coco(root, n=3):
-    rng = np.random.default_rng(0)
-    (root / "train2017").mkdir(parents=True)
-    (root / "val2017").mkdir()
-    images, anns = [], []
-    for i in range(n):
-        w, h = 80 + 10 * i, 60
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
-            root / "train2017" / f"{i}.jpg")
-        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
-            root / "val2017" / f"{i}.jpg")
-        images.append({"id": 100 + i, "file_name": f"{i}.jpg", "width": w, "height": h})
-        anns.append({"id": len(anns) + 1, "image_id": 100 + i, "category_id": [1, 3, 7][i],
-                     "bbox": [10, 20, 40, 20], "area": 800, "iscrowd": 0})
-        anns.append({"id": len(anns) + 1, "image_id": 100 + i, "category_id": 7,
-                     "bbox": [0, 0, 20, 10], "area": 200, "iscrowd": 1})
-    cats = [{"id": c, "name": f"c{c}"} for c in (7, 1, 3)]
-    for split in ("train", "val"):
-        (root / f"{split}.json").write_text(json.dumps({"images": images, "annotations": anns,
-                                                        "categories": cats}))
-    return root
-
-
-COCO_DS = ("{kind: folder, format: coco, root: coco, num_classes: 3, train_ann: train.json, "
-           "val_ann: val.json, train_images: train2017, val_images: val2017}")
+COCO_DS = ("{kind: folder, format: coco, root: coco, num_classes: 3, "
+           f"train_ann: {coco_annotation_file('train')}, val_ann: {coco_annotation_file('val')}, "
+           "train_images: train2017, val_images: val2017}")
 
 
 def test_coco_loader_maps_category_ids_and_resizes_boxes(tmp_path):
-    _coco(tmp_path / "coco")
+    make_coco(tmp_path / "coco")
     suite, p = _suite(tmp_path, COCO_DS)
     TASK.check_data(suite, str(p), deep=True)
     train, val = TASK.splits(suite)
@@ -121,15 +98,17 @@ def test_coco_loader_maps_category_ids_and_resizes_boxes(tmp_path):
 
 
 def test_coco_errors_name_the_file(tmp_path):
-    root = _coco(tmp_path / "coco")
+    root = make_coco(tmp_path / "coco")
     suite, p = _suite(tmp_path, COCO_DS)
-    bad = json.loads((root / "val.json").read_text())
+    val = root / coco_annotation_file("val")
+    bad = json.loads(val.read_text())
     bad["annotations"][0]["category_id"] = 5
-    (root / "val.json").write_text(json.dumps(bad))
-    with pytest.raises(ConfigError, match=r"val.json: annotation id 1 \(#0\): has unknown category id 5"):
+    val.write_text(json.dumps(bad))
+    with pytest.raises(ConfigError, match=r"val2017.json: annotation id 1 \(#0\): has unknown "
+                       "category id 5"):
         TASK.check_data(suite, str(p))
-    (root / "val.json").write_text("{not json")
-    with pytest.raises(ConfigError, match="val.json: not a readable JSON"):
+    val.write_text("{not json")
+    with pytest.raises(ConfigError, match="val2017.json: not a readable JSON"):
         TASK.check_data(suite, str(p))
     (root / "train2017" / "0.jpg").unlink()
     with pytest.raises(ConfigError, match="train_images.*0.jpg"):

@@ -3,11 +3,10 @@ layout loader and a cell end to end."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from tests.data.layouts import make_composition1k
 from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.flops import count_flops
 from upbench.engine.runner import run_cell
@@ -65,27 +64,6 @@ def test_a2u_loss_is_charbonnier_over_the_unknown_region():
     assert float(charbonnier(torch.ones(1, 1, 2, 2), torch.zeros(1, 1, 2, 2, dtype=bool))) == 0
 
 
-def _adobe(root, n=2):
-    rng = np.random.default_rng(0)
-    for d in ("train/fg", "train/alpha", "train/bg", "test/merged", "test/alpha_copy",
-              "test/trimaps"):
-        (root / d).mkdir(parents=True)
-    for i in range(n):
-        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(root / f"train/fg/o{i}.png")
-        a = np.zeros((40, 50), np.uint8)
-        a[10:30, 10:40] = 255
-        a[10:30, 35:40] = 128
-        Image.fromarray(a).save(root / f"train/alpha/o{i}.png")
-        Image.fromarray(rng.integers(0, 255, (70, 60, 3), dtype=np.uint8)).save(root / f"train/bg/b{i}.jpg")
-        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(root / f"test/merged/t{i}.png")
-        Image.fromarray(a).save(root / f"test/alpha_copy/t{i}.png")
-        tri = np.where(a == 255, 255, 0).astype(np.uint8)
-        tri[8:32, 8:42][(a[8:32, 8:42] > 0) & (a[8:32, 8:42] < 255)] = 128
-        tri[8:12, 8:42] = 128
-        Image.fromarray(tri).save(root / f"test/trimaps/t{i}.png")
-    return root
-
-
 SUITE = """\
 name: m
 task: matting
@@ -100,7 +78,7 @@ profile: {flops_size: [64, 64], latency_size: [64, 64], latency_repeats: 2, late
 
 
 def test_composition1k_layout_loader(tmp_path):
-    _adobe(tmp_path / "adobe")
+    make_composition1k(tmp_path / "adobe")
     p = tmp_path / "s.yaml"
     p.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: composition1k, root: adobe, "
                                "bg_per_fg: 2}"))

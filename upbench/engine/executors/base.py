@@ -25,8 +25,9 @@ class ExecutorConfig:
 
     Not part of any cell's config or hash: the same cell gives the same result wherever it runs.
 
-    ``kind``: ``local`` (this process, one cell after another) or ``ray`` (a Ray task per
-    cell). ``address``: the Ray cluster to join (default ``RAY_ADDRESS``, else a local Ray
+    ``kind``: ``local`` (this machine: ``jobs`` cells at once in worker processes, latency and
+    memory measured alone; default jobs: the cores divided by the suite's ``threads``) or
+    ``ray`` (a Ray task per cell). ``address``: the Ray cluster to join (default ``RAY_ADDRESS``, else a local Ray
     instance is started). ``cpus_per_cell``: CPUs each Ray task asks for (default the suite's
     ``threads``, else 1); the worker sets torch's thread count to it. ``gpus_per_cell``: GPUs
     each task asks for (default 1 for a ``device: cuda`` suite, else 0). ``connect_timeout_s``:
@@ -38,12 +39,16 @@ class ExecutorConfig:
     address: str | None = None
     cpus_per_cell: int | None = bound(None, ge=1, why="or null: the suite's threads, else 1")
     gpus_per_cell: float | None = bound(None, ge=0, why="or null: 1 for a cuda suite, else 0")
+    jobs: int | None = bound(None, ge=1, why="or null: the cores divided by the suite's threads")
     connect_timeout_s: float = bound(60.0, gt=0, le=3600, why="seconds to join the Ray cluster")
 
     def validate(self, file: str, prefix: str) -> None:
         if self.kind == "local" and (self.address or self.cpus_per_cell or self.gpus_per_cell):
             raise ConfigError(file, f"{prefix}.kind", "address / cpus_per_cell / gpus_per_cell "
                               "only apply to kind: ray; set kind: ray or remove them")
+        if self.kind == "ray" and self.jobs is not None:
+            raise ConfigError(file, f"{prefix}.jobs", "jobs only applies to kind: local (Ray "
+                              "schedules by cpus_per_cell); remove it or set kind: local")
 
 
 class Executor(ABC):
