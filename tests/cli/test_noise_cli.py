@@ -60,3 +60,20 @@ def test_too_few_seeds_is_exit_2(tmp_path):
     r = CliRunner().invoke(cli, ["noise", SUITE, "--seeds", "0-4", "--no-run", "--out",
                                  str(tmp_path / "r"), "--write", str(tmp_path / "f.json")])
     assert r.exit_code == 2 and "got 3" in r.output and not (tmp_path / "f.json").exists()
+
+
+@pytest.mark.slow
+def test_trains_the_seeds_then_stores(tmp_path):
+    """The whole command: it runs the suite's cells over the seeds (through ``upbench run``),
+    then stores the floor measured from them."""
+    from upbench.catalog import resolve_suite
+
+    out = tmp_path / "floor.json"
+    r = CliRunner().invoke(cli, ["noise", str(resolve_suite("smoke")), "--seeds", "0-4", "--only",
+                                 "bilinear", "--set", "train.iterations=2", "--set",
+                                 "profile.latency=false", "--out", str(tmp_path / "r"),
+                                 "--write", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    stored = json.loads(out.read_text())
+    assert stored["seeds"] == [0, 1, 2, 3, 4] and stored["upsamplers"] == ["bilinear"]
+    assert len(list((tmp_path / "r").glob("bilinear__seed*.json"))) == 5

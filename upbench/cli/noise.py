@@ -68,7 +68,7 @@ def noise_cmd(ctx: click.Context, suite_file: str, seeds: str, only: tuple[str, 
     out = out_dir or f"results/{suite.name}-noise"
     if not no_run:
         try:
-            ctx.invoke(run_cmd, suite_file=suite_file, out_dir=out,
+            ctx.invoke(run_cmd, suite_files=(suite_file,), out_dir=out, jobs=None,
                        seeds=",".join(map(str, seed_list)), sets=sets, only=only, force=False,
                        rerun_failed=False, wait=False, as_json=False, executor_kind=None,
                        address=None, cpus_per_cell=None, gpus_per_cell=None)
