@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers import invoke
 from tests.data.layouts import make_ade20k, make_coco, make_composition1k, make_nyu
-from tests.reliability.helpers import invoke
 from upbench import catalog
 from upbench.engine import load_suite
 from upbench.papers import get_table

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.tasks.depth.test_depth_task import SUITE, _nyu
+from tests.tasks.depth.test_depth_task import SUITE
+from tests.tasks.flat_layouts import flat_nyu as _nyu
 from upbench.engine import ConfigError, load_suite
 from upbench.tasks.depth import TASK
 

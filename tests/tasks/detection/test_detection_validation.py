@@ -7,7 +7,9 @@ import json
 
 import pytest
 
-from tests.tasks.detection.test_detection_task import COCO_DS, _coco, _suite
+from tests.tasks.detection.test_detection_task import _suite
+from tests.tasks.flat_layouts import FLAT_COCO_DS as COCO_DS
+from tests.tasks.flat_layouts import flat_coco as _coco
 from upbench.engine import ConfigError
 from upbench.tasks.detection import TASK
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.tasks.matting.test_matting_task import SUITE, _adobe
+from tests.tasks.flat_layouts import flat_composition1k as _adobe
+from tests.tasks.matting.test_matting_task import SUITE
 from upbench.engine import ConfigError, load_suite
 from upbench.tasks.matting import TASK
 
