@@ -25,11 +25,14 @@ def check_tensor(t: object, name: str, op: str) -> torch.Tensor:
     return t
 
 
+INT64_MAX = 2**63 - 1
+
+
 def as_int(value: object, name: str, op: str) -> int:
     """An integer hyper-parameter (``scale_factor``, ``kernel_size``, ...) as an int, with the
     shared number checks (:func:`upbench.utils.numbers.check_number`); its range is the
-    contract's."""
-    return int(check_number(value, f"{op}: `{name}`", integral=True))
+    contract's. At most 2**63 - 1: the native ops take an int64."""
+    return int(check_number(value, f"{op}: `{name}`", integral=True, le=INT64_MAX))
 
 
 def check_int(value: object, name: str, op: str, minimum: int = 1, odd: bool = False) -> int:
