@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from upbench.models.aspp import ConvModule
 from upbench.models.mit import MixVisionTransformer
 from upbench.models.mit_weights import (
     HF_LAYOUTS,
@@ -70,20 +71,6 @@ class MLP(nn.Module):
         """(N, Cin, H, W) → (N, C, H, W)."""
         n, _, h, w = x.shape
         return self.proj(x.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(n, -1, h, w)
-
-
-class ConvModule(nn.Module):
-    """1×1 conv (no bias) + BatchNorm + ReLU, named as mmcv's ``ConvModule`` (``conv``, ``bn``)."""
-
-    def __init__(self, in_channels: int, channels: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(in_channels, channels, 1, bias=False)
-        self.bn = nn.BatchNorm2d(channels)
-        self.activate = nn.ReLU(inplace=True)
-        nn.init.kaiming_normal_(self.conv.weight, mode="fan_out", nonlinearity="relu")
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.activate(self.bn(self.conv(x)))
 
 
 class SegFormerHead(nn.Module):
