@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import write_suite
+from tests.helpers.suites import write_suite
 from upbench import catalog
 from upbench.engine import load_suite
 from upbench.utils.schema import ConfigError

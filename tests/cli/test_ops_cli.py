@@ -11,6 +11,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from tests.cli.helpers import invoke
 from upbench.cli.main import cli
 
 
@@ -132,3 +133,9 @@ def test_cuda_device_unavailable_is_a_clear_error():
     res = CliRunner().invoke(cli, ["ops", "check", "--device", "cuda"])
     assert res.exit_code == 2
     assert "no CUDA device" in res.output
+
+
+def test_ops_bench_even_kernel_size():
+    r = invoke("ops", "bench", "--op", "carafe", "--kernel-size", "4", "--repeats", "3")
+    assert r.exit_code == 2
+    assert "carafe refuses the case (--kernel-size 4)" in r.output and "odd" in r.output

@@ -84,8 +84,8 @@ def test_run_resume_compare_flops(suite, tmp_path, monkeypatch):
     assert len(summary["skipped"]) == 1
     assert [c["label"] for c in summary["cells"]] == ["nearest", "carafe(up_kernel=3)"]
     res = {x["label"]: x for x in results(out)}
-    # an even up_kernel is refused before any work (tests/reliability); n/a cells are covered by
-    # the depth, detection and matting tests
+    # an even up_kernel is refused before any work (tests/engine/test_suite_bounds.py); n/a
+    # cells are covered by the depth, detection and matting tests
     assert res["carafe(up_kernel=3)"]["status"] == "ok"
     ok = res["bilinear"]
     assert ok["status"] == "ok"

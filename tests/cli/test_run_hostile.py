@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import write_suite
+from tests.helpers.suites import write_suite
 
 
 def test_a_truncated_result_is_named_on_rerun_and_its_cell_runs_again(tmp_path):

@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from tests.reliability.conftest import SPREAD, invoke, result, write_results
+from tests.cli.helpers import invoke
+from tests.helpers.results import SPREAD, result, write_results
 from upbench.engine.suite import ProfileConfig
 from upbench.gate import build_baseline, check_results, load_baseline
 from upbench.gate.baseline import DEFAULT_SPEED

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.data.layouts import make_coco
 from tests.tasks.detection.test_detection_task import _suite
 from tests.tasks.flat_layouts import FLAT_COCO_DS as COCO_DS
 from tests.tasks.flat_layouts import flat_coco as _coco
@@ -56,4 +57,16 @@ def test_a_box_empty_at_the_input_size_fails_validation(tmp_path):
     _edit(root / "val.json", lambda d: d["annotations"][0].update(bbox=[89.99999, 20, 1e-5, 20]))
     with pytest.raises(ConfigError, match=r"dataset\.val_ann: .*annotation id 1 .*is empty at the "
                                           r"input size 64×64"):
+        TASK.check_data(suite, str(p))
+
+
+def test_detection_corrupt_image_is_named(tmp_path):
+    # COCO 2017's real layout (this module's COCO_DS is the flat one)
+    from tests.tasks.detection.test_detection_task import COCO_DS
+
+    root = make_coco(tmp_path / "coco")
+    suite, p = _suite(tmp_path, COCO_DS)
+    TASK.check_data(suite, str(p))
+    (root / "val2017" / "1.jpg").write_bytes(b"garbage")
+    with pytest.raises(ConfigError, match=r"dataset.val_images: .*1\.jpg: cannot read the image"):
         TASK.check_data(suite, str(p))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.data.layouts import make_composition1k
 from tests.tasks.flat_layouts import flat_composition1k as _adobe
 from tests.tasks.matting.test_matting_task import SUITE
 from upbench.engine import ConfigError, load_suite
@@ -46,3 +47,20 @@ def test_0_1_2_test_trimaps_are_refused_at_validation(tmp_path):
 def test_bg_per_fg_is_bounded(tmp_path, value, match):
     with pytest.raises(ConfigError, match=rf"dataset\.bg_per_fg: .*{match}"):
         _suite(tmp_path, f", bg_per_fg: {value}")
+
+
+def test_matting_size_mismatch_and_corrupt_files_are_named(tmp_path):
+    root = make_composition1k(tmp_path / "adobe")
+    p = tmp_path / "s.yaml"
+    p.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: composition1k, root: adobe}"))
+    suite = load_suite(p)
+    TASK.check_data(suite, str(p))
+    Image.fromarray(np.zeros((20, 50), np.uint8)).save(root / "train/alpha/o1.png")
+    with pytest.raises(ConfigError, match=r"sizes differ: .*o1\.png is 50×40 but .*o1\.png is 50×20"):
+        TASK.check_data(suite, str(p))
+    make_composition1k(tmp_path / "adobe2")
+    p.write_text(p.read_text().replace("root: adobe", "root: adobe2"))
+    suite = load_suite(p)
+    (tmp_path / "adobe2" / "test/trimaps/t0.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
+    with pytest.raises(ConfigError, match=r"t0\.png: cannot read the image"):
+        TASK.check_data(suite, str(p))

@@ -1,5 +1,7 @@
-"""Silent nonsense refused: every bad value is exit 2 from `suite validate` (and `run`, before any
-work), naming the key. Bounds are declared with schema.bound() in every task's sections."""
+"""Suite loading refuses silent nonsense (:mod:`upbench.engine.suite`): every bad value is exit 2
+from `suite validate` (and `run`, before any work), naming the key. Bounds are declared with
+schema.bound() in every task's sections; the name is one safe path segment; ``--set`` overrides
+are bounded too."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pytest
 import yaml
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import TINY, merge, write_suite
+from tests.helpers.suites import TINY, merge, write_suite
 
 # (overrides, the key the error must name)
 SEGMENTATION = [
@@ -64,11 +66,12 @@ OTHER_TASKS = [
 ]
 
 
-def _refused(path, key):
-    r = invoke("suite", "validate", path, "--json")
+def _refused(path, key=None, *extra):
+    """The JSON error of ``suite validate path`` (exit 2), naming ``key`` if given."""
+    r = invoke("suite", "validate", path, "--json", *extra)
     assert r.exit_code == 2, r.output
     out = json.loads(r.stdout)
-    assert out["valid"] is False and out["key"] == key, out
+    assert out["valid"] is False and (key is None or out["key"] == key), out
     return out
 
 
@@ -121,3 +124,22 @@ def test_valid_tiny_suite_passes_with_a_preflight_report(tmp_path):
     pre = json.loads(r.stdout)["preflight"]
     assert pre["probed"] == ["bilinear"] and 0 < pre["memory"]["estimate_bytes"] < pre["memory"][
         "limit_bytes"]
+
+
+def test_name_is_one_safe_path_segment(tmp_path):
+    for bad in ("../../../x", "", "a/b", ".hidden", "x\\y"):
+        out = _refused(write_suite(tmp_path / "s.yaml", name=bad))
+        assert out["key"] == "name" and "results/<name>" in out["error"]
+    r = invoke("run", write_suite(tmp_path / "s.yaml", name="../../../x"))
+    assert r.exit_code == 2
+    assert not (tmp_path.parent.parent / "x").exists()
+
+
+def test_non_finite_hyper_parameter(tmp_path):
+    out = _refused(write_suite(tmp_path / "s.yaml", upsamplers=[{"dysample": {"groups": float("nan")}}]))
+    assert "finite" in out["error"] or "integer" in out["error"]
+
+
+def test_set_override_is_bounded_too(tmp_path):
+    out = _refused(write_suite(tmp_path / "s.yaml"), None, "--set", "train.grad_clip=-1")
+    assert out["key"] == "train.grad_clip"

@@ -1,23 +1,18 @@
-"""Checks that do not mislead (issue 18, item 6): ``check`` takes the newest of duplicate
-results as ``compare`` does; unreadable result files are named (compare warns, check exits 2);
-``compare A A`` reads A once; ``--format json`` never writes a bare NaN."""
+"""Result files (:mod:`upbench.engine.results`). Checks that do not mislead (issue 18, item 6):
+``check`` takes the newest of duplicate results as ``compare`` does; unreadable result files are
+named (compare warns, check exits 2); ``compare A A`` reads A once. Nothing finished is lost
+(issue 18): result and baseline files keep the user's umask."""
 
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.conftest import result, write_results
-from upbench.engine.results import newest_per_cell, scan_results
-
-
-def _strict_json(text: str):
-    def reject(token):
-        raise ValueError(f"bare {token} in JSON output")
-
-    return json.loads(text, parse_constant=reject)
+from tests.helpers.results import result, strict_json, write_results
+from upbench.engine.results import newest_per_cell, scan_results, write_atomic
 
 
 def test_check_takes_the_newest_of_duplicate_results(syn_baseline, tmp_path):
@@ -83,34 +78,41 @@ def test_compare_the_same_directory_twice_reads_it_once(tmp_path):
     one = invoke("compare", d, "--json")
     two = invoke("compare", d, d, "--json")
     three = invoke("compare", d, str(d) + "/", tmp_path / "r" / ".." / "r", "--json")
-    assert _strict_json(one.stdout) == _strict_json(two.stdout) == _strict_json(three.stdout)
+    assert strict_json(one.stdout) == strict_json(two.stdout) == strict_json(three.stdout)
     for r in (one, two, three):
         assert r.stderr.count("another config hash") == 1 and "1 result(s)" in r.stderr
-    rows = _strict_json(two.stdout)
+    rows = strict_json(two.stdout)
     assert {x["upsampler"]: x["n_ok"] for x in rows} == {"bilinear": 2, "carafe": 2}
     assert len(scan_results(d, d).records) == 5
 
 
-def test_compare_json_never_writes_bare_nan(tmp_path):
-    import numpy as np
+# ---- umask --------------------------------------------------------------------------------
 
-    bad = result("carafe", 0, 50)
-    bad["metrics"].update(mIoU=float("nan"), bIoU=float("inf"))
-    bad["latency"] = {"fps": float("nan"), "median_ms": float("-inf")}
-    bad["speed"] = {"ratio": float("nan"), "ratio_samples": [float("nan"), 1.0]}
-    d = tmp_path / "r"
-    d.mkdir()
-    # written the way a foreign tool or a hand edit would: bare NaN tokens (Python's json reads
-    # them), not upbench's nulls
-    (d / "carafe.json").write_text(json.dumps(bad))
-    (d / "bilinear.json").write_text(json.dumps(result("bilinear", 0, 40)))
-    for args in (["--format", "json"], ["--json"]):
-        r = invoke("compare", d, *args)
-        assert r.exit_code == 0, r.output
-        rows = _strict_json(r.stdout)  # raises on NaN / Infinity
-        assert {x["upsampler"] for x in rows} == {"bilinear", "carafe"}
-    from upbench.utils.jsonsafe import json_safe
 
-    assert json_safe({"a": np.float32("nan"), "b": np.int64(3), "c": np.float64(2.5)}) == {
-        "a": None, "b": 3, "c": 2.5}
-    assert isinstance(json_safe(np.int64(3)), int)
+@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_write_atomic_uses_the_umask(tmp_path, mask, mode):
+    old = os.umask(mask)
+    try:
+        p = write_atomic(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == mode
+
+
+def test_write_atomic_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    p = tmp_path / "b.json"
+    p.write_text("{}")
+    p.chmod(0o640)
+    write_atomic(p, {"a": 1})
+    assert p.stat().st_mode & 0o777 == 0o640
+
+
+def test_baseline_written_by_update_is_not_private(syn_baseline):
+    baseline, _ = syn_baseline
+    assert baseline.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    m = os.umask(0)
+    os.umask(m)
+    return m

@@ -1,6 +1,6 @@
-"""Nothing finished is lost (issue 18, items 2, 3, 9): output locations are checked before any
-work, files keep the user's umask, ``check --update`` refuses to drop cells, one run per
-results directory, temp files of a killed run removed."""
+"""The output locations (:mod:`upbench.engine.outdir`) — nothing finished is lost (issue 18):
+output locations are checked before any work, one run per results directory, temp files of a
+killed run removed."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ import threading
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.conftest import load, result, write_results
 from upbench.engine.outdir import LockedError, OutputError, RunLock, prepare_dir, prepare_file
-from upbench.engine.results import write_atomic
 
 
 @pytest.fixture
@@ -24,83 +22,6 @@ def no_training(monkeypatch):
         raise AssertionError("training started")
 
     monkeypatch.setattr(runner, "train", train)
-
-
-# ---- umask --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("mask,mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
-def test_write_atomic_uses_the_umask(tmp_path, mask, mode):
-    old = os.umask(mask)
-    try:
-        p = write_atomic(tmp_path / "r.json", {"a": 1})
-    finally:
-        os.umask(old)
-    assert p.stat().st_mode & 0o777 == mode
-
-
-def test_write_atomic_keeps_the_mode_of_the_file_it_replaces(tmp_path):
-    p = tmp_path / "b.json"
-    p.write_text("{}")
-    p.chmod(0o640)
-    write_atomic(p, {"a": 1})
-    assert p.stat().st_mode & 0o777 == 0o640
-
-
-def test_baseline_written_by_update_is_not_private(syn_baseline):
-    baseline, _ = syn_baseline
-    assert baseline.stat().st_mode & 0o777 == 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
-
-
-# ---- check --update guard -------------------------------------------------------------------
-
-
-def test_update_with_another_suite_refuses_and_names_the_dropped_cells(syn_baseline, tmp_path):
-    baseline, _ = syn_baseline
-    before = baseline.read_bytes()
-    other = write_results(tmp_path / "other", [result("nearest", s, 50 + s, suite="another")
-                                               for s in (0, 1)])
-    r = invoke("check", other, "--baseline", baseline, "--update")
-    text = " ".join(r.output.split())
-    assert r.exit_code == 2 and "refusing to update" in text
-    assert "suite 'another'" in text and "bilinear, carafe" in text and "--force" in text
-    assert baseline.read_bytes() == before
-    r = invoke("check", other, "--baseline", baseline, "--update", "--force")
-    assert r.exit_code == 0, r.output
-    assert load(baseline)["suite"] == "another" and "forced" in r.output
-
-
-def test_update_with_a_partial_cell_set_refuses(syn_baseline, tmp_path):
-    baseline, seed0 = syn_baseline
-    before = baseline.read_bytes()
-    part = write_results(tmp_path / "part", [r for r in seed0 if r["label"] == "bilinear"])
-    r = invoke("check", part, "--baseline", baseline, "--update")
-    text = " ".join(r.output.split())
-    assert r.exit_code == 2 and "drop 1 of the baseline's 2 cells" in text and "carafe" in text
-    assert baseline.read_bytes() == before
-    # a failed cell is left out too
-    failed = write_results(tmp_path / "failed", [seed0[0], dict(seed0[1], status="failed")])
-    r = invoke("check", failed, "--baseline", baseline, "--update")
-    assert r.exit_code == 2 and "carafe" in r.output
-    # the complete set updates
-    r = invoke("check", write_results(tmp_path / "all", seed0), "--baseline", baseline,
-               "--update")
-    assert r.exit_code == 0, r.output
-
-
-def test_first_update_leaving_out_failed_cells_refuses(tmp_path):
-    recs = [result("bilinear", s, 50 + s) for s in (0, 1)] + [
-        result("carafe", s, 50, status="failed") for s in (0, 1)]
-    d = write_results(tmp_path / "r", recs)
-    r = invoke("check", d, "--baseline", tmp_path / "new.json", "--update")
-    assert r.exit_code == 2 and "leave out 1 cell" in r.output and "carafe" in r.output
-    assert not (tmp_path / "new.json").exists()
 
 
 # ---- unwritable outputs, found before any work ----------------------------------------------

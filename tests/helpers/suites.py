@@ -1,12 +1,11 @@
-"""Tiny suites and on-disk datasets for the reliability cases (fast: 32×32, a few samples)."""
+"""The one tiny segmentation suite of the tests (fast: 32×32, a few samples, one iteration),
+written with overrides merged in."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import yaml
-from PIL import Image
 
 TINY = {
     "name": "tiny",
@@ -33,29 +32,6 @@ def write_suite(path: Path, **over: object) -> Path:
     """A tiny segmentation suite at ``path`` with ``over`` merged in."""
     path.write_text(yaml.safe_dump(merge(TINY, over), sort_keys=False))
     return path
-
-
-def rgb(path: Path, h: int = 32, w: int = 32, seed: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.random.default_rng(seed).integers(0, 255, (h, w, 3), dtype=np.uint8)
-    Image.fromarray(arr).save(path)
-    return path
-
-
-def label(path: Path, h: int = 32, w: int = 32, values=(0, 1, 2, 3)) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arr = np.resize(np.asarray(values, np.uint8), h * w).reshape(h, w)
-    Image.fromarray(arr).save(path)
-    return path
-
-
-def generic_dataset(root: Path, n_train: int = 4, n_val: int = 2) -> Path:
-    """A ``format: generic`` segmentation folder: images/<split>/*.png, labels/<split>/*.png."""
-    for split, n in (("train", n_train), ("val", n_val)):
-        for i in range(n):
-            rgb(root / "images" / split / f"s{i}.png", seed=i)
-            label(root / "labels" / split / f"s{i}.png")
-    return root
 
 
 def folder_suite(tmp_path: Path, root: Path, **dataset: object) -> Path:

@@ -4,7 +4,7 @@ closing tag that does not match used to crash, an opening one was swallowed."""
 from __future__ import annotations
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import write_suite
+from tests.helpers.suites import write_suite
 
 
 def _flat(text: str) -> str:

@@ -1,7 +1,8 @@
-"""On-disk datasets checked before any work (`suite validate`, `run`): empty or missing splits,
-missing labels, corrupt files, size mismatches, colour labels, label values beyond the classes —
-each exit 2 naming the file; `validate --deep` decodes every file. And the loaders name a bad file
-mid-run instead of a bare PIL traceback."""
+"""Segmentation folders (:mod:`upbench.data.folder`) checked before any work (`suite validate`,
+`run`): empty or missing splits, missing labels, corrupt files, size mismatches, colour labels,
+label values beyond the classes — each exit 2 naming the file; `validate --deep` decodes every
+file. And the loader names a bad file mid-run instead of a bare PIL traceback. The other tasks'
+loaders share :mod:`upbench.data.imagecheck` (tests/tasks/*/test_*_validation.py)."""
 
 from __future__ import annotations
 
@@ -10,26 +11,19 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import folder_suite, generic_dataset, label, rgb
+from tests.helpers.images import generic_dataset, label, rgb, truncate
+from tests.helpers.suites import folder_suite
 from upbench.data.folder import FolderSegmentation
 from upbench.data.imagecheck import DataError, spread
-from upbench.engine import ConfigError, load_suite
-from upbench.engine.train import batches
 
 
 def _refused(suite, *args):
     r = invoke("suite", "validate", suite, "--json", *args)
     assert r.exit_code == 2, r.output
     return json.loads(r.stdout)["error"]
-
-
-def _truncate(path, keep=60):
-    """Keep the PNG header (size readable) but cut the pixel data (decoding fails)."""
-    path.write_bytes(path.read_bytes()[:keep])
 
 
 @pytest.mark.parametrize("key", ["max_train", "max_val"])
@@ -41,15 +35,6 @@ def test_max_zero_or_negative_is_refused_not_a_hang(tmp_path, key, value):
     out = tmp_path / "out"
     r = invoke("run", suite, "--out", out)
     assert r.exit_code == 2 and f"dataset.{key}" in r.output and not out.exists()
-
-
-def test_empty_split_never_loops():
-    class Empty:
-        def __len__(self):
-            return 0
-
-    with pytest.raises(ValueError, match="empty"):
-        next(batches(Empty(), 2, torch.Generator()))
 
 
 def test_a_good_folder_dataset_runs(tmp_path):
@@ -94,7 +79,7 @@ def test_truncated_png_outside_the_sample_needs_deep(tmp_path):
     order = sorted(p.name for p in (root / "images" / "train").iterdir())
     skipped = next(i for i in range(20) if i not in spread(20))
     bad = root / "images" / "train" / order[skipped]
-    _truncate(bad)
+    truncate(bad)
     suite = folder_suite(tmp_path, root)
     assert invoke("suite", "validate", suite).exit_code == 0  # header fine, not in the sample
     err = _refused(suite, "--deep")
@@ -131,59 +116,3 @@ def test_grey_label_saved_as_rgb_is_fine(tmp_path):
     arr = np.resize(np.asarray([0, 1, 2], np.uint8), 32 * 32).reshape(32, 32)
     Image.fromarray(np.stack([arr] * 3, -1)).save(root / "labels" / "train" / "s0.png")
     assert invoke("suite", "validate", folder_suite(tmp_path, root)).exit_code == 0
-
-
-# -- the other tasks' loaders share upbench.data.imagecheck --------------------------------------
-
-
-def test_depth_corrupt_and_mismatched_files_are_named(tmp_path):
-    from tests.data.layouts import make_nyu
-    from tests.tasks.depth.test_depth_task import NYU_DS, SUITE
-    from upbench.tasks.depth import TASK
-
-    root = make_nyu(tmp_path / "nyu")
-    p = tmp_path / "s.yaml"
-    p.write_text(SUITE.replace("{DATASET}", NYU_DS))
-    suite = load_suite(p)
-    TASK.check_data(suite, str(p))
-    img = root / "sync" / "scene_0000" / "rgb_00002.jpg"
-    _truncate(img, keep=200)
-    with pytest.raises(ConfigError, match=r"rgb_00002\.jpg: cannot read the image"):
-        TASK.check_data(suite, str(p))
-    rgb(img, h=30, w=64)
-    with pytest.raises(ConfigError, match=r"sizes differ: .*rgb_00002\.jpg is 64×30"):
-        TASK.check_data(suite, str(p))
-
-
-def test_detection_corrupt_image_is_named(tmp_path):
-    from tests.data.layouts import make_coco
-    from tests.tasks.detection.test_detection_task import COCO_DS, _suite
-    from upbench.tasks.detection import TASK
-
-    root = make_coco(tmp_path / "coco")
-    suite, p = _suite(tmp_path, COCO_DS)
-    TASK.check_data(suite, str(p))
-    (root / "val2017" / "1.jpg").write_bytes(b"garbage")
-    with pytest.raises(ConfigError, match=r"dataset.val_images: .*1\.jpg: cannot read the image"):
-        TASK.check_data(suite, str(p))
-
-
-def test_matting_size_mismatch_and_corrupt_files_are_named(tmp_path):
-    from tests.data.layouts import make_composition1k
-    from tests.tasks.matting.test_matting_task import SUITE
-    from upbench.tasks.matting import TASK
-
-    root = make_composition1k(tmp_path / "adobe")
-    p = tmp_path / "s.yaml"
-    p.write_text(SUITE.replace("{DATASET}", "{kind: folder, format: composition1k, root: adobe}"))
-    suite = load_suite(p)
-    TASK.check_data(suite, str(p))
-    Image.fromarray(np.zeros((20, 50), np.uint8)).save(root / "train/alpha/o1.png")
-    with pytest.raises(ConfigError, match=r"sizes differ: .*o1\.png is 50×40 but .*o1\.png is 50×20"):
-        TASK.check_data(suite, str(p))
-    make_composition1k(tmp_path / "adobe2")
-    p.write_text(p.read_text().replace("root: adobe", "root: adobe2"))
-    suite = load_suite(p)
-    (tmp_path / "adobe2" / "test/trimaps/t0.png").write_bytes(b"\x89PNG\r\n\x1a\nbroken")
-    with pytest.raises(ConfigError, match=r"t0\.png: cannot read the image"):
-        TASK.check_data(suite, str(p))

@@ -1,7 +1,7 @@
-"""The sharper gate (issue 18): a baseline records its environment; a rerun in that environment
-(same torch, CPU, threads, compiler, native ops, device, config and seed) is gated with the
-metric's tight rerun tolerance, anything else with the seed-spread tolerance — and the table says
-which."""
+"""The sharper gate (:mod:`upbench.gate`, issue 18): a baseline records its environment; a rerun
+in that environment (same torch, CPU, threads, compiler, native ops, device, config and seed) is
+gated with the metric's tight rerun tolerance, anything else with the seed-spread tolerance — and
+the table says which."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import json
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.conftest import ENV, load, write_results
+from tests.helpers.results import ENV, load, write_results
 from upbench.gate import load_baseline
 from upbench.gate.baseline import ENV_KEYS
-from upbench.tasks import Metric
 
 
 def _check(d, baseline):
@@ -23,12 +22,6 @@ def _check(d, baseline):
 
 def _miou_rows(out):
     return {r["cell"]: r for r in out["rows"] if r["quantity"] == "mIoU"}
-
-
-def test_rerun_tolerance_defaults_to_the_last_shown_digit():
-    assert Metric("mIoU", True, digits=2).rerun_tolerance == pytest.approx(0.01)
-    assert Metric("abs_rel", False, digits=4).rerun_tolerance == pytest.approx(1e-4)
-    assert Metric("x", True, rerun_tolerance=0.5).rerun_tolerance == 0.5
 
 
 def test_baseline_records_its_environment(syn_baseline):

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.conftest import load, result, write_results
+from tests.helpers.results import load, result, write_results
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Suite files as hostile input: size and alias limits, duplicate keys, encodings, the name as a
-path segment. Each is exit 2 with the file (and line or key) named, fast."""
+"""Suite files as hostile input (:mod:`upbench.utils.yamlload`): size and alias limits, duplicate
+keys, encodings, the same limits on ``--set`` values. Each is exit 2 with the file (and line or
+key) named, fast."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import yaml
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import TINY, write_suite
+from tests.helpers.suites import TINY, write_suite
 
 LAUGHS = """\
 name: tiny
@@ -92,25 +93,6 @@ def test_utf8_bom_is_accepted(tmp_path):
     p = write_suite(tmp_path / "bom.yaml")
     p.write_bytes(b"\xef\xbb\xbf" + p.read_bytes())
     assert invoke("suite", "validate", p, "--json").exit_code == 0
-
-
-def test_name_is_one_safe_path_segment(tmp_path):
-    for bad in ("../../../x", "", "a/b", ".hidden", "x\\y"):
-        out = _error(write_suite(tmp_path / "s.yaml", name=bad))
-        assert out["key"] == "name" and "results/<name>" in out["error"]
-    r = invoke("run", write_suite(tmp_path / "s.yaml", name="../../../x"))
-    assert r.exit_code == 2
-    assert not (tmp_path.parent.parent / "x").exists()
-
-
-def test_non_finite_hyper_parameter(tmp_path):
-    out = _error(write_suite(tmp_path / "s.yaml", upsamplers=[{"dysample": {"groups": float("nan")}}]))
-    assert "finite" in out["error"] or "integer" in out["error"]
-
-
-def test_set_override_is_bounded_too(tmp_path):
-    out = _error(write_suite(tmp_path / "s.yaml"), "--set", "train.grad_clip=-1")
-    assert out["key"] == "train.grad_clip"
 
 
 def test_set_values_have_the_same_limits(tmp_path):

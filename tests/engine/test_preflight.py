@@ -1,5 +1,5 @@
-"""The shared preflight: memory estimate against the machine, upsampler entries probed (errors
-name the entry), ops bench cases the op refuses."""
+"""The shared preflight (:mod:`upbench.engine.preflight`): memory estimate against the machine,
+upsampler entries probed (errors name the entry)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.cli.helpers import invoke
-from tests.reliability.helpers import write_suite
+from tests.helpers.suites import write_suite
 from upbench.engine import ConfigError, expand, load_suite
 from upbench.engine.preflight import machine_memory_bytes, preflight
 
@@ -92,9 +92,3 @@ def test_preflight_errors_are_config_errors(tmp_path):
     suite = load_suite(write_suite(tmp_path / "s.yaml", input_size=[65536, 65536]))
     with pytest.raises(ConfigError, match="input_size"):
         preflight(suite)
-
-
-def test_ops_bench_even_kernel_size():
-    r = invoke("ops", "bench", "--op", "carafe", "--kernel-size", "4", "--repeats", "3")
-    assert r.exit_code == 2
-    assert "carafe refuses the case (--kernel-size 4)" in r.output and "odd" in r.output
