@@ -2,7 +2,13 @@
 // side (upbench/ops/<op>.py) wires them together with torch.library.register_autograd.
 #include <atomic>
 
+#include <ATen/Parallel.h>
 #include <torch/library.h>
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+#include <xmmintrin.h>
+#define UPB_FP_CONTROL_X86 1
+#endif
 
 namespace upb {
 namespace {
@@ -15,11 +21,48 @@ int64_t set_cpu_kernel_mode(int64_t mode) {
 }  // namespace
 
 int64_t cpu_kernel_mode() { return g_cpu_kernel_mode.load(); }
+
+namespace {
+// Flush-to-zero and denormals-are-zero for the calling thread; false where upbench does not know
+// the CPU's control register.
+bool set_thread_flush_denormal(bool on) {
+#if defined(UPB_FP_CONTROL_X86)
+  constexpr unsigned kBits = 0x8040;  // MXCSR FTZ (bit 15) | DAZ (bit 6)
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(on ? (csr | kBits) : (csr & ~kBits));
+  return true;
+#elif defined(__aarch64__)
+  constexpr uint64_t kFZ = uint64_t(1) << 24;  // FPCR FZ
+  uint64_t fpcr;
+  __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+  fpcr = on ? (fpcr | kFZ) : (fpcr & ~kFZ);
+  __asm__ volatile("msr fpcr, %0" : : "r"(fpcr));
+  return true;
+#else
+  (void)on;
+  return false;
+#endif
+}
+
+// torch.set_flush_denormal sets the calling thread only, and an intra-op thread keeps the state
+// of the thread that created it: set the caller and every intra-op thread (one chunk each).
+// Returns the intra-op thread count, 0 where the CPU's control is unknown.
+int64_t set_flush_denormal(bool on) {
+  if (!set_thread_flush_denormal(on)) return 0;
+  const int64_t n = at::get_num_threads();
+  at::parallel_for(0, n, 1, [on](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) set_thread_flush_denormal(on);
+  });
+  return n;
+}
+}  // namespace
 }  // namespace upb
 
 TORCH_LIBRARY(upbench, m) {
   // Test hook: 1 makes the CPU kernels use the per-element header functions of the CUDA kernels.
   m.def("_set_cpu_kernel_mode(int mode) -> int", &upb::set_cpu_kernel_mode);
+  // Numerics of a cell (upbench.engine.denormals): flush denormals on every CPU thread or not.
+  m.def("_set_flush_denormal(bool on) -> int", &upb::set_flush_denormal);
   // ops_cuda/bilinear
   m.def("bilinear_upsample(Tensor x, int scale_factor) -> Tensor");
   m.def("_bilinear_upsample_backward(Tensor grad_out, int h, int w, int scale_factor) -> Tensor");

@@ -1,4 +1,5 @@
-// Row helper shared by the vectorised CPU paths of the K×K-window ops (CARAFE, SAPA).
+// The K×K-window arithmetic shared by CARAFE and SAPA: a row helper for the vectorised CPU
+// paths and the two per-element window sums the element kernels (CPU and CUDA) are built from.
 //
 // A low-resolution row (length w) is nearest-expanded by s and zero-padded by r*s = (K/2)*s on
 // both sides, so that tap column j of high-resolution column q reads
@@ -46,6 +47,61 @@ UPB_HOST_DEVICE inline void expand_row(const scalar_t* __restrict__ row, const D
       }
   }
   for (int64_t k = 0; k < pad; ++k) body[d.W + k] = acc_t(0);
+}
+
+// The two per-element window sums of the K×K-window ops (CARAFE, SAPA), with r = K/2.
+//
+// window_gather: at high-res pixel (p, q), the sum over the in-range taps (i, j) of
+//     taps[(i*K + j)*H*W + p*W + q] * plane[(p/s + i - r)*w + (q/s + j - r)]
+// (CARAFE's forward: taps = mask, plane = feature; SAPA's query gradient: taps = grad_sim,
+// plane = key).
+template <typename scalar_t, typename acc_t, typename Dims>
+UPB_HOST_DEVICE inline acc_t window_gather(const scalar_t* __restrict__ taps,
+                                           const scalar_t* __restrict__ plane, const Dims& d,
+                                           int64_t p, int64_t q) {
+  const int r = d.K / 2;
+  const int64_t HW = d.H * d.W, yc = p / d.s, xc = q / d.s, pq = p * d.W + q;
+  acc_t acc = acc_t(0);
+  for (int i = 0; i < d.K; ++i) {
+    const int64_t y = yc + i - r;
+    if (y < 0 || y >= d.h) continue;
+    for (int j = 0; j < d.K; ++j) {
+      const int64_t x = xc + j - r;
+      if (x < 0 || x >= d.w) continue;
+      acc += load<acc_t>(taps[(i * d.K + j) * HW + pq]) * load<acc_t>(plane[y * d.w + x]);
+    }
+  }
+  return acc;
+}
+
+// window_adjoint: the adjoint of window_gather with respect to `plane` at low-res (y, x),
+// gathered deterministically from the s*s high-res pixels of every low-res centre whose window
+// contains (y, x):
+//     sum_{i,j} sum_{a,b<s} taps[(i*K + j)*H*W + idx] * hplane[idx],  idx = (yc*s + a)*W + xc*s + b
+// with (yc, xc) = (y - i + r, x - j + r) in range (CARAFE's feature gradient: taps = mask,
+// hplane = grad_out; SAPA's key gradient: taps = grad_sim, hplane = query).
+template <typename scalar_t, typename acc_t, typename Dims>
+UPB_HOST_DEVICE inline acc_t window_adjoint(const scalar_t* __restrict__ taps,
+                                            const scalar_t* __restrict__ hplane, const Dims& d,
+                                            int64_t y, int64_t x) {
+  const int r = d.K / 2;
+  const int64_t HW = d.H * d.W;
+  acc_t acc = acc_t(0);
+  for (int i = 0; i < d.K; ++i) {
+    const int64_t yc = y - i + r;  // low-res centre row whose tap i reads row y
+    if (yc < 0 || yc >= d.h) continue;
+    for (int j = 0; j < d.K; ++j) {
+      const int64_t xc = x - j + r;
+      if (xc < 0 || xc >= d.w) continue;
+      const scalar_t* tap = taps + (i * d.K + j) * HW;
+      for (int a = 0; a < d.s; ++a) {
+        const int64_t row = (yc * d.s + a) * d.W + xc * d.s;
+        for (int b = 0; b < d.s; ++b)
+          acc += load<acc_t>(tap[row + b]) * load<acc_t>(hplane[row + b]);
+      }
+    }
+  }
+  return acc;
 }
 
 }  // namespace upb

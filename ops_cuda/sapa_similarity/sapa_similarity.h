@@ -42,21 +42,7 @@ template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline acc_t grad_query_elem(const scalar_t* __restrict__ gbase,
                                              const scalar_t* __restrict__ kbase, const Dims& d,
                                              int64_t c, int64_t p, int64_t q) {
-  const int r = d.K / 2;
-  const int64_t HW = d.H * d.W, yc = p / d.s, xc = q / d.s, qi = p * d.W + q;
-  const scalar_t* kplane = kbase + c * d.h * d.w;
-  acc_t acc = acc_t(0);
-  for (int i = 0; i < d.K; ++i) {
-    const int64_t y = yc + i - r;
-    if (y < 0 || y >= d.h) continue;
-    for (int j = 0; j < d.K; ++j) {
-      const int64_t x = xc + j - r;
-      if (x < 0 || x >= d.w) continue;
-      acc += load<acc_t>(gbase[(i * d.K + j) * HW + qi]) *
-             load<acc_t>(kplane[y * d.w + x]);
-    }
-  }
-  return acc;
+  return window_gather<scalar_t, acc_t>(gbase, kbase + c * d.h * d.w, d, p, q);
 }
 
 // Gradient w.r.t. key[n, c, y, x], gathered (deterministically) from the s*s query pixels of
@@ -65,27 +51,7 @@ template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline acc_t grad_key_elem(const scalar_t* __restrict__ gbase,
                                            const scalar_t* __restrict__ qbase, const Dims& d,
                                            int64_t c, int64_t y, int64_t x) {
-  const int r = d.K / 2;
-  const int64_t HW = d.H * d.W;
-  const scalar_t* qplane = qbase + c * HW;
-  acc_t acc = acc_t(0);
-  for (int i = 0; i < d.K; ++i) {
-    const int64_t yc = y - i + r;  // centre row whose tap i reads row y
-    if (yc < 0 || yc >= d.h) continue;
-    for (int j = 0; j < d.K; ++j) {
-      const int64_t xc = x - j + r;
-      if (xc < 0 || xc >= d.w) continue;
-      const scalar_t* gtap = gbase + (i * d.K + j) * HW;
-      for (int a = 0; a < d.s; ++a) {
-        const int64_t p = yc * d.s + a;
-        for (int b = 0; b < d.s; ++b) {
-          const int64_t idx = p * d.W + xc * d.s + b;
-          acc += load<acc_t>(gtap[idx]) * load<acc_t>(qplane[idx]);
-        }
-      }
-    }
-  }
-  return acc;
+  return window_adjoint<scalar_t, acc_t>(gbase, qbase + c * d.H * d.W, d, y, x);
 }
 
 }  // namespace sapa

@@ -31,6 +31,7 @@ upsamplers: [bilinear, nearest, {carafe: {up_kernel: 3}}, dysample]
 profile: {latency_repeats: 2, latency_warmup: 1, latency_size: [64, 64], flops_size: [64, 64]}
 metrics: {trimap_widths: [1]}
 threads: 1
+denormals: flush
 """
 
 #: what a serial and a parallel run must agree on, bit for bit (timings naturally differ)
@@ -58,6 +59,7 @@ def test_parallel_metrics_equal_a_serial_run(suite, tmp_path):
     for label in a:
         for key in SAME:
             assert a[label].get(key) == b[label].get(key), (label, key)
+        assert a[label]["env"]["denormals"] == b[label]["env"]["denormals"] == "flush"
         # the training trajectory too: every logged loss, exactly
         assert a[label]["train"]["loss_curve"] == b[label]["train"]["loss_curve"], label
         assert a[label]["train"]["final_loss"] == b[label]["train"]["final_loss"], label

@@ -35,8 +35,7 @@ def decoder():
 
         def __init__(self, in_channels: int, scale: int, num_classes: int = 19,
                      impl: str = "auto") -> None:
-            super().__init__(in_channels, scale, impl)
-            self.num_classes = num_classes
+            super().__init__(in_channels, scale, num_classes, impl)
             self.cls = nn.Conv2d(in_channels, num_classes, 1)
 
         def forward(self, x, guide=None, pyramid=None):

@@ -12,7 +12,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from rich.console import Console
 from rich.table import Table
@@ -40,6 +40,16 @@ def styled(label: str, style: str, rest: str = "") -> Text:
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON to stdout (NaN/inf become null)."""
     sys.stdout.write(json.dumps(json_safe(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
+
+
+def fail(msg: str, as_json: bool) -> NoReturn:
+    """Report a usage error and exit 2: ``{"error", "exit_code"}`` on stdout with ``--json``,
+    else ``error <msg>`` on stderr."""
+    if as_json:
+        print_json({"error": msg, "exit_code": 2})
+    else:
+        err_console.print(styled("error", "red", f" {msg}"), highlight=False)
+    sys.exit(2)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],

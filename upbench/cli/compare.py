@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.cli._output import console, err_console, fail, print_json, print_table, styled
 from upbench.cli._params import Choice
-
-
-def _fail(msg: str, as_json: bool) -> None:
-    if as_json:
-        print_json({"error": msg, "exit_code": 2})
-    else:
-        err_console.print(styled("error", "red", f" {msg}"), highlight=False)
-    sys.exit(2)
 
 
 def unknown_choice(rows: list[dict], reference: str | None, metric: str | None) -> str | None:
@@ -80,7 +70,7 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
         try:
             get_table(published)
         except KeyError as e:
-            _fail(str(e.args[0]), as_json)
+            fail(str(e.args[0]), as_json)
     try:  # output locations first: an unwritable --plot or --report fails before any work
         if plot_file:
             from upbench.engine.plots import check_format
@@ -90,14 +80,14 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
         if report_dir:
             prepare_dir(report_dir, "--report directory")
     except (OutputError, ValueError) as e:
-        _fail(str(e), as_json)
+        fail(str(e), as_json)
     try:
         scan = scan_results(*dirs)
     except FileNotFoundError as e:
-        _fail(str(e), as_json)
+        fail(str(e), as_json)
     results = scan.records
     if not results:
-        _fail(f"no upbench result files in {', '.join(dirs)}"
+        fail(f"no upbench result files in {', '.join(dirs)}"
               + "".join(f"; {w}" for w in scan.warnings()), as_json)
     if published is not None:
         _published(results, published, scan.warnings(), fmt, as_json)
@@ -105,7 +95,7 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
     rows, warnings = aggregate(results, reference)
     problem = unknown_choice(rows, reference, metric)
     if problem:
-        _fail(problem, as_json)
+        fail(problem, as_json)
     for w in scan.warnings() + warnings:
         err_console.print(styled("warning", "yellow", f" {w}"), highlight=False)
     if as_json:
@@ -122,7 +112,7 @@ def compare_cmd(dirs: tuple[str, ...], reference: str | None, fmt: str, metric: 
                                      ("auto", "all", "compact") else columns)
                 tables.append((task, trows, fitted))
         except ColumnError as e:
-            _fail(f"--columns: {e}", as_json)
+            fail(f"--columns: {e}", as_json)
         for task, trows, fitted in tables:
             note = fitted.note()
             print_table(table_title(task, trows), fitted.cols, fitted.body,
@@ -160,7 +150,7 @@ def _published(results: list, table_id: str, scan_warnings: list[str], fmt: str,
     try:
         cmp = published_comparison(results, get_table(table_id))
     except (KeyError, PublishedCompareError) as e:
-        _fail(str(e.args[0] if e.args else e), as_json)
+        fail(str(e.args[0] if e.args else e), as_json)
     for w in scan_warnings + cmp["warnings"]:
         err_console.print(styled("warning", "yellow", f" {w}"), highlight=False)
     if as_json:
@@ -181,4 +171,4 @@ def _published(results: list, table_id: str, scan_warnings: list[str], fmt: str,
         lines += ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in body]
         console.file.write("\n".join(lines + [""] + [f"- {n}" for n in notes]) + "\n")
     else:
-        _fail(f"--published supports --format table, markdown, csv or json, not {fmt}", as_json)
+        fail(f"--published supports --format table, markdown, csv or json, not {fmt}", as_json)

@@ -22,6 +22,7 @@ def evaluate_checkpoint(cell, out: str) -> dict[str, Any]:
     import torch
 
     from upbench.engine.checkpoint import CheckpointStore, checkpoint_dir
+    from upbench.engine.numerics import cpu_numerics
     from upbench.engine.train import evaluate
 
     suite = cell.suite_config()
@@ -33,18 +34,13 @@ def evaluate_checkpoint(cell, out: str) -> dict[str, Any]:
                                 "suite first)")
     task, e = suite.task_def, cell.upsampler
     device = torch.device(suite.device)
-    old = torch.get_num_threads()
-    if suite.threads:
-        torch.set_num_threads(suite.threads)
-    try:
+    with cpu_numerics(suite.threads, suite.denormals):
         model = task.build_model(suite, e.name, e.hparams, e.placement, cell.seed, **e.host)
         model.load_state_dict(state["model"])
         model.to(device)
         _, val = task.splits(suite)
         metrics = evaluate(model, val, task.evaluator(suite), suite.train.eval_batch_size,
                            device, suite.train.precision, suite.train.channels_last)
-    finally:
-        torch.set_num_threads(old)
     return {"label": cell.label, "seed": cell.seed, "hash": cell.hash,
             "iteration": int(state["iteration"]), "iterations": suite.train.iterations,
             "metrics": metrics}

@@ -15,15 +15,7 @@ import sys
 
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table, styled
-
-
-def _fail(msg: str, as_json: bool) -> None:
-    if as_json:
-        print_json({"error": msg, "exit_code": 2})
-    else:
-        err_console.print(styled("error", "red", f" {msg}"), highlight=False)
-    sys.exit(2)
+from upbench.cli._output import console, err_console, fail, print_json, print_table
 
 
 @click.command("noise")
@@ -59,12 +51,12 @@ def noise_cmd(ctx: click.Context, suite_file: str, seeds: str, only: tuple[str, 
 
     seed_list = parse_seeds(seeds) or []
     if len(set(seed_list)) < MIN_STORED_SEEDS:
-        _fail(f"--seeds: a noise floor needs ≥ {MIN_STORED_SEEDS} seeds, got {seed_list}",
+        fail(f"--seeds: a noise floor needs ≥ {MIN_STORED_SEEDS} seeds, got {seed_list}",
               as_json)
     try:
         suite = load_suite(suite_file, sets, seed_list)
     except ConfigError as e:
-        _fail(f"invalid suite: {e}", as_json)
+        fail(f"invalid suite: {e}", as_json)
     out = out_dir or f"results/{suite.name}-noise"
     if not no_run:
         try:
@@ -80,7 +72,7 @@ def noise_cmd(ctx: click.Context, suite_file: str, seeds: str, only: tuple[str, 
     try:
         records = load_results(out)
     except FileNotFoundError as e:
-        _fail(str(e), as_json)
+        fail(str(e), as_json)
     labels = set(only) if only else None
     records = [r for r in records if r.get("suite") == suite.name and r.get("seed") in seed_list
                and (labels is None or r.get("label") in labels)]
@@ -92,7 +84,7 @@ def noise_cmd(ctx: click.Context, suite_file: str, seeds: str, only: tuple[str, 
     try:
         floor = measure(suite.name, suite.task, records, keys, command)
     except ValueError as e:
-        _fail(f"{out}: {e}", as_json)
+        fail(f"{out}: {e}", as_json)
     path = write_stored(floor, write_path or stored_path(suite.name))
     if as_json:
         print_json({"path": str(path), **floor.as_dict()})

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from upbench.cli._output import console, err_console, print_json, print_table, styled
+from upbench.cli._output import console, fail, print_json, print_table
 
 
 def _num(v: float | None, digits: int) -> str:
@@ -43,11 +41,7 @@ def papers_cmd(table_id: str | None, as_json: bool) -> None:
     try:
         t = get_table(table_id)
     except KeyError as e:
-        if as_json:
-            print_json({"error": e.args[0], "exit_code": 2})
-        else:
-            err_console.print(styled("error", "red", f" {e.args[0]}"), highlight=False)
-        sys.exit(2)
+        fail(e.args[0], as_json)
     if as_json:
         print_json(t.as_dict())
         return

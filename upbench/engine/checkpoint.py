@@ -12,15 +12,15 @@ stored, so checkpoints load with ``torch.load(weights_only=True)``.
 
 from __future__ import annotations
 
-import os
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from upbench.utils.atomic import replace_atomically
 
 FORMAT = "upbench.checkpoint/1"
 _NAME = re.compile(r"iter_(\d{8,})\.pt$")
@@ -140,16 +140,7 @@ class CheckpointStore:
         path = self.directory / f"iter_{iteration:08d}.pt"
         full = {"format": FORMAT, "hash": self.hash, "config": self.config,
                 "iteration": iteration} | state
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(full, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        replace_atomically(path, lambda f: torch.save(full, f), f".{path.name}.", ".tmp")
         for old in self.paths()[:-self.keep]:
             old.unlink(missing_ok=True)
         return path

@@ -217,24 +217,14 @@ def _add_deltas(rows: list[dict[str, Any]], reference: str | None, warnings: lis
 # Formatting
 
 
-def _pm(m: float | None, s: float | None, nd: int = 2) -> str:
-    if m is None:
-        return "—"
-    return f"{m:.{nd}f} ± {s:.{nd}f}" if s is not None else f"{m:.{nd}f}"
+def _num(v: float | None, nd: int = 2, sign: str = "") -> str:
+    """``v`` with ``nd`` decimals (``sign="+"``: always signed); ``—`` for None."""
+    return "—" if v is None else f"{v:{sign}.{nd}f}"
 
 
-def _signed(v: float | None, nd: int = 2) -> str:
-    return "—" if v is None else f"{v:+.{nd}f}"
-
-
-def _signed_pm(v: float | None, sd: float | None, nd: int = 2) -> str:
-    if v is None:
-        return "—"
-    return f"{v:+.{nd}f} ± {sd:.{nd}f}" if sd is not None else f"{v:+.{nd}f}"
-
-
-def _num(v: float | None, nd: int = 2) -> str:
-    return "—" if v is None else f"{v:.{nd}f}"
+def _pm(v: float | None, sd: float | None, nd: int = 2, sign: str = "") -> str:
+    """``v ± sd`` (just ``v`` without a spread; ``—`` without a value)."""
+    return _num(v, nd, sign) + (f" ± {sd:.{nd}f}" if v is not None and sd is not None else "")
 
 
 SIGNIFICANT = "*"
@@ -253,7 +243,7 @@ def _delta(r: dict[str, Any], key: str, nd: int) -> str:
     ci = r.get(f"d{key}_ci")
     if ci:
         return f"{v:+.{nd}f} [{ci[0]:+.{nd}f}, {ci[1]:+.{nd}f}]{mark}"
-    return _signed_pm(v, r.get(f"d{key}_std"), nd) + (NOT_SIGNIFICANT if sig is False else "")
+    return _pm(v, r.get(f"d{key}_std"), nd, "+") + (NOT_SIGNIFICANT if sig is False else "")
 
 
 def _ratio(v: float | None) -> str:
@@ -367,8 +357,8 @@ def display_rows(rows: list[dict[str, Any]], multi_suite: bool = False
                 vals.append(_pm(r.get(m.key), r.get(f"{m.key}_std"), m.digits))
                 if m.delta:
                     vals.append(_delta(r, m.key, m.digits))
-        vals += [_num(r["GFLOPs"], 4), _signed(r.get("dGFLOPs"), 4) if ref else "",
-                 _num(r["params_M"], 4), _signed(r.get("dparams_M"), 4) if ref else "",
+        vals += [_num(r["GFLOPs"], 4), _num(r.get("dGFLOPs"), 4, "+") if ref else "",
+                 _num(r["params_M"], 4), _num(r.get("dparams_M"), 4, "+") if ref else "",
                  _num(r["FPS"], 1), _ratio(r.get("latency_ratio")), r["impl"] or "—",
                  _status(r)]
         out.append(([r["suite"]] if multi_suite else []) + vals)

@@ -29,6 +29,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from upbench.engine.numerics import cpu_numerics
+
 
 class _AllReduceSum(torch.autograd.Function):
     """Sum over the process group; the gradient of every rank's input is the sum of the ranks'
@@ -114,11 +116,11 @@ def _worker(rank: int, world: int, port: int, cell: Any, out: str, threads: int,
     device = torch.device(f"cuda:{rank}") if suite.device == "cuda" else torch.device("cpu")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    torch.set_num_threads(threads)
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo",
                             init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
-        model, record = train_fn(cell, suite, device, rank=rank, world=world)
+        with cpu_numerics(threads, suite.denormals):
+            model, record = train_fn(cell, suite, device, rank=rank, world=world)
         if rank == 0:
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             torch.save({"model": state, "record": record}, out)

@@ -11,11 +11,11 @@ import errno
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from upbench.utils.atomic import replace_atomically
 from upbench.utils.jsonsafe import json_safe
 
 SCHEMA = "upbench.result/1"
@@ -46,19 +46,9 @@ def write_atomic(path: str | Path, data: Any) -> Path:
         mode = path.stat().st_mode & 0o777
     except OSError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f"{TMP_PREFIX}{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w") as f:
-            json.dump(json_safe(data), f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    text = json.dumps(json_safe(data), indent=2) + "\n"  # ASCII: non-ASCII is \u-escaped
+    return replace_atomically(path, lambda f: f.write(text.encode()),
+                              f"{TMP_PREFIX}{path.name}.", TMP_SUFFIX, mode)
 
 
 ARTIFACT_RE = re.compile(r"__[0-9a-f]{16}\.[^/]+\.json$")

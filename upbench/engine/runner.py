@@ -26,6 +26,7 @@ import torch
 from upbench.engine.exclusive import MachineShare, NoShare
 from upbench.engine.executors.base import Executor, run_in_order
 from upbench.engine.flops import count_flops, count_params
+from upbench.engine.numerics import cpu_numerics
 from upbench.engine.profile import (
     environment,
     measure_peak_memory,
@@ -84,17 +85,6 @@ def has_metric(metrics: dict[str, Any] | None) -> bool:
 
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-@contextlib.contextmanager
-def _threads(n: int | None) -> Iterator[None]:
-    old = torch.get_num_threads()
-    if n:
-        torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
 
 
 class _Yielding(Reporter):
@@ -235,8 +225,8 @@ def run_cell(cell: Cell, reporter: Reporter | None = None,
     ups_ops = get_upsampler_class(cell.upsampler.name).ops
     entry = cell.upsampler
     try:
-        with _threads(suite.threads):
-            rec["env"] = environment() | {"threads": torch.get_num_threads()}
+        with cpu_numerics(suite.threads, suite.denormals) as numerics:
+            rec["env"] = environment() | numerics
             rec["machine"] = machine()
             try:
                 model = task.build_model(suite, entry.name, entry.hparams, entry.placement,

@@ -190,7 +190,9 @@ class Suite:
     ``dataset``, ``model`` and ``metrics`` sections and the default ``baseline``. ``upsamplers``
     is ``"all"`` (every registered one) or a list; ``exclude`` removes names from ``all``;
     ``threads`` sets torch's thread count for the whole cell (training, evaluation and profiling;
-    null = torch's default). ``executor`` says where the cells run (:class:`ExecutorConfig`;
+    null = torch's default). ``denormals``: ``keep`` (PyTorch's default) or ``flush`` denormal
+    floats to zero on every CPU thread of the cell (:mod:`upbench.engine.numerics`; much faster
+    where training drifts into them; recorded as ``env.denormals``). ``executor`` says where the cells run (:class:`ExecutorConfig`;
     not part of any cell's hash). ``expected_minutes`` (informational, not in any cell's hash)
     is the whole suite's wall time on a 2-core CPU, as measured when the suite was written.
     """
@@ -216,6 +218,7 @@ class Suite:
     device: Literal["cpu", "cuda"] = "cpu"
     impl: Literal["auto", "native", "reference"] = "auto"
     threads: int | None = bound(None, ge=1, why="or null for torch's default")
+    denormals: Literal["keep", "flush"] = bound("keep", omit_default=True)
     executor: ExecutorConfig = field(default_factory=ExecutorConfig)
     source: str = field(default="", repr=False)
 

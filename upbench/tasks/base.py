@@ -293,8 +293,9 @@ class Task:
 
     def example_inputs(self, suite: Any, size: Sequence[int], device: torch.device | str = "cpu",
                        batch: int = 1) -> tuple[torch.Tensor, ...]:
-        """Model inputs of ``batch`` images of ``size`` (H, W), for FLOPs, latency and memory."""
-        raise NotImplementedError
+        """Model inputs of ``batch`` images of ``size`` (H, W), for FLOPs, latency and memory
+        (default: one RGB image tensor; a task whose model takes more overrides this)."""
+        return (torch.randn(batch, 3, *size, device=device),)
 
 
 def check_unused_keys(section: Any, keys: Sequence[str], baseline: str, file: str,
@@ -317,5 +318,23 @@ def check_unused_keys(section: Any, keys: Sequence[str], baseline: str, file: st
                               "or choose another baseline")
 
 
+def check_baseline_keys(suite: Any, file: str, paper: str, tiny_keys: Sequence[str]) -> None:
+    """The ``model`` section of a task with a from-scratch baseline and one paper baseline
+    ``paper``: the paper's architecture is fixed (the from-scratch sizes ``tiny_keys`` must keep
+    their defaults) and only it loads pretrained ``weights``.
+
+    Raises:
+        ConfigError: a key of ``tiny_keys`` set for ``paper``, or ``weights`` set for another
+            baseline.
+    """
+    from upbench.utils.schema import ConfigError
+
+    if suite.baseline == paper:
+        check_unused_keys(suite.model, tiny_keys, suite.baseline, file)
+    elif suite.model.weights:
+        raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
+                          f"from scratch (no pretrained encoder); weights apply to {paper}")
+
+
 __all__ = ["BaselineInfo", "Batch", "Evaluator", "Metric", "SlotInfo", "Split", "Task", "TaskModel",
-           "Unhostable", "check_unused_keys"]
+           "Unhostable", "check_baseline_keys", "check_unused_keys"]

@@ -102,15 +102,13 @@ class DUpsampling(LabelDecoder):
         init_temperature: float | None = None,
         impl: str = "auto",
     ) -> None:
-        super().__init__(in_channels, scale, impl)
+        super().__init__(in_channels, scale, num_classes, impl)
         if num_classes < 1 or compressed_channels < 1:
             raise ValueError("dupsampling: num_classes and compressed_channels must be >= 1")
         if init_temperature is not None and not init_temperature > 0:
             raise ValueError(f"dupsampling: init_temperature must be > 0 (or None to fit it), "
                              f"got {init_temperature!r}")
         self.init_temperature = init_temperature
-        self.num_classes = num_classes
-        self.out_channels = num_classes
         self.learned = learned
         self.ignore_index = ignore_index
         d = num_classes * scale * scale

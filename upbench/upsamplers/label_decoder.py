@@ -47,6 +47,12 @@ class LabelDecoder(Upsampler):
     #: records ``decode_stride`` only when it differs, so those cells keep their hashes
     _UNRECORDED_STRIDE: ClassVar[int] = 32
 
+    def __init__(self, in_channels: int, scale: int, num_classes: int, impl: str = "auto") -> None:
+        """``num_classes`` is the decoder's output width (it decodes class scores)."""
+        super().__init__(in_channels, scale, impl)
+        self.num_classes = num_classes
+        self.out_channels = num_classes
+
     @classmethod
     def fused_channels(cls, channels: int, hparams: dict[str, Any]) -> int:
         """Width of the fused feature a host builds for a ``fused_input`` decoder with these

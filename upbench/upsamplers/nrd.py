@@ -66,15 +66,13 @@ class NRD(LabelDecoder):
         guide_channels: int | None = None,
         impl: str = "auto",
     ) -> None:
-        super().__init__(in_channels, scale, impl)
+        super().__init__(in_channels, scale, num_classes, impl)
         if variant not in VARIANTS:
             raise ValueError(f"nrd: variant must be one of {VARIANTS}, got {variant!r}")
         if not 1 <= hidden <= MAX_HIDDEN:
             raise ValueError(f"nrd: hidden must be in 1..{MAX_HIDDEN}, got {hidden}")
         if variant != "coords" and guidance_channels < 1:
             raise ValueError("nrd: guidance_channels must be >= 1 when guidance is used")
-        self.num_classes = num_classes
-        self.out_channels = num_classes
         self.hidden = hidden
         self.variant = variant
         self.coords = variant != "guidance"

@@ -95,11 +95,9 @@ class PyramidFuse(LabelDecoder):
         ignore_index: int = 255,
         impl: str = "auto",
     ) -> None:
-        super().__init__(in_channels, scale, impl)
+        super().__init__(in_channels, scale, num_classes, impl)
         if levels < 1:
             raise ValueError(f"pyramid-fuse: levels must be >= 1, got {levels}")
-        self.num_classes = num_classes
-        self.out_channels = num_classes
         twos = 0
         while scale % (2 ** (twos + 1)) == 0:
             twos += 1

@@ -89,8 +89,7 @@ def label_decoder():
         needs_pyramid = True
 
         def __init__(self, in_channels, scale, num_classes=19, impl="auto"):
-            super().__init__(in_channels, scale, impl)
-            self.num_classes = num_classes
+            super().__init__(in_channels, scale, num_classes, impl)
             self.cls = nn.Conv2d(in_channels, num_classes, 1)
 
         def forward(self, x, guide=None, pyramid=None):

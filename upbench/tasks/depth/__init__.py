@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from upbench.data.imagecheck import DataError, check_samples, open_image
 from upbench.data.nyu import ListError, check_depth, load_depth_png, read_list
-from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
+from upbench.tasks.base import BaselineInfo, Task, check_baseline_keys
 from upbench.tasks.depth.bts import BTSR50
 from upbench.tasks.depth.bts import NAME as PAPER
 from upbench.tasks.depth.config import DatasetConfig, MetricsConfig, ModelConfig
@@ -39,12 +37,7 @@ class Depth(Task):
     eval_size = (512, 512)
 
     def validate(self, suite: Any, file: str) -> None:
-        if suite.baseline == PAPER:
-            check_unused_keys(suite.model, ("widths", "blocks", "decoder_channels"),
-                              suite.baseline, file)
-        elif suite.model.weights:
-            raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
-                              f"from scratch (no pretrained encoder); weights apply to {PAPER}")
+        check_baseline_keys(suite, file, PAPER, ("widths", "blocks", "decoder_channels"))
         if suite.metrics.eigen_crop and list(suite.input_size) != [480, 640]:
             raise ConfigError(file, "metrics.eigen_crop", "the Eigen crop is defined on 480×640 "
                               f"maps; input_size is {suite.input_size} (set input_size: [480, 640] "
@@ -106,9 +99,6 @@ class Depth(Task):
     def evaluator(self, suite: Any) -> DepthEvaluator:
         mc = suite.metrics
         return DepthEvaluator(mc.min_depth, mc.max_depth, mc.eigen_crop)
-
-    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
-        return (torch.randn(batch, 3, *size, device=device),)
 
 
 TASK = Depth()

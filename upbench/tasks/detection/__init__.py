@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from upbench.data.coco import CocoFormatError, check_boxes, read_instances, scaled_boxes
 from upbench.data.imagecheck import DataError, check_samples, image_size
 from upbench.metrics.detection import CocoEvaluator
-from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
+from upbench.tasks.base import BaselineInfo, Task, check_baseline_keys
 from upbench.tasks.detection.config import DatasetConfig, MetricsConfig, ModelConfig
 from upbench.tasks.detection.data import make_split
 from upbench.tasks.detection.metrics import METRICS
@@ -48,11 +46,7 @@ class Detection(Task):
             raise ConfigError(file, "task", f"the detection task needs torchvision ({e}); install "
                               "the release matching your torch, e.g. `pip install "
                               "torch==2.14.1 torchvision==0.29.1`") from None
-        if suite.baseline == PAPER:
-            check_unused_keys(suite.model, TINY_KEYS, suite.baseline, file)
-        elif suite.model.weights:
-            raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
-                              f"from scratch (no pretrained encoder); weights apply to {PAPER}")
+        check_baseline_keys(suite, file, PAPER, TINY_KEYS)
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         d = suite.dataset
@@ -135,9 +129,6 @@ class Detection(Task):
         else:
             ids = read_instances(d.train_ann).category_ids
         return CocoEvaluator(ids, suite.metrics.max_detections)
-
-    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
-        return (torch.randn(batch, 3, *size, device=device),)
 
 
 TASK = Detection()

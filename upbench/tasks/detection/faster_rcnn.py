@@ -43,7 +43,6 @@ from upbench.tasks.detection.model import (
     DetectorSettings,
     FasterRCNNHost,
     SlottedFPN,
-    check_hostable,
 )
 
 NAME = "faster-rcnn-r50-fpn"
@@ -99,13 +98,9 @@ class FasterRCNNR50FPN(FasterRCNNHost):
     def __init__(self, num_classes: int, upsampler: str, hparams: dict[str, Any] | None,
                  model_cfg: Any, image_size: tuple[int, int], impl: str = "auto",
                  seed: int | None = None, placement: str | None = None) -> None:
-        super().__init__()
         from torchvision.models.detection.faster_rcnn import TwoMLPHead
 
-        check_hostable(upsampler, placement)
-        self.placement = "decoder"
-        if seed is not None:
-            torch.manual_seed(seed)
+        super().__init__(upsampler, placement, seed)
         body = ResNetStages(50, ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2",
                                  "layer3", "layer4"),
                             outputs=("layer1", "layer2", "layer3", "layer4"), frozen_stages=1,

@@ -129,7 +129,23 @@ class DetectorSettings:
 class FasterRCNNHost(TaskModel):
     """torchvision's Faster R-CNN around a slotted FPN backbone: what every detection baseline
     shares (the losses, the inference path, the FLOP count). A baseline builds its backbone and
-    box head, then calls :meth:`build_detector`."""
+    box head, then calls :meth:`build_detector`.
+
+    Args:
+        upsampler: the upsampler under test (:func:`check_hostable`).
+        placement: the suite entry's placement; the FPN's top-down slots are ``decoder``.
+        seed: seeds the initialisation that follows (None: torch's current state).
+
+    Raises:
+        Unhostable: a label-space decoder or a final placement.
+    """
+
+    def __init__(self, upsampler: str, placement: str | None, seed: int | None) -> None:
+        super().__init__()
+        check_hostable(upsampler, placement)
+        self.placement = "decoder"
+        if seed is not None:
+            torch.manual_seed(seed)
 
     def build_detector(self, backbone: nn.Module, num_classes: int, image_size: tuple[int, int],
                        s: DetectorSettings, box_head: nn.Module, box_predictor: nn.Module,
@@ -206,14 +222,10 @@ class DetectionBaseline(FasterRCNNHost):
     def __init__(self, num_classes: int, upsampler: str, hparams: dict[str, Any] | None,
                  model_cfg: Any, image_size: tuple[int, int], impl: str = "auto",
                  seed: int | None = None, placement: str | None = None) -> None:
-        super().__init__()
         from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 
-        check_hostable(upsampler, placement)
-        self.placement = "decoder"
+        super().__init__(upsampler, placement, seed)
         m = model_cfg
-        if seed is not None:
-            torch.manual_seed(seed)
         backbone = SlottedFPN(Encoder(m.widths, m.blocks), m.widths, m.fpn_channels)
         if seed is not None:
             torch.manual_seed(seed + SLOT_SEED_OFFSET)

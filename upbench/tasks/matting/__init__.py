@@ -10,7 +10,7 @@ import torch
 
 from upbench.data.composition1k import Composition1kTest, Composition1kTrain
 from upbench.data.imagecheck import DataError, check_samples
-from upbench.tasks.base import BaselineInfo, Task, check_unused_keys
+from upbench.tasks.base import BaselineInfo, Task, check_baseline_keys
 from upbench.tasks.matting.a2u import A2UR34
 from upbench.tasks.matting.a2u import NAME as PAPER
 from upbench.tasks.matting.config import DatasetConfig, MetricsConfig, ModelConfig
@@ -40,16 +40,12 @@ class Matting(Task):
     eval_size = (512, 512)
 
     def validate(self, suite: Any, file: str) -> None:
-        if suite.baseline == PAPER:
-            check_unused_keys(suite.model, ("widths", "blocks", "full_channels",
-                                            "decoder_channels"), suite.baseline, file)
-            if suite.train.batch_size < 2:
-                raise ConfigError(file, "train.batch_size", f"{PAPER}'s ASPP normalises its "
-                                  "image-pooling branch (a 1×1 map) with BatchNorm, which needs "
-                                  "at least 2 images per training batch (A2U trains with 16)")
-        elif suite.model.weights:
-            raise ConfigError(file, "model.weights", f"the baseline {suite.baseline!r} is built "
-                              f"from scratch (no pretrained encoder); weights apply to {PAPER}")
+        check_baseline_keys(suite, file, PAPER,
+                            ("widths", "blocks", "full_channels", "decoder_channels"))
+        if suite.baseline == PAPER and suite.train.batch_size < 2:
+            raise ConfigError(file, "train.batch_size", f"{PAPER}'s ASPP normalises its "
+                              "image-pooling branch (a 1×1 map) with BatchNorm, which needs "
+                              "at least 2 images per training batch (A2U trains with 16)")
 
     def check_data(self, suite: Any, file: str, deep: bool = False) -> None:
         d = suite.dataset

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-
 from upbench.data.folder import check_label
 from upbench.data.imagecheck import DataError, check_samples
 from upbench.metrics import SegMetrics
@@ -112,9 +110,6 @@ class Segmentation(Task):
         return SegMetrics(suite.dataset.num_classes,
                           boundary_dilation_ratio=suite.metrics.boundary_dilation_ratio,
                           trimap_widths=suite.metrics.trimap_widths)
-
-    def example_inputs(self, suite: Any, size, device="cpu", batch: int = 1):
-        return (torch.randn(batch, 3, *size, device=device),)
 
 
 TASK = Segmentation()
