@@ -58,6 +58,46 @@ void forward_cells(const scalar_t* th_all, const scalar_t* gp, scalar_t* op, con
   });
 }
 
+// One dense layer over a block of G pixels (pixel index innermost, contiguous and vectorisable):
+// out[i*G + px] = b[i] + sum_c Wt[i*ins + c] * in[c*G + px], then ReLU when relu (the ReLU keeps
+// NaN, as torch.relu). Same sums, in the same order, as mlp_hidden / mlp_out.
+template <typename scalar_t, typename acc_t>
+inline void dense_block(const scalar_t* Wt, const scalar_t* b, int64_t outs, int64_t ins, int64_t G,
+                        const acc_t* __restrict__ in, acc_t* __restrict__ out, bool relu) {
+  for (int64_t i = 0; i < outs; ++i) {
+    acc_t* orow = out + i * G;
+    const acc_t bi = static_cast<acc_t>(b[i]);
+    for (int64_t px = 0; px < G; ++px) orow[px] = bi;
+    for (int64_t c = 0; c < ins; ++c) {
+      const acc_t wv = static_cast<acc_t>(Wt[i * ins + c]);
+      const acc_t* irow = in + c * G;
+      for (int64_t px = 0; px < G; ++px) orow[px] += wv * irow[px];
+    }
+    if (relu)
+      for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] < acc_t(0) ? acc_t(0) : orow[px];
+  }
+}
+
+// The MLP inputs of all g*g pixels of cell (n, y, x), pixel-contiguous: z[c*G + u*g + v] is
+// load_input's z[c] for pixel (u, v) (the two coordinates first when d.coords, then guidance).
+template <typename scalar_t, typename acc_t>
+inline void load_cell_inputs(const scalar_t* gp, const Dims& d, int64_t n, int64_t y, int64_t x,
+                             acc_t* __restrict__ z) {
+  const int64_t G = d.g * d.g, H = d.H(), W = d.W(), c0 = d.coords ? 2 : 0;
+  if (d.coords)
+    for (int64_t u = 0; u < d.g; ++u)
+      for (int64_t v = 0; v < d.g; ++v) {
+        z[u * d.g + v] = static_cast<acc_t>(v) / static_cast<acc_t>(d.g);
+        z[G + u * d.g + v] = static_cast<acc_t>(u) / static_cast<acc_t>(d.g);
+      }
+  for (int64_t c = 0; c < d.m; ++c)
+    for (int64_t u = 0; u < d.g; ++u) {
+      const scalar_t* src = gp + ((n * d.m + c) * H + y * d.g + u) * W + x * d.g;
+      acc_t* dst = z + (c0 + c) * G + u * d.g;
+      for (int64_t v = 0; v < d.g; ++v) dst[v] = static_cast<acc_t>(src[v]);
+    }
+}
+
 // Fast forward: all g*g pixels of a cell at once, each layer as a small matrix product with the
 // pixel index innermost (contiguous, vectorisable). Same sums as mlp_hidden / mlp_out.
 template <typename scalar_t>
@@ -70,39 +110,10 @@ void forward_cells_fast(const scalar_t* th_all, const scalar_t* gp, scalar_t* op
     for (int64_t t = begin; t < end; ++t) {
       const int64_t n = t / hw, y = (t % hw) / d.w, x = t % d.w;
       const scalar_t* th = th_all + t * P;
-      int64_t c0 = 0;
-      if (d.coords) {
-        for (int64_t u = 0; u < d.g; ++u)
-          for (int64_t v = 0; v < d.g; ++v) {
-            z[u * d.g + v] = static_cast<acc_t>(v) / static_cast<acc_t>(d.g);
-            z[G + u * d.g + v] = static_cast<acc_t>(u) / static_cast<acc_t>(d.g);
-          }
-        c0 = 2;
-      }
-      for (int64_t c = 0; c < d.m; ++c)
-        for (int64_t u = 0; u < d.g; ++u) {
-          const scalar_t* src = gp + ((n * d.m + c) * H + y * d.g + u) * W + x * d.g;
-          acc_t* dst = z.data() + (c0 + c) * G + u * d.g;
-          for (int64_t v = 0; v < d.g; ++v) dst[v] = static_cast<acc_t>(src[v]);
-        }
-      auto layer = [&](const scalar_t* Wt, const scalar_t* b, int64_t outs, int64_t ins,
-                       const acc_t* in, acc_t* out, bool relu) {
-        for (int64_t i = 0; i < outs; ++i) {
-          acc_t* orow = out + i * G;
-          const acc_t bi = static_cast<acc_t>(b[i]);
-          for (int64_t px = 0; px < G; ++px) orow[px] = bi;
-          for (int64_t c = 0; c < ins; ++c) {
-            const acc_t wv = static_cast<acc_t>(Wt[i * ins + c]);
-            const acc_t* irow = in + c * G;
-            for (int64_t px = 0; px < G; ++px) orow[px] += wv * irow[px];
-          }
-          if (relu)
-            for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] < acc_t(0) ? acc_t(0) : orow[px];
-        }
-      };
-      layer(th, th + d.ob1(), dd, D0, z.data(), h1.data(), true);
-      layer(th + d.oW2(), th + d.ob2(), dd, dd, h1.data(), h2.data(), true);
-      layer(th + d.oW3(), th + d.ob3(), d.K, dd, h2.data(), o.data(), false);
+      load_cell_inputs(gp, d, n, y, x, z.data());
+      dense_block(th, th + d.ob1(), dd, D0, G, z.data(), h1.data(), true);
+      dense_block(th + d.oW2(), th + d.ob2(), dd, dd, G, h1.data(), h2.data(), true);
+      dense_block(th + d.oW3(), th + d.ob3(), d.K, dd, G, h2.data(), o.data(), false);
       for (int64_t k = 0; k < d.K; ++k)
         for (int64_t u = 0; u < d.g; ++u) {
           scalar_t* dst = op + ((n * d.K + k) * H + y * d.g + u) * W + x * d.g;
@@ -155,20 +166,6 @@ void backward_cells_fast(const scalar_t* gop, const scalar_t* th_all, const scal
   at::parallel_for(0, d.N * hw, grain_for(3 * G * P), [&](int64_t begin, int64_t end) {
     std::vector<acc_t> z(D0 * G), h1(dd * G), h2(dd * G), go(K * G), dh1(dd * G), dh2(dd * G),
         gz(G), acc(P), zT(G * D0), h1T(G * dd), h2T(G * dd);
-    auto layer = [G](const scalar_t* Wt, const scalar_t* b, int64_t outs, int64_t ins,
-                     const acc_t* in, acc_t* out) {
-      for (int64_t i = 0; i < outs; ++i) {
-        acc_t* orow = out + i * G;
-        const acc_t bi = static_cast<acc_t>(b[i]);
-        for (int64_t px = 0; px < G; ++px) orow[px] = bi;
-        for (int64_t c = 0; c < ins; ++c) {
-          const acc_t wv = static_cast<acc_t>(Wt[i * ins + c]);
-          const acc_t* irow = in + c * G;
-          for (int64_t px = 0; px < G; ++px) orow[px] += wv * irow[px];
-        }
-        for (int64_t px = 0; px < G; ++px) orow[px] = orow[px] < acc_t(0) ? acc_t(0) : orow[px];
-      }
-    };
     auto transpose = [G](const acc_t* src, int64_t rows, acc_t* dst) {
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t px = 0; px < G; ++px) dst[px * rows + r] = src[r * G + px];
@@ -177,25 +174,15 @@ void backward_cells_fast(const scalar_t* gop, const scalar_t* th_all, const scal
       const int64_t n = t / hw, cell = t % hw, y = cell / d.w, x = cell % d.w;
       const scalar_t* th = th_all + t * P;
       // the cell's inputs and output gradients, pixel-contiguous
-      if (d.coords)
-        for (int64_t u = 0; u < d.g; ++u)
-          for (int64_t v = 0; v < d.g; ++v) {
-            z[u * d.g + v] = static_cast<acc_t>(v) / static_cast<acc_t>(d.g);
-            z[G + u * d.g + v] = static_cast<acc_t>(u) / static_cast<acc_t>(d.g);
-          }
-      for (int64_t c = 0; c < d.m; ++c)
-        for (int64_t u = 0; u < d.g; ++u) {
-          const scalar_t* src = gp + ((n * d.m + c) * H + y * d.g + u) * W + x * d.g;
-          for (int64_t v = 0; v < d.g; ++v) z[(c0 + c) * G + u * d.g + v] = static_cast<acc_t>(src[v]);
-        }
+      load_cell_inputs(gp, d, n, y, x, z.data());
       for (int64_t k = 0; k < K; ++k)
         for (int64_t u = 0; u < d.g; ++u) {
           const scalar_t* src = gop + ((n * K + k) * H + y * d.g + u) * W + x * d.g;
           for (int64_t v = 0; v < d.g; ++v) go[k * G + u * d.g + v] = static_cast<acc_t>(src[v]);
         }
       // forward (post-ReLU activations)
-      layer(th, th + d.ob1(), dd, D0, z.data(), h1.data());
-      layer(th + d.oW2(), th + d.ob2(), dd, dd, h1.data(), h2.data());
+      dense_block(th, th + d.ob1(), dd, D0, G, z.data(), h1.data(), true);
+      dense_block(th + d.oW2(), th + d.ob2(), dd, dd, G, h1.data(), h2.data(), true);
       // dh2 = relu'(h2) * W3^T go ; dh1 = relu'(h1) * W2^T dh2
       std::fill(dh2.begin(), dh2.end(), acc_t(0));
       for (int64_t k = 0; k < K; ++k)

@@ -36,6 +36,24 @@ inline void group_channels(const Dims& d, int64_t m, int64_t& c_lo, int64_t& c_h
   c_hi = c_lo + per;
 }
 
+// The corners and weights of output row p of offset group m (obase = the sample's offsets):
+// idx[k*W + q] and wgt[k*W + q] are input_weights' corner k of column q, as int32 flat indices
+// into one h x w plane.
+template <typename scalar_t, typename acc_t>
+inline void row_corners(const scalar_t* obase, const Dims& d, int64_t m, int64_t p,
+                        int32_t* __restrict__ idx, acc_t* __restrict__ wgt) {
+  for (int64_t q = 0; q < d.W; ++q) {
+    const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
+    int64_t i4[4];
+    acc_t w4[4];
+    input_weights<acc_t>(d, s, i4, w4);
+    for (int k = 0; k < 4; ++k) {
+      idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
+      wgt[k * d.W + q] = w4[k];
+    }
+  }
+}
+
 // ---- forward ---------------------------------------------------------------------------------
 
 // Applies one output row's precomputed corners (int32, 4 x W) and weights (4 x W) to `nchan`
@@ -167,16 +185,7 @@ void forward_rows(const scalar_t* xp, const scalar_t* op_, scalar_t* out, const 
     for (int64_t t = begin; t < end; ++t) {
       const int64_t p = t % d.H, nm = t / d.H, n = nm / d.M, m = nm % d.M;
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
-      for (int64_t q = 0; q < d.W; ++q) {
-        const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
-        int64_t i4[4];
-        acc_t w4[4];
-        input_weights<acc_t>(d, s, i4, w4);
-        for (int k = 0; k < 4; ++k) {
-          idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
-          wgt[k * d.W + q] = w4[k];
-        }
-      }
+      row_corners<scalar_t, acc_t>(obase, d, m, p, idx.data(), wgt.data());
       int64_t c_lo, c_hi;
       group_channels(d, m, c_lo, c_hi);
       apply_rows(xp + (n * d.C + c_lo) * hw, hw, c_hi - c_lo, idx.data(), wgt.data(), d.W,
@@ -333,16 +342,7 @@ void grad_x(const scalar_t* go, const scalar_t* op_, scalar_t* gxp, const Dims& 
       const scalar_t* obase = op_ + n * 2 * d.M * HW;
       std::fill(acc.begin(), acc.begin() + nc * hw, acc_t(0));
       for (int64_t p = 0; p < d.H; ++p) {
-        for (int64_t q = 0; q < d.W; ++q) {
-          const Sample<acc_t> s = sample_at<scalar_t, acc_t>(obase, d, m, p, q);
-          int64_t i4[4];
-          acc_t w4[4];
-          input_weights<acc_t>(d, s, i4, w4);
-          for (int k = 0; k < 4; ++k) {
-            idx[k * d.W + q] = static_cast<int32_t>(i4[k]);
-            wgt[k * d.W + q] = w4[k];
-          }
-        }
+        row_corners<scalar_t, acc_t>(obase, d, m, p, idx.data(), wgt.data());
         // every plane is accumulated serially in (p, q, corner) order: deterministic
         for (int64_t cc = 0; cc < nc; ++cc) {
           const scalar_t* grow = go + ((n * d.C + c_lo + cc) * d.H + p) * d.W;

@@ -11,15 +11,24 @@ namespace upb {
 namespace offset_bilinear {
 namespace {
 
+// The sampling point of output element idx of the (N, C, H, W) output; nc = its (n, c) plane.
+template <typename scalar_t, typename acc_t>
+__device__ inline Sample<acc_t> output_sample(const scalar_t* __restrict__ off, const Dims& d,
+                                              int64_t idx, int64_t& nc) {
+  const int64_t HW = d.H * d.W, q = idx % d.W, p = (idx / d.W) % d.H;
+  nc = idx / HW;
+  const int64_t n = nc / d.C, m = group_of(d, nc % d.C);
+  return sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
+}
+
 template <typename scalar_t>
 __global__ void forward_kernel(const scalar_t* __restrict__ x, const scalar_t* __restrict__ off,
                                scalar_t* __restrict__ out, int64_t N, Dims d) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t HW = d.H * d.W, total = N * d.C * HW;
+  const int64_t total = N * d.C * d.H * d.W;
   UPB_GRID_STRIDE(idx, total) {
-    const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nc = idx / HW;
-    const int64_t n = nc / d.C, c = nc % d.C, m = group_of(d, c);
-    const Sample<acc_t> s = sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
+    int64_t nc;
+    const Sample<acc_t> s = output_sample<scalar_t, acc_t>(off, d, idx, nc);
     out[idx] = store<scalar_t>(forward_elem<scalar_t, acc_t>(x + nc * d.h * d.w, d, s));
   }
 }
@@ -51,11 +60,10 @@ __global__ void grad_x_kernel(const scalar_t* __restrict__ go, const scalar_t* _
                               typename AccType<scalar_t>::type* __restrict__ gx, int64_t N,
                               Dims d) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t HW = d.H * d.W, total = N * d.C * HW;
+  const int64_t total = N * d.C * d.H * d.W;
   UPB_GRID_STRIDE(idx, total) {
-    const int64_t q = idx % d.W, p = (idx / d.W) % d.H, nc = idx / HW;
-    const int64_t n = nc / d.C, c = nc % d.C, m = group_of(d, c);
-    const Sample<acc_t> s = sample_at<scalar_t, acc_t>(off + n * 2 * d.M * HW, d, m, p, q);
+    int64_t nc;
+    const Sample<acc_t> s = output_sample<scalar_t, acc_t>(off, d, idx, nc);
     int64_t in[4];
     acc_t wgt[4];
     input_weights<acc_t>(d, s, in, wgt);
