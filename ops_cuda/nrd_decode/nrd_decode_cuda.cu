@@ -10,17 +10,33 @@ namespace upb {
 namespace nrd {
 namespace {
 
+// High-res pixel idx of the (N, H, W) output: its sample n and pixel pix (within H*W), the MLP
+// input z and hidden activations h1, h2 there; returns its cell's parameters (NCHW params, read
+// in place with stride h*w).
+template <typename scalar_t, typename acc_t>
+__device__ inline const scalar_t* pixel_hidden(const scalar_t* __restrict__ th,
+                                               const scalar_t* __restrict__ gd, const Dims& d,
+                                               int64_t idx, int64_t& n, int64_t& pix, acc_t* z,
+                                               acc_t* h1, acc_t* h2) {
+  const int64_t W = d.W(), HW = d.H() * W, hw = d.h * d.w;
+  n = idx / HW;
+  pix = idx % HW;
+  const int64_t Y = pix / W, X = pix % W;
+  const scalar_t* cell = th + n * d.P() * hw + (Y / d.g) * d.w + X / d.g;
+  load_input<scalar_t, acc_t>(gd + n * d.m * HW + pix, HW, d, Y % d.g, X % d.g, z);
+  mlp_hidden<scalar_t, acc_t>(cell, hw, d, z, h1, h2);
+  return cell;
+}
+
 template <typename scalar_t>
 __global__ void forward_kernel(const scalar_t* __restrict__ th, const scalar_t* __restrict__ gd,
                                scalar_t* __restrict__ out, Dims d) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t H = d.H(), W = d.W(), HW = H * W, hw = d.h * d.w, P = d.P();
+  const int64_t HW = d.H() * d.W(), hw = d.h * d.w;
   acc_t z[kMaxInput], h1[kMaxHidden], h2[kMaxHidden];
   UPB_GRID_STRIDE(idx, d.N * HW) {
-    const int64_t n = idx / HW, pix = idx % HW, Y = pix / W, X = pix % W;
-    const scalar_t* cell = th + n * P * hw + (Y / d.g) * d.w + X / d.g;
-    load_input<scalar_t, acc_t>(gd + n * d.m * HW + pix, HW, d, Y % d.g, X % d.g, z);
-    mlp_hidden<scalar_t, acc_t>(cell, hw, d, z, h1, h2);
+    int64_t n, pix;
+    const scalar_t* cell = pixel_hidden<scalar_t, acc_t>(th, gd, d, idx, n, pix, z, h1, h2);
     for (int64_t k = 0; k < d.K; ++k)
       out[(n * d.K + k) * HW + pix] = store<scalar_t>(mlp_out<scalar_t, acc_t>(cell, hw, d, h2, k));
   }
@@ -31,13 +47,11 @@ __global__ void grad_guidance_kernel(const scalar_t* __restrict__ go, const scal
                                      const scalar_t* __restrict__ gd, scalar_t* __restrict__ ggd,
                                      Dims d) {
   using acc_t = typename AccType<scalar_t>::type;
-  const int64_t H = d.H(), W = d.W(), HW = H * W, hw = d.h * d.w, P = d.P();
+  const int64_t HW = d.H() * d.W(), hw = d.h * d.w;
   acc_t z[kMaxInput], h1[kMaxHidden], h2[kMaxHidden], dh1[kMaxHidden], dh2[kMaxHidden];
   UPB_GRID_STRIDE(idx, d.N * HW) {
-    const int64_t n = idx / HW, pix = idx % HW, Y = pix / W, X = pix % W;
-    const scalar_t* cell = th + n * P * hw + (Y / d.g) * d.w + X / d.g;
-    load_input<scalar_t, acc_t>(gd + n * d.m * HW + pix, HW, d, Y % d.g, X % d.g, z);
-    mlp_hidden<scalar_t, acc_t>(cell, hw, d, z, h1, h2);
+    int64_t n, pix;
+    const scalar_t* cell = pixel_hidden<scalar_t, acc_t>(th, gd, d, idx, n, pix, z, h1, h2);
     mlp_backprop<scalar_t, acc_t>(cell, hw, d, go + n * d.K * HW + pix, HW, h1, h2, dh1, dh2);
     for (int64_t c = 0; c < d.m; ++c)
       ggd[(n * d.m + c) * HW + pix] = store<scalar_t>(grad_guidance<scalar_t, acc_t>(cell, hw, d, dh1, c));
