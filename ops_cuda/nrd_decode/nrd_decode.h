@@ -38,6 +38,15 @@ struct Dims {
   UPB_HOST_DEVICE int64_t ob3() const { return ob2() + d; }
 };
 
+// Dims of a call from its params (N, P, h, w) and guidance (N, m, H, W): the CPU and CUDA
+// bindings both build them here (Tensor = at::Tensor; a template so this header stays torch-free).
+template <typename Tensor>
+inline Dims dims_of(const Tensor& params, const Tensor& guidance, int64_t K, int64_t hidden,
+                    int64_t grid, bool coords) {
+  return Dims{params.size(0), params.size(2), params.size(3), guidance.size(1), K, hidden, grid,
+              coords};
+}
+
 // z for pixel (u, v) of its cell; gpix points at guidance[n, 0, Y, X], channel stride gs = H*W.
 template <typename scalar_t, typename acc_t>
 UPB_HOST_DEVICE inline void load_input(const scalar_t* __restrict__ gpix, int64_t gs, const Dims& d,

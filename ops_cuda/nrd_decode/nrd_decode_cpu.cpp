@@ -19,12 +19,6 @@ namespace upb {
 namespace nrd {
 namespace {
 
-Dims make_dims(const at::Tensor& params, const at::Tensor& guidance, int64_t K, int64_t d,
-               int64_t g, bool coords) {
-  const Dims dd{params.size(0), params.size(2), params.size(3), guidance.size(1), K, d, g, coords};
-  return dd;
-}
-
 // params (N, P, h, w) -> cell-major copy (N*h*w, P).
 template <typename scalar_t>
 void to_cell_major(const scalar_t* src, scalar_t* dst, const Dims& d) {
@@ -253,7 +247,7 @@ void backward_cells_fast(const scalar_t* gop, const scalar_t* th_all, const scal
 at::Tensor nrd_decode_cpu(const at::Tensor& params, const at::Tensor& guidance, int64_t K,
                           int64_t hidden, int64_t grid, bool coords) {
   contract::nrd_decode(params, guidance, K, hidden, grid, coords);
-  const Dims d = make_dims(params, guidance, K, hidden, grid, coords);
+  const Dims d = dims_of(params, guidance, K, hidden, grid, coords);
   const at::Tensor th = params.contiguous(), gd = guidance.contiguous();
   at::Tensor out = at::empty({d.N, K, d.H(), d.W()}, th.options());
   if (out.numel() == 0) return out;
@@ -272,7 +266,7 @@ std::tuple<at::Tensor, at::Tensor> nrd_decode_backward_cpu(const at::Tensor& gra
                                                            int64_t hidden, int64_t grid,
                                                            bool coords) {
   contract::nrd_decode_backward(grad_out, params, guidance, K, hidden, grid, coords);
-  const Dims d = make_dims(params, guidance, K, hidden, grid, coords);
+  const Dims d = dims_of(params, guidance, K, hidden, grid, coords);
   const at::Tensor th = params.contiguous(), gd = guidance.contiguous(), go = grad_out.contiguous();
   at::Tensor gth = at::zeros(th.sizes(), th.options()), ggd = at::zeros(gd.sizes(), gd.options());
   if (go.numel() == 0) return std::make_tuple(gth, ggd);

@@ -14,7 +14,7 @@ namespace {
 at::Tensor nrd_decode_cuda(const at::Tensor& params, const at::Tensor& guidance, int64_t K,
                            int64_t hidden, int64_t grid, bool coords) {
   contract::nrd_decode(params, guidance, K, hidden, grid, coords);
-  const Dims d{params.size(0), params.size(2), params.size(3), guidance.size(1), K, hidden, grid, coords};
+  const Dims d = dims_of(params, guidance, K, hidden, grid, coords);
   const c10::cuda::CUDAGuard guard(params.device());
   const at::Tensor th = params.contiguous(), gd = guidance.contiguous();
   at::Tensor out = at::empty({d.N, K, d.H(), d.W()}, th.options());
@@ -31,7 +31,7 @@ std::tuple<at::Tensor, at::Tensor> nrd_decode_backward_cuda(const at::Tensor& gr
                                                             int64_t hidden, int64_t grid,
                                                             bool coords) {
   contract::nrd_decode_backward(grad_out, params, guidance, K, hidden, grid, coords);
-  const Dims d{params.size(0), params.size(2), params.size(3), guidance.size(1), K, hidden, grid, coords};
+  const Dims d = dims_of(params, guidance, K, hidden, grid, coords);
   const c10::cuda::CUDAGuard guard(params.device());
   const at::Tensor th = params.contiguous(), gd = guidance.contiguous(), go = grad_out.contiguous();
   at::Tensor gth = at::empty_like(th), ggd = at::empty_like(gd);
