@@ -16,6 +16,7 @@ import torch
 
 from upbench.engine import expand, load_suite
 from upbench.engine.checkpoint import CheckpointMismatch, CheckpointStore, checkpoint_dir
+from upbench.engine.outdir import STALE_TMP
 from upbench.engine.preflight import check_checkpoints
 from upbench.engine.results import load_results
 from upbench.engine.runner import Reporter, run_suite
@@ -116,6 +117,30 @@ def test_damaged_checkpoint_is_reported(tmp_path):
     (tmp_path / "iter_00000001.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointMismatch, match="not a readable checkpoint"):
         store.load()
+
+
+def test_a_save_killed_midway_leaves_a_temp_file_the_next_save_removes(tmp_path, monkeypatch):
+    store = CheckpointStore(tmp_path, "h", {})
+    names = []
+
+    def killed(obj, f):  # the process dies while writing: nothing after this line runs
+        names.extend(p.name for p in tmp_path.iterdir())
+        f.write(b"partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.save(3, {"w": torch.zeros(1)})
+    monkeypatch.undo()
+    assert store.paths() == [] and STALE_TMP.match(names[0]), names  # a name the cleanup knows
+    # a real kill skips the cleanup that the interrupt above ran: leave its temp file behind
+    stale = tmp_path / ".upbench-tmp.iter_00000003.pt.k1ll3d.upbench-tmp"
+    stale.write_bytes(b"partial")
+    mine = tmp_path / "notes.tmp"  # a user's own file is never touched
+    mine.write_text("x")
+    store.save(6, {"w": torch.ones(1)})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["iter_00000006.pt", "notes.tmp"]
+    assert store.load()["w"].item() == 1.0
 
 
 def _root() -> str:

@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from upbench.engine.outdir import remove_stale_temp_files
+from upbench.engine.results import TMP_PREFIX, TMP_SUFFIX
 from upbench.utils.atomic import replace_atomically
 
 FORMAT = "upbench.checkpoint/1"
@@ -137,10 +139,14 @@ class CheckpointStore:
         """Write ``state`` as the checkpoint of ``iteration`` (atomically) and delete all but the
         newest ``keep`` checkpoints."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        # a save killed midway left its temp file (as large as a checkpoint): only this cell's
+        # trainer writes here, so any such file is stale
+        remove_stale_temp_files(self.directory)
         path = self.directory / f"iter_{iteration:08d}.pt"
         full = {"format": FORMAT, "hash": self.hash, "config": self.config,
                 "iteration": iteration} | state
-        replace_atomically(path, lambda f: torch.save(full, f), f".{path.name}.", ".tmp")
+        replace_atomically(path, lambda f: torch.save(full, f), f"{TMP_PREFIX}{path.name}.",
+                           TMP_SUFFIX)
         for old in self.paths()[:-self.keep]:
             old.unlink(missing_ok=True)
         return path
