@@ -13,6 +13,8 @@ TORCH ?= torch==2.14.1 torchvision==0.29.1
 TORCH_INDEX ?=
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
+# test processes at most (one per core up to this; PYTEST_ARGS=-n0 runs them in this process)
+TEST_WORKERS ?= 4
 
 .PHONY: quick test lint gate cuda-check install build venv torch clean
 
@@ -56,7 +58,7 @@ quick: build
 	$(VENV)/bin/upbench compare $(QUICK_OUT) --format markdown; exit $$status
 
 test: build
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n auto --maxprocesses $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 # The linters and the type checker (configured in pyproject.toml); both must pass.
 lint: install

@@ -29,7 +29,7 @@ def _width(stream) -> int | None:
 
 
 console = Console(width=_width(sys.stdout), markup=False)
-err_console = Console(stderr=True, width=_width(sys.stderr), markup=False)
+err_console = Console(stderr=True, width=_width(sys.stderr), markup=False, soft_wrap=True)
 
 
 def styled(label: str, style: str, rest: str = "") -> Text:
