@@ -14,9 +14,15 @@ import torch
 from tests.helpers.suites import write_suite
 
 
+#: torch threads of a test process: 2 alone; 1 in each of several parallel test processes
+#: (pytest-xdist), which already fill the cores — the op tests keep 2 (tests/ops/conftest.py),
+#: so the kernels' split across threads stays tested
+TEST_THREADS = 1 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1 else 2
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _threads():
-    torch.set_num_threads(2)
+    torch.set_num_threads(TEST_THREADS)
 
 
 @pytest.fixture(scope="session")
