@@ -13,7 +13,6 @@ import torch
 
 from tests.helpers.suites import write_suite
 
-
 #: torch threads of a test process: 2 alone; 1 in each of several parallel test processes
 #: (pytest-xdist), which already fill the cores — the op tests keep 2 (tests/ops/conftest.py),
 #: so the kernels' split across threads stays tested
