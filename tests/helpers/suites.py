@@ -38,3 +38,20 @@ def folder_suite(tmp_path: Path, root: Path, **dataset: object) -> Path:
     """A tiny suite reading the generic folder dataset at ``root``."""
     ds = {"kind": "folder", "format": "generic", "root": str(root), "num_classes": 4} | dataset
     return write_suite(tmp_path / "folder.yaml", dataset=ds)
+
+
+#: the stored suites of the repository
+STORED = Path(__file__).resolve().parents[2] / "suites"
+
+
+def run_stored(name: str, labels: list[str], out: Path, sets: list[str] | None = None):
+    """Run the cells ``labels`` of the stored suite ``suites/<name>.yaml`` (with ``--set``
+    overrides ``sets``) into ``out``; returns the suite, the run's summary and the written
+    results by label."""
+    from upbench.engine import expand, load_suite
+    from upbench.engine.results import load_results
+    from upbench.engine.runner import run_suite
+
+    suite = load_suite(STORED / f"{name}.yaml", sets or [])
+    summary = run_suite(suite, expand(suite, labels), out)
+    return suite, summary, {r["label"]: r for r in load_results(out)}

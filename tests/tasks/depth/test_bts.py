@@ -3,21 +3,17 @@ local planar guidance, ImageNet weights for the whole ResNet-50, a training step
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torchvision
 
-from upbench.engine import ConfigError, expand, load_suite
+from tests.helpers.suites import run_stored
+from upbench.engine import ConfigError, load_suite
 from upbench.engine.flops import count_params
-from upbench.engine.results import load_results
-from upbench.engine.runner import run_suite
 from upbench.models import Unhostable
 from upbench.tasks.depth import TASK
 from upbench.tasks.depth.bts import BTSR50, LocalPlanarGuidance
 
-SUITES = Path(__file__).resolve().parents[3] / "suites"
 ALL = 49_530_968  # printed 49.53 M: the whole torchvision resnet50 (fc counted) + BTS's decoder
 DECODER = 23_973_936
 
@@ -92,10 +88,9 @@ def test_suite_keys(tmp_path):
 
 
 def test_the_smoke_suite_runs_its_cells(tmp_path):
-    suite = load_suite(SUITES / "bts-r50-smoke.yaml", ["profile.flops_size=[64, 64]"])
+    suite, _, recs = run_stored("bts-r50-smoke", ["nearest", "sapa-i"], tmp_path / "out",
+                                ["profile.flops_size=[64, 64]"])
     assert suite.baseline == "bts-r50"
-    run_suite(suite, expand(suite, ["nearest", "sapa-i"]), tmp_path / "out")
-    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
     assert recs["sapa-i"]["status"] == "n/a" and "guide_channels" in recs["sapa-i"]["error"]
     r = recs["nearest"]
     assert r["status"] == "ok" and r["params"]["total"] == ALL and "abs_rel" in r["metrics"]

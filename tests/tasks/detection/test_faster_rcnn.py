@@ -3,21 +3,17 @@ and eval-mode BatchNorms, the slots, ImageNet weights in torchvision's layout, a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torchvision
 
-from upbench.engine import ConfigError, expand, load_suite
+from tests.helpers.suites import run_stored
+from upbench.engine import ConfigError, load_suite
 from upbench.engine.flops import count_params
-from upbench.engine.results import load_results
-from upbench.engine.runner import run_suite
 from upbench.tasks.detection import TASK
 from upbench.tasks.detection.config import ModelConfig
 from upbench.tasks.detection.faster_rcnn import FasterRCNNR50FPN
 
-SUITES = Path(__file__).resolve().parents[3] / "suites"
 ALL = 41_753_056  # mmdetection's faster-rcnn_r50_fpn_1x_coco, 80 classes, BN weights included
 TRAINABLE = 41_527_712  # printed 41.53 M: stem and layer1 frozen (225,344 fewer)
 
@@ -112,10 +108,9 @@ def test_the_tiny_sizes_do_not_apply_and_weights_need_the_paper_baseline(tmp_pat
 
 
 def test_the_smoke_suite_runs_its_cells(tmp_path):
-    suite = load_suite(SUITES / "faster-rcnn-r50-fpn-smoke.yaml", ["profile.flops_size=[64, 64]"])
+    suite, _, recs = run_stored("faster-rcnn-r50-fpn-smoke", ["nearest", "dupsampling"],
+                                tmp_path / "out", ["profile.flops_size=[64, 64]"])
     assert suite.baseline == "faster-rcnn-r50-fpn"
-    run_suite(suite, expand(suite, ["nearest", "dupsampling"]), tmp_path / "out")
-    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
     assert recs["dupsampling"]["status"] == "n/a"
     r = recs["nearest"]
     assert r["status"] == "ok" and r["params"]["total"] == ALL and "AP" in r["metrics"]

@@ -3,20 +3,16 @@ blocks), the slots and their guides, ImageNet weights into the 4-channel stem, a
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 import torchvision
 
-from upbench.engine import ConfigError, expand, load_suite
+from tests.helpers.suites import run_stored
+from upbench.engine import ConfigError, load_suite
 from upbench.engine.flops import count_params
-from upbench.engine.results import load_results
-from upbench.engine.runner import run_suite
 from upbench.tasks.matting import TASK
 from upbench.tasks.matting.a2u import A2UR34
 
-SUITES = Path(__file__).resolve().parents[3] / "suites"
 ALL = 8_049_003  # printed 8.05 M (A2U's bilinear baseline: no learnt down/upsampling modules)
 
 
@@ -75,10 +71,9 @@ def test_suite_keys(tmp_path):
 
 
 def test_the_smoke_suite_runs_its_cells(tmp_path):
-    suite = load_suite(SUITES / "a2u-r34-smoke.yaml", ["profile.flops_size=[64, 64]"])
+    suite, _, recs = run_stored("a2u-r34-smoke", ["bilinear", "nrd"], tmp_path / "out",
+                                ["profile.flops_size=[64, 64]"])
     assert suite.baseline == "a2u-r34"
-    run_suite(suite, expand(suite, ["bilinear", "nrd"]), tmp_path / "out")
-    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
     assert recs["nrd"]["status"] == "n/a"
     r = recs["bilinear"]
     assert r["status"] == "ok" and r["params"]["total"] == ALL and "SAD" in r["metrics"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from tests.helpers.suites import run_stored
 from upbench.engine.flops import count_flops, count_params
 from upbench.engine.preflight import probe_entry
 from upbench.engine.suite import build_suite, load_suite
@@ -158,19 +159,11 @@ def test_suite_settings_and_weights_errors(tmp_path):
 def test_smoke_suite_cells_run(tmp_path):
     """Two cells of suites/deeplabv3plus-r50-smoke.yaml (the suite runs every one: see the
     issue report), shrunk further: a label-space decoder and the reference."""
-    from pathlib import Path
-
-    from upbench.engine.results import load_results
-    from upbench.engine.runner import run_suite
-    from upbench.engine.suite import expand
-
-    smoke = Path(__file__).parents[3] / "suites" / "deeplabv3plus-r50-smoke.yaml"
-    suite = load_suite(smoke, ["input_size=[32, 32]", "train.iterations=1", "profile.flops=false",
-                               "dataset.train_size=2", "dataset.val_size=2"])
+    suite, summary, recs = run_stored(
+        "deeplabv3plus-r50-smoke", ["bilinear", "nrd"], tmp_path / "out",
+        ["input_size=[32, 32]", "train.iterations=1", "profile.flops=false",
+         "dataset.train_size=2", "dataset.val_size=2"])
     assert {e.label for e in suite.upsamplers} >= {"bilinear", *LABEL, "lau(placement=final)"}
-    cells = expand(suite, ["bilinear", "nrd"])
-    summary = run_suite(suite, cells, tmp_path / "out")
-    recs = {r["label"]: r for r in load_results(tmp_path / "out")}
     assert summary.exit_code == 0 and set(recs) == {"bilinear", "nrd"}
     assert all(r["status"] == "ok" and r["baseline"] == "deeplabv3plus-r50" for r in recs.values())
     assert recs["nrd"]["params"]["upsampler"] > 0 == recs["bilinear"]["params"]["upsampler"]

@@ -7,6 +7,7 @@ import re
 import pytest
 import torch
 
+from tests.helpers.suites import run_stored
 from upbench.engine import expand, load_suite
 from upbench.engine.preflight import preflight
 from upbench.models.slots import Unhostable
@@ -286,13 +287,7 @@ def test_suite_runs_with_weights_recorded(tmp_path):
 
 
 def test_smoke_suite_runs_a_guided_upsampler_and_says_na_for_a_label_decoder(tmp_path):
-    from pathlib import Path
-
-    from upbench.engine.runner import run_suite
-
-    suite = load_suite(Path(__file__).parents[3] / "suites" / "segformer-b1-smoke.yaml")
+    suite, _, status = run_stored("segformer-b1-smoke", ["sapa-b", "nrd"], tmp_path / "out")
     assert suite.baseline == "segformer-b1"
-    s = run_suite(suite, expand(suite, ["sapa-b", "nrd"]), tmp_path / "out")
-    status = {r["upsampler"]: r for r in s.results}
     assert status["sapa-b"]["status"] == "ok"
     assert status["nrd"]["status"] == "n/a" and "label-space" in status["nrd"]["error"]
